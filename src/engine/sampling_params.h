@@ -1,0 +1,32 @@
+#pragma once
+// Per-request sampling and stopping parameters (the knobs vLLM's SamplingParams exposes).
+
+#include <cstdint>
+#include <vector>
+
+namespace pagedkv {
+
+struct SamplingParams {
+  float temperature = 0.0f;  // 0: greedy (argmax, lowest id wins ties)
+  int32_t top_k = 0;         // <= 0: off; else keep the k most likely tokens
+  float top_p = 1.0f;        // 1: off; else keep the smallest set whose probability reaches top_p
+  float min_p = 0.0f;        // 0: off; else drop tokens with p < min_p * p_max
+  uint64_t seed = 0;         // sample i of a request draws from Rng(seed + i): reproducible
+  int32_t max_tokens = 16;   // new tokens per sample, >= 1
+  int32_t n = 1;             // parallel samples; n > 1 forks the prompt's blocks (copy-on-write)
+  std::vector<int32_t> stop_token_ids;             // e.g. EOS ids; the stop token is kept
+  std::vector<std::vector<int32_t>> stop_sequences;  // token-id sequences; removed from output
+};
+
+enum class FinishReason { kNone, kLength, kStopToken, kStopSequence };
+
+const char* finish_reason_name(FinishReason r);
+
+// Checks params against the model's vocabulary; throws InvalidArgument naming the field.
+void validate_sampling_params(const SamplingParams& p, int32_t vocab_size);
+
+// After `output` grew by one token: the reason to stop, if any. For a stop sequence match the
+// matched tokens are removed from `output` (they are not part of the answer).
+FinishReason check_stop(const SamplingParams& p, std::vector<int32_t>& output);
+
+}  // namespace pagedkv
