@@ -126,7 +126,8 @@ int64_t KvCache::append(SeqId seq, int64_t n) {
     const BlockTable::AppendPlan plan = s.tables[g].plan_append(*groups_[g].alloc, n);
     PKV_CHECK(plan.needed() <= groups_[g].alloc->available() + plan.freed, OutOfMemory,
               "cannot append ", n, " tokens to sequence ", seq, ": layer group ", g, " (",
-              groups_[g].spec.rule.describe(), ") needs ", plan.needed(), " blocks, ",
+              groups_[g].spec.rule.describe(), ") needs ", plan.needed(), " blocks (",
+              plan.new_blocks, " new, ", plan.copy_tail, " copy-on-write), ",
               groups_[g].alloc->available(), " available, ", plan.freed, " freed by its rule");
   }
   const int64_t first = s.tables[0].num_tokens();
