@@ -213,12 +213,12 @@ void KvCache::check_invariants() const {
 std::string KvCache::debug_string() const {
   std::string out;
   for (int32_t g = 0; g < num_groups(); ++g) {
-    out += str_cat("group ", g, " ", groups_[g].alloc->debug_string(), "\n");
+    out += "group " + std::to_string(g) + " " + groups_[g].alloc->debug_string() + "\n";
     for (SeqId id : sequences()) {
       const BlockTable& t = seqs_.at(id).tables[g];
-      out += str_cat("  seq ", id, " tokens=", t.num_tokens(), " released=", t.num_released(),
-                     " blocks=[");
-      for (int32_t b : t.blocks()) out += str_cat(b, ",");
+      out += "  seq " + std::to_string(id) + " tokens=" + std::to_string(t.num_tokens()) +
+             " released=" + std::to_string(t.num_released()) + " blocks=[";
+      for (int32_t b : t.blocks()) out += std::to_string(b) + ",";
       out += "]\n";
     }
   }
