@@ -57,85 +57,117 @@ HWY_INLINE void row_to_f32(const KT* HWY_RESTRICT src, float* HWY_RESTRICT dst) 
   }
 }
 
-template <int D>
-HWY_INLINE float dot(const float* HWY_RESTRICT a, const float* HWY_RESTRICT b) {
-  const DF df;
-  const size_t N = hn::Lanes(df);
-  auto s0 = hn::Zero(df), s1 = hn::Zero(df);
-  size_t i = 0;
-  for (; i + 2 * N <= size_t(D); i += 2 * N) {
-    s0 = hn::MulAdd(hn::LoadU(df, a + i), hn::LoadU(df, b + i), s0);
-    s1 = hn::MulAdd(hn::LoadU(df, a + i + N), hn::LoadU(df, b + i + N), s1);
-  }
-  if (i < size_t(D)) s0 = hn::MulAdd(hn::LoadU(df, a + i), hn::LoadU(df, b + i), s0);
-  return hn::GetLane(hn::SumOfLanes(df, hn::Add(s0, s1)));
-}
-
-// Per-thread scratch, sized for the largest G * D seen.
+// Per-thread scratch, sized for the largest group seen. Head rows are padded to a multiple of
+// kHeadBlock so the PV loop always updates kHeadBlock accumulators (padding heads get p = 0).
+constexpr int32_t kHeadBlock = 4;
 struct Scratch {
-  std::vector<float> q, acc, kf, vf, scores;
-  std::vector<float> m, l;
+  std::vector<float> q, acc, kf, vf, scores, m, l;
   void reserve(int32_t G, int32_t D) {
-    q.resize(size_t(G) * D);
-    acc.resize(size_t(G) * D);
+    const size_t gp = size_t((G + kHeadBlock - 1) / kHeadBlock * kHeadBlock);
+    q.resize(gp * D);
+    acc.resize(gp * D);
     kf.resize(size_t(kTile) * D);
     vf.resize(size_t(kTile) * D);
-    scores.resize(size_t(G) * kTile);
-    m.resize(G);
-    l.resize(G);
+    scores.resize(gp * kTile);
+    m.resize(gp);
+    l.resize(gp);
   }
 };
+
+// Element offsets (relative to the kv head's base) of the next n visible tokens.
+struct TokenCursor {
+  // paged
+  const int32_t* blocks = nullptr;
+  int64_t stride_block = 0;
+  int32_t block_size = 0, block_pos = 0, slot = 0;
+  // both
+  int64_t stride_token = 0;
+  int64_t t = 0;
+
+  template <bool kPaged>
+  HWY_INLINE void next(int32_t n, int64_t* off) {
+    for (int32_t i = 0; i < n; ++i) {
+      if constexpr (kPaged) {
+        off[i] = int64_t(blocks[block_pos]) * stride_block + int64_t(slot) * stride_token;
+        if (++slot == block_size) { slot = 0; ++block_pos; }
+      } else {
+        off[i] = (t + i) * stride_token;
+      }
+    }
+    t += n;
+  }
+};
+
+// Software prefetch of the next tile's K and V rows: in a paged pool the next block can be
+// anywhere, so the hardware prefetcher cannot run ahead across the block boundary.
+template <typename KT, int D>
+HWY_INLINE void prefetch_rows(const KT* kbase, const KT* vbase, const int64_t* off, int32_t n) {
+  constexpr size_t kRowBytes = sizeof(KT) * D;
+  for (int32_t i = 0; i < n; ++i) {
+    const char* kr = reinterpret_cast<const char*>(kbase + off[i]);
+    const char* vr = reinterpret_cast<const char*>(vbase + off[i]);
+    for (size_t b = 0; b < kRowBytes; b += 64) {
+      __builtin_prefetch(kr + b, 0, 3);
+      __builtin_prefetch(vr + b, 0, 3);
+    }
+  }
+}
 
 template <typename KT, int D, bool kPaged>
 void attend_item(const CpuDecodeJob& j, const WorkItem& w, Scratch& s, float* HWY_RESTRICT part) {
   const DF df;
   const size_t N = hn::Lanes(df);
   const int32_t G = j.num_q_heads / j.num_kv_heads;
+  const int32_t Gp = (G + kHeadBlock - 1) / kHeadBlock * kHeadBlock;
   s.reserve(G, D);
-  float* HWY_RESTRICT qf = s.q.data();    // [G, D], pre-multiplied by scale
-  float* HWY_RESTRICT acc = s.acc.data();  // [G, D]
-  float* HWY_RESTRICT sc = s.scores.data();  // [G, kTile]
+  float* HWY_RESTRICT qf = s.q.data();       // [Gp, D], pre-multiplied by scale
+  float* HWY_RESTRICT acc = s.acc.data();    // [Gp, D] unnormalized output
+  float* HWY_RESTRICT sc = s.scores.data();  // [Gp, kTile] logits, then probabilities
   for (int32_t g = 0; g < G; ++g) {
     const size_t qbase = (size_t(w.b) * j.num_q_heads + size_t(w.kvh) * G + g) * D;
     for (int32_t d = 0; d < D; ++d) qf[g * D + d] = load_as_f32(j.q, j.q_dtype, qbase + d) * j.scale;
-    s.m[g] = -std::numeric_limits<float>::infinity();
-    s.l[g] = 0.0f;
   }
+  std::fill(s.m.begin(), s.m.end(), -std::numeric_limits<float>::infinity());
+  std::fill(s.l.begin(), s.l.end(), 0.0f);
   std::fill(s.acc.begin(), s.acc.end(), 0.0f);
+  std::fill(s.scores.begin(), s.scores.end(), 0.0f);  // padding heads keep p = 0
 
   const KT* kbase;
   const KT* vbase;
-  int32_t block_pos = 0, slot = 0;  // paged cursor: index into this sequence's page list, slot
-  const int32_t* blocks = nullptr;
+  TokenCursor cur;
+  cur.stride_token = j.stride_token;
   if constexpr (kPaged) {
     kbase = static_cast<const KT*>(j.k_pool) + w.kvh * j.stride_head;
     vbase = static_cast<const KT*>(j.v_pool) + w.kvh * j.stride_head;
     const int64_t pos = int64_t(j.first_offset[w.b]) + w.t0;
-    block_pos = int32_t(pos / j.block_size);
-    slot = int32_t(pos % j.block_size);
-    blocks = j.indices + j.indptr[w.b];
+    cur.blocks = j.indices + j.indptr[w.b];
+    cur.stride_block = j.stride_block;
+    cur.block_size = j.block_size;
+    cur.block_pos = int32_t(pos / j.block_size);
+    cur.slot = int32_t(pos % j.block_size);
   } else {
     kbase = static_cast<const KT*>(j.seq_k[w.b]) + w.kvh * j.stride_head;
     vbase = static_cast<const KT*>(j.seq_v[w.b]) + w.kvh * j.stride_head;
+    cur.t = w.t0;
   }
   const float cap = j.softcap;
   const float inv_cap = cap > 0.0f ? 1.0f / cap : 0.0f;
   const float neg_inf = -std::numeric_limits<float>::infinity();
 
-  int64_t off[kTile];
+  int64_t off_buf[2][kTile];
   const float* krow[kTile];
   const float* vrow[kTile];
-  for (int32_t t = w.t0; t < w.t1; t += kTile) {
-    const int32_t n = std::min(kTile, w.t1 - t);
-    for (int32_t i = 0; i < n; ++i) {
-      if constexpr (kPaged) {
-        off[i] = int64_t(blocks[block_pos]) * j.stride_block + int64_t(slot) * j.stride_token;
-        if (++slot == j.block_size) { slot = 0; ++block_pos; }
-      } else {
-        off[i] = int64_t(t + i) * j.stride_token;
-      }
+  int32_t n = std::min(kTile, w.t1 - w.t0);
+  cur.next<kPaged>(n, off_buf[0]);
+  int parity = 0;
+  for (int32_t t = w.t0; t < w.t1; t += kTile, parity ^= 1) {
+    const int64_t* off = off_buf[parity];
+    const int32_t n_next = std::min(kTile, w.t1 - (t + kTile));
+    if (n_next > 0) {
+      cur.next<kPaged>(n_next, off_buf[parity ^ 1]);
+      prefetch_rows<KT, D>(kbase, vbase, off_buf[parity ^ 1], n_next);
     }
-    // K rows as f32 (in place for f32 pools, widened into the L1 tile otherwise).
+    // K rows as f32 (in place for f32 pools, widened once into the L1 tile otherwise).
     for (int32_t i = 0; i < n; ++i) {
       if constexpr (std::is_same_v<KT, float>) {
         krow[i] = kbase + off[i];
@@ -144,10 +176,26 @@ void attend_item(const CpuDecodeJob& j, const WorkItem& w, Scratch& s, float* HW
         krow[i] = s.kf.data() + size_t(i) * D;
       }
     }
+    for (int32_t i = n; i < kTile; ++i) krow[i] = krow[0];  // padding: computed, then masked
+    // Logits: 4 tokens at a time share each q load; one horizontal sum per (head, token).
+    const int32_t n4 = (n + 3) & ~3;
     for (int32_t g = 0; g < G; ++g) {
       float* row = sc + g * kTile;
-      for (int32_t i = 0; i < n; ++i) row[i] = dot<D>(qf + g * D, krow[i]);
-      for (int32_t i = n; i < kTile; ++i) row[i] = 0.0f;
+      const float* qg = qf + g * D;
+      for (int32_t i = 0; i < n4; i += 4) {
+        auto a0 = hn::Zero(df), a1 = hn::Zero(df), a2 = hn::Zero(df), a3 = hn::Zero(df);
+        for (size_t c = 0; c < size_t(D); c += N) {
+          const auto qv = hn::LoadU(df, qg + c);
+          a0 = hn::MulAdd(qv, hn::LoadU(df, krow[i] + c), a0);
+          a1 = hn::MulAdd(qv, hn::LoadU(df, krow[i + 1] + c), a1);
+          a2 = hn::MulAdd(qv, hn::LoadU(df, krow[i + 2] + c), a2);
+          a3 = hn::MulAdd(qv, hn::LoadU(df, krow[i + 3] + c), a3);
+        }
+        row[i] = hn::GetLane(hn::SumOfLanes(df, a0));
+        row[i + 1] = hn::GetLane(hn::SumOfLanes(df, a1));
+        row[i + 2] = hn::GetLane(hn::SumOfLanes(df, a2));
+        row[i + 3] = hn::GetLane(hn::SumOfLanes(df, a3));
+      }
       if (cap > 0.0f) {
         const auto vcap = hn::Set(df, cap), vinv = hn::Set(df, inv_cap);
         for (int32_t i = 0; i < kTile; i += int32_t(N)) {
@@ -157,20 +205,21 @@ void attend_item(const CpuDecodeJob& j, const WorkItem& w, Scratch& s, float* HW
       }
       for (int32_t i = n; i < kTile; ++i) row[i] = neg_inf;
     }
-    for (int32_t i = 0; i < n; ++i) {
-      if constexpr (std::is_same_v<KT, float>) {
-        vrow[i] = vbase + off[i];
-      } else {
-        row_to_f32<KT, D>(vbase + off[i], s.vf.data() + size_t(i) * D);
-        vrow[i] = s.vf.data() + size_t(i) * D;
-      }
+    // Online softmax: rescale factor alpha per head, probabilities in place of the logits.
+    float alpha[kHeadBlock * 4];  // Gp <= 16 is the common case; larger groups use the heap row
+    std::vector<float> alpha_big;
+    float* al = alpha;
+    if (Gp > int32_t(sizeof(alpha) / sizeof(float))) {
+      alpha_big.resize(Gp);
+      al = alpha_big.data();
     }
+    for (int32_t g = 0; g < Gp; ++g) al[g] = 1.0f;
     for (int32_t g = 0; g < G; ++g) {
       float* row = sc + g * kTile;
       float tile_max = row[0];
       for (int32_t i = 1; i < n; ++i) tile_max = std::max(tile_max, row[i]);
       const float m_new = std::max(s.m[g], tile_max);
-      const float alpha = std::exp(s.m[g] - m_new);  // 0 on the first tile (m = -inf)
+      al[g] = std::exp(s.m[g] - m_new);  // 0 on the first tile (m = -inf)
       const auto vm = hn::Set(df, m_new);
       auto psum = hn::Zero(df);
       for (int32_t i = 0; i < kTile; i += int32_t(N)) {
@@ -179,16 +228,43 @@ void attend_item(const CpuDecodeJob& j, const WorkItem& w, Scratch& s, float* HW
         hn::StoreU(p, df, row + i);
         psum = hn::Add(psum, p);
       }
-      s.l[g] = s.l[g] * alpha + hn::GetLane(hn::SumOfLanes(df, psum));
+      s.l[g] = s.l[g] * al[g] + hn::GetLane(hn::SumOfLanes(df, psum));
       s.m[g] = m_new;
-      const auto va = hn::Set(df, alpha);
-      float* a = acc + g * D;
-      for (size_t c = 0; c < size_t(D); c += N) {
-        auto x = hn::Mul(hn::LoadU(df, a + c), va);
-        for (int32_t i = 0; i < n; ++i) x = hn::MulAdd(hn::Set(df, row[i]), hn::LoadU(df, vrow[i] + c), x);
-        hn::StoreU(x, df, a + c);
+    }
+    for (int32_t i = 0; i < n; ++i) {
+      if constexpr (std::is_same_v<KT, float>) {
+        vrow[i] = vbase + off[i];
+      } else {
+        row_to_f32<KT, D>(vbase + off[i], s.vf.data() + size_t(i) * D);
+        vrow[i] = s.vf.data() + size_t(i) * D;
       }
     }
+    // acc[g] = alpha[g] * acc[g] + sum_i p[g][i] * V[i]: kHeadBlock heads share each V load.
+    for (int32_t g = 0; g < Gp; g += kHeadBlock) {
+      const float* p0 = sc + g * kTile;
+      const float* p1 = p0 + kTile;
+      const float* p2 = p1 + kTile;
+      const float* p3 = p2 + kTile;
+      float* a = acc + size_t(g) * D;
+      for (size_t c = 0; c < size_t(D); c += N) {
+        auto x0 = hn::Mul(hn::LoadU(df, a + c), hn::Set(df, al[g]));
+        auto x1 = hn::Mul(hn::LoadU(df, a + D + c), hn::Set(df, al[g + 1]));
+        auto x2 = hn::Mul(hn::LoadU(df, a + 2 * D + c), hn::Set(df, al[g + 2]));
+        auto x3 = hn::Mul(hn::LoadU(df, a + 3 * D + c), hn::Set(df, al[g + 3]));
+        for (int32_t i = 0; i < n; ++i) {
+          const auto v = hn::LoadU(df, vrow[i] + c);
+          x0 = hn::MulAdd(hn::Set(df, p0[i]), v, x0);
+          x1 = hn::MulAdd(hn::Set(df, p1[i]), v, x1);
+          x2 = hn::MulAdd(hn::Set(df, p2[i]), v, x2);
+          x3 = hn::MulAdd(hn::Set(df, p3[i]), v, x3);
+        }
+        hn::StoreU(x0, df, a + c);
+        hn::StoreU(x1, df, a + D + c);
+        hn::StoreU(x2, df, a + 2 * D + c);
+        hn::StoreU(x3, df, a + 3 * D + c);
+      }
+    }
+    n = n_next;
   }
   const size_t ps = partial_stride(D);
   for (int32_t g = 0; g < G; ++g) {
