@@ -41,8 +41,8 @@ CausalLm::CausalLm(ModelConfig config, ModelWeights weights)
   for (const auto& l : config_.layers) ropes_.emplace_back(l.rope, config_.head_dim, style);
 }
 
-CausalLm CausalLm::load(const std::string& dir) {
-  ModelConfig config = load_model_config(dir);
+CausalLm CausalLm::load(const std::string& dir, const std::string& config_name) {
+  ModelConfig config = load_model_config(dir, config_name);
   TensorStore store = TensorStore::open(dir);
   ModelWeights weights = load_model_weights(store, config);
   return CausalLm(std::move(config), std::move(weights));

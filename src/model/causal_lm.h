@@ -25,8 +25,8 @@ namespace pagedkv {
 class CausalLm {
  public:
   CausalLm(ModelConfig config, ModelWeights weights);
-  // config.json + safetensors of a Hugging Face checkpoint directory.
-  static CausalLm load(const std::string& dir);
+  // config.json (or config_name) + safetensors of a Hugging Face checkpoint directory.
+  static CausalLm load(const std::string& dir, const std::string& config_name = "config.json");
 
   const ModelConfig& config() const { return config_; }
 

@@ -74,8 +74,6 @@ RopeConfig parse_rope(const json* params, double theta) {
     r.low_freq_factor = get_or<double>(*params, "low_freq_factor", 1.0);
     r.high_freq_factor = get_or<double>(*params, "high_freq_factor", 4.0);
     r.original_max_positions = get_or<double>(*params, "original_max_position_embeddings", 8192);
-    PKV_CHECK(r.high_freq_factor != r.low_freq_factor, Corrupt,
-              "config.json: llama3 rope needs high_freq_factor != low_freq_factor");
   } else {
     fail(ErrorKind::kUnsupported, str_cat("config.json: unsupported rope type '", type, "'"));
   }
@@ -258,8 +256,8 @@ ModelConfig parse_model_config(const json& j) {
   return c;
 }
 
-ModelConfig load_model_config(const std::string& dir) {
-  const std::string path = dir + "/config.json";
+ModelConfig load_model_config(const std::string& dir, const std::string& config_name) {
+  const std::string path = dir + "/" + config_name;
   std::ifstream in(path);
   PKV_CHECK(in.good(), NotFound, "cannot open ", path);
   json j;

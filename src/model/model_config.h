@@ -72,7 +72,7 @@ struct ModelConfig {
 // Parses a config.json document. Unknown architectures and unsupported RoPE types throw
 // Error(Unsupported) naming them; malformed values throw Error(Corrupt).
 ModelConfig parse_model_config(const nlohmann::json& j);
-// Reads DIR/config.json.
-ModelConfig load_model_config(const std::string& dir);
+// Reads DIR/config_name (config.json unless told otherwise: tests read config_v5.json too).
+ModelConfig load_model_config(const std::string& dir, const std::string& config_name = "config.json");
 
 }  // namespace pagedkv

@@ -27,7 +27,7 @@ void apply_llama3_scaling(std::vector<float>& inv_freq, const RopeConfig& c) {
     const float wavelen = pi2 / f;
     float scaled = wavelen > low_wavelen ? f / factor : f;
     const bool medium = !(wavelen < high_wavelen) && !(wavelen > low_wavelen);
-    if (medium) {
+    if (medium && c.high_freq_factor != c.low_freq_factor) {
       const float smooth = (float(c.original_max_positions) / wavelen - float(c.low_freq_factor)) /
                            float(c.high_freq_factor - c.low_freq_factor);
       scaled = (1.0f - smooth) * scaled / factor + smooth * scaled;
