@@ -6,7 +6,6 @@
 #include <set>
 #include <utility>
 
-#include "attention/decode_reference.h"
 #include "attention/paged_prefill_cpu.h"
 #include "core/error.h"
 #include "model/norms.h"
@@ -119,17 +118,27 @@ void CausalLm::attention_layer(KvCache& cache, const Batch& b, int32_t layer, co
     p.out = attn.data();
     paged_prefill_cpu(p);
   } else {
+    // Decode through the group's CSR page list (the visible blocks only), one sequence at a time
+    // with the paged kernel reading the blocks in place.
     const PageList pages = cache.page_list(group, b.seqs);
-    DecodeParams p;
-    p.q = q.data();
-    p.q_dtype = DType::kF32;
-    p.num_q_heads = int32_t(Hq);
-    p.kv = cache.layer_view(layer);
-    p.pages = pages.view();
-    p.scale = float(c.query_scale);
-    p.softcap = float(c.attn_logit_softcap);
-    p.out = attn.data();
-    decode_reference(p);
+    for (int64_t r = 0; r < R; ++r) {
+      const int32_t begin = pages.indptr[r], end = pages.indptr[r + 1];
+      PrefillParams p;
+      p.q = q.data() + r * Hq * D;
+      p.num_q_heads = int32_t(Hq);
+      p.num_tokens = 1;
+      p.q_start = b.pos[r];
+      p.kv = cache.layer_view(layer);
+      p.blocks = pages.indices.data() + begin;
+      p.num_blocks = end - begin;
+      p.base_pos = b.pos[r] + 1 - pages.visible_len[r] - pages.first_offset[r];
+      p.window = rule.kind == AttentionKind::kSliding ? rule.window : 0;
+      p.chunk = rule.kind == AttentionKind::kChunked ? rule.chunk : 0;
+      p.scale = float(c.query_scale);
+      p.softcap = float(c.attn_logit_softcap);
+      p.out = attn.data() + r * Hq * D;
+      paged_prefill_cpu(p);
+    }
   }
   w.o.forward(attn.data(), R, out);
 }
