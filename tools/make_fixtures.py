@@ -35,10 +35,9 @@ Checks asserted while making them (the script fails rather than write a doubtful
   * the reloaded checkpoint equals the in-memory model;
   * generate's per-step logits equal a teacher-forced forward of prompt ++ generated (1e-5 rel);
   * every greedy step has a healthy margin: top1 - top2 >= 1e-3 * max|logit| (else re-seed);
-  * the bf16 directory reloads (sharded) to exactly the bf16-rounded weights.
+  * the bf16 directory reloads (sharded) to exactly the bf16-rounded weights, with either config.
 """
 
-import copy
 import json
 import math
 import os
@@ -284,6 +283,8 @@ def greedy(model, prompt, family):
     err_first = (prefill[-1] - step_logits[0]).abs().max().item() / scale
     assert err_gen <= TEACHER_FORCED_REL and err_first <= TEACHER_FORCED_REL, \
         (family, "generate vs teacher-forced", err_gen, err_first)
+    print(f"  {family}: prompt {len(prompt)}: generate vs teacher-forced max error {err_gen:.1e} "
+          f"(relative to max|logit| {scale:.1f})")
     for j, tok in enumerate(generated):
         row = rows[len(prompt) - 1 + j]
         assert int(row.argmax()) == tok, (family, j)
@@ -425,6 +426,12 @@ def make_family(family):
             v5["dtype"] = "bfloat16"
             write_json(os.path.join(bdir, "config_v5.json"), v5)
             c = load(cls, bdir)
+            b5_dir = os.path.join(tmp, "bf16_v5")
+            shutil.copytree(bdir, b5_dir)
+            shutil.copy(os.path.join(bdir, "config_v5.json"), os.path.join(b5_dir, "config.json"))
+            with torch.no_grad():
+                assert torch.equal(c(probe).logits, load(cls, b5_dir)(probe).logits), \
+                    (family, "bf16: config.json and config_v5.json disagree")
             for n, t in c.state_dict().items():
                 assert torch.equal(t, ref[n].to(torch.bfloat16).float()), (family, "bf16 reload", n)
             generated_b, rows_b, ok_b = run_all(c, prompts, family, " bf16")
