@@ -25,7 +25,11 @@ VisibleRange chunked_range(int32_t len, int32_t chunk) {
 
 std::vector<int32_t> random_lengths(Rng& rng, int32_t batch, int32_t max_len) {
   std::vector<int32_t> lens(batch);
-  for (int32_t& l : lens) l = int32_t(rng.uniform_int(1, max_len));
+  // Log-uniform: every scale from 1 to max_len is represented while the total stays modest.
+  const float top = std::log(float(max_len) + 1.0f);
+  for (int32_t& l : lens) {
+    l = std::clamp(int32_t(std::exp(rng.uniform(0.0f, top))), 1, max_len);
+  }
   if (batch >= 1) lens[0] = max_len;
   if (batch >= 2) lens[1] = 1;
   return lens;

@@ -38,7 +38,8 @@ VisibleRange full_range(int32_t len);
 VisibleRange sliding_window_range(int32_t len, int32_t window);  // [max(0, len - W), len)
 VisibleRange chunked_range(int32_t len, int32_t chunk);          // [((len - 1) / C) * C, len)
 
-// Random lengths in [1, max_len] for B sequences, always including 1 and max_len when B >= 2.
+// Random lengths in [1, max_len] for B sequences (log-uniform), always including max_len and,
+// when B >= 2, 1.
 std::vector<int32_t> random_lengths(Rng& rng, int32_t batch, int32_t max_len);
 
 class DecodeProblem {

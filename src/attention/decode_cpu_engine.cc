@@ -1,0 +1,391 @@
+// The CPU decode engine: online softmax over tiles of kTile visible tokens, one work item per
+// (sequence, kv head, KV split), all G query heads of the kv head's group sharing each K/V row
+// load, then a log-sum-exp merge of the splits. SIMD through Highway (static dispatch: the target
+// chosen at compile time, AVX-512 with -march=native here, SSE/NEON/scalar elsewhere).
+//
+// Cost model: decode is memory bound. Each K and V row (D elements of one token and kv head) is
+// read from memory exactly once and widened to f32 in a tile buffer that stays in L1; the G dot
+// products and G FMA updates then run out of L1. Tile boundaries are counted in visible-token
+// index from the split start, never in blocks, so the block layout cannot change the arithmetic:
+// that is what makes the output placement invariant (and equal between paged and dense).
+
+#include "attention/decode_cpu_engine.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <vector>
+
+#include "core/error.h"
+#include "core/thread_pool.h"
+
+// Static dispatch only: the build picks one target (-march=native here), no runtime dispatch.
+#define HWY_COMPILE_ONLY_STATIC 1
+#include <hwy/highway.h>
+#include <hwy/contrib/math/math-inl.h>
+
+HWY_BEFORE_NAMESPACE();
+namespace pagedkv::detail {
+namespace HWY_NAMESPACE {
+namespace hn = hwy::HWY_NAMESPACE;
+
+using DF = hn::ScalableTag<float>;
+constexpr int32_t kTile = 16;  // tokens per online-softmax step
+
+// One work item: tokens [t0, t1) of sequence b, kv head kvh.
+struct WorkItem {
+  int32_t b, kvh, t0, t1;
+};
+
+// Partial result of a work item for its G query heads: [G, D + 2] = unnormalized acc, then m, l.
+inline size_t partial_stride(int32_t D) { return size_t(D) + 2; }
+
+// Widen one row of D elements to f32.
+template <typename KT, int D>
+HWY_INLINE void row_to_f32(const KT* HWY_RESTRICT src, float* HWY_RESTRICT dst) {
+  const DF df;
+  const size_t N = hn::Lanes(df);
+  if constexpr (std::is_same_v<KT, float>) {
+    for (size_t i = 0; i < size_t(D); i += N) hn::StoreU(hn::LoadU(df, src + i), df, dst + i);
+  } else {
+    using HT = std::conditional_t<std::is_same_v<KT, hwy::bfloat16_t>, hwy::bfloat16_t,
+                                  hwy::float16_t>;
+    const hn::Rebind<HT, DF> dh;
+    for (size_t i = 0; i < size_t(D); i += N) {
+      hn::StoreU(hn::PromoteTo(df, hn::LoadU(dh, src + i)), df, dst + i);
+    }
+  }
+}
+
+// Per-thread scratch, sized for the largest group seen. Head rows are padded to a multiple of
+// kHeadBlock so the PV loop always updates kHeadBlock accumulators (padding heads get p = 0).
+constexpr int32_t kHeadBlock = 4;
+struct Scratch {
+  std::vector<float> q, acc, kf, vf, scores, m, l;
+  void reserve(int32_t G, int32_t D) {
+    const size_t gp = size_t((G + kHeadBlock - 1) / kHeadBlock * kHeadBlock);
+    q.resize(gp * D);
+    acc.resize(gp * D);
+    kf.resize(size_t(kTile) * D);
+    vf.resize(size_t(kTile) * D);
+    scores.resize(gp * kTile);
+    m.resize(gp);
+    l.resize(gp);
+  }
+};
+
+// Element offsets (relative to the kv head's base) of the next n visible tokens.
+struct TokenCursor {
+  // paged
+  const int32_t* blocks = nullptr;
+  int64_t stride_block = 0;
+  int32_t block_size = 0, block_pos = 0, slot = 0;
+  // both
+  int64_t stride_token = 0;
+  int64_t t = 0;
+
+  template <bool kPaged>
+  HWY_INLINE void next(int32_t n, int64_t* off) {
+    for (int32_t i = 0; i < n; ++i) {
+      if constexpr (kPaged) {
+        off[i] = int64_t(blocks[block_pos]) * stride_block + int64_t(slot) * stride_token;
+        if (++slot == block_size) { slot = 0; ++block_pos; }
+      } else {
+        off[i] = (t + i) * stride_token;
+      }
+    }
+    t += n;
+  }
+};
+
+// Software prefetch of the next tile's K and V rows: in a paged pool the next block can be
+// anywhere, so the hardware prefetcher cannot run ahead across the block boundary.
+template <typename KT, int D>
+HWY_INLINE void prefetch_rows(const KT* kbase, const KT* vbase, const int64_t* off, int32_t n) {
+  constexpr size_t kRowBytes = sizeof(KT) * D;
+  for (int32_t i = 0; i < n; ++i) {
+    const char* kr = reinterpret_cast<const char*>(kbase + off[i]);
+    const char* vr = reinterpret_cast<const char*>(vbase + off[i]);
+    for (size_t b = 0; b < kRowBytes; b += 64) {
+      __builtin_prefetch(kr + b, 0, 3);
+      __builtin_prefetch(vr + b, 0, 3);
+    }
+  }
+}
+
+template <typename KT, int D, bool kPaged>
+void attend_item(const CpuDecodeJob& j, const WorkItem& w, Scratch& s, float* HWY_RESTRICT part) {
+  const DF df;
+  const size_t N = hn::Lanes(df);
+  const int32_t G = j.num_q_heads / j.num_kv_heads;
+  const int32_t Gp = (G + kHeadBlock - 1) / kHeadBlock * kHeadBlock;
+  s.reserve(G, D);
+  float* HWY_RESTRICT qf = s.q.data();       // [Gp, D], pre-multiplied by scale
+  float* HWY_RESTRICT acc = s.acc.data();    // [Gp, D] unnormalized output
+  float* HWY_RESTRICT sc = s.scores.data();  // [Gp, kTile] logits, then probabilities
+  for (int32_t g = 0; g < G; ++g) {
+    const size_t qbase = (size_t(w.b) * j.num_q_heads + size_t(w.kvh) * G + g) * D;
+    for (int32_t d = 0; d < D; ++d) qf[g * D + d] = load_as_f32(j.q, j.q_dtype, qbase + d) * j.scale;
+  }
+  std::fill(s.m.begin(), s.m.end(), -std::numeric_limits<float>::infinity());
+  std::fill(s.l.begin(), s.l.end(), 0.0f);
+  std::fill(s.acc.begin(), s.acc.end(), 0.0f);
+  std::fill(s.scores.begin(), s.scores.end(), 0.0f);  // padding heads keep p = 0
+
+  const KT* kbase;
+  const KT* vbase;
+  TokenCursor cur;
+  cur.stride_token = j.stride_token;
+  if constexpr (kPaged) {
+    kbase = static_cast<const KT*>(j.k_pool) + w.kvh * j.stride_head;
+    vbase = static_cast<const KT*>(j.v_pool) + w.kvh * j.stride_head;
+    const int64_t pos = int64_t(j.first_offset[w.b]) + w.t0;
+    cur.blocks = j.indices + j.indptr[w.b];
+    cur.stride_block = j.stride_block;
+    cur.block_size = j.block_size;
+    cur.block_pos = int32_t(pos / j.block_size);
+    cur.slot = int32_t(pos % j.block_size);
+  } else {
+    kbase = static_cast<const KT*>(j.seq_k[w.b]) + w.kvh * j.stride_head;
+    vbase = static_cast<const KT*>(j.seq_v[w.b]) + w.kvh * j.stride_head;
+    cur.t = w.t0;
+  }
+  const float cap = j.softcap;
+  const float inv_cap = cap > 0.0f ? 1.0f / cap : 0.0f;
+  const float neg_inf = -std::numeric_limits<float>::infinity();
+
+  int64_t off_buf[2][kTile];
+  const float* krow[kTile];
+  const float* vrow[kTile];
+  int32_t n = std::min(kTile, w.t1 - w.t0);
+  cur.next<kPaged>(n, off_buf[0]);
+  int parity = 0;
+  for (int32_t t = w.t0; t < w.t1; t += kTile, parity ^= 1) {
+    const int64_t* off = off_buf[parity];
+    const int32_t n_next = std::min(kTile, w.t1 - (t + kTile));
+    if (n_next > 0) {
+      cur.next<kPaged>(n_next, off_buf[parity ^ 1]);
+      prefetch_rows<KT, D>(kbase, vbase, off_buf[parity ^ 1], n_next);
+    }
+    // K rows as f32 (in place for f32 pools, widened once into the L1 tile otherwise).
+    for (int32_t i = 0; i < n; ++i) {
+      if constexpr (std::is_same_v<KT, float>) {
+        krow[i] = kbase + off[i];
+      } else {
+        row_to_f32<KT, D>(kbase + off[i], s.kf.data() + size_t(i) * D);
+        krow[i] = s.kf.data() + size_t(i) * D;
+      }
+    }
+    for (int32_t i = n; i < kTile; ++i) krow[i] = krow[0];  // padding: computed, then masked
+    // Logits: 4 tokens at a time share each q load; one horizontal sum per (head, token).
+    const int32_t n4 = (n + 3) & ~3;
+    for (int32_t g = 0; g < G; ++g) {
+      float* row = sc + g * kTile;
+      const float* qg = qf + g * D;
+      for (int32_t i = 0; i < n4; i += 4) {
+        auto a0 = hn::Zero(df), a1 = hn::Zero(df), a2 = hn::Zero(df), a3 = hn::Zero(df);
+        for (size_t c = 0; c < size_t(D); c += N) {
+          const auto qv = hn::LoadU(df, qg + c);
+          a0 = hn::MulAdd(qv, hn::LoadU(df, krow[i] + c), a0);
+          a1 = hn::MulAdd(qv, hn::LoadU(df, krow[i + 1] + c), a1);
+          a2 = hn::MulAdd(qv, hn::LoadU(df, krow[i + 2] + c), a2);
+          a3 = hn::MulAdd(qv, hn::LoadU(df, krow[i + 3] + c), a3);
+        }
+        row[i] = hn::GetLane(hn::SumOfLanes(df, a0));
+        row[i + 1] = hn::GetLane(hn::SumOfLanes(df, a1));
+        row[i + 2] = hn::GetLane(hn::SumOfLanes(df, a2));
+        row[i + 3] = hn::GetLane(hn::SumOfLanes(df, a3));
+      }
+      if (cap > 0.0f) {
+        const auto vcap = hn::Set(df, cap), vinv = hn::Set(df, inv_cap);
+        for (int32_t i = 0; i < kTile; i += int32_t(N)) {
+          const auto x = hn::Mul(hn::LoadU(df, row + i), vinv);
+          hn::StoreU(hn::Mul(vcap, hn::Tanh(df, x)), df, row + i);
+        }
+      }
+      for (int32_t i = n; i < kTile; ++i) row[i] = neg_inf;
+    }
+    // Online softmax: rescale factor alpha per head, probabilities in place of the logits.
+    float alpha[kHeadBlock * 4];  // Gp <= 16 is the common case; larger groups use the heap row
+    std::vector<float> alpha_big;
+    float* al = alpha;
+    if (Gp > int32_t(sizeof(alpha) / sizeof(float))) {
+      alpha_big.resize(Gp);
+      al = alpha_big.data();
+    }
+    for (int32_t g = 0; g < Gp; ++g) al[g] = 1.0f;
+    for (int32_t g = 0; g < G; ++g) {
+      float* row = sc + g * kTile;
+      float tile_max = row[0];
+      for (int32_t i = 1; i < n; ++i) tile_max = std::max(tile_max, row[i]);
+      const float m_new = std::max(s.m[g], tile_max);
+      al[g] = std::exp(s.m[g] - m_new);  // 0 on the first tile (m = -inf)
+      const auto vm = hn::Set(df, m_new);
+      auto psum = hn::Zero(df);
+      for (int32_t i = 0; i < kTile; i += int32_t(N)) {
+        // Padding lanes hold -inf: Exp returns 0 below its range, so they add nothing.
+        const auto p = hn::Exp(df, hn::Sub(hn::LoadU(df, row + i), vm));
+        hn::StoreU(p, df, row + i);
+        psum = hn::Add(psum, p);
+      }
+      s.l[g] = s.l[g] * al[g] + hn::GetLane(hn::SumOfLanes(df, psum));
+      s.m[g] = m_new;
+    }
+    for (int32_t i = 0; i < n; ++i) {
+      if constexpr (std::is_same_v<KT, float>) {
+        vrow[i] = vbase + off[i];
+      } else {
+        row_to_f32<KT, D>(vbase + off[i], s.vf.data() + size_t(i) * D);
+        vrow[i] = s.vf.data() + size_t(i) * D;
+      }
+    }
+    // acc[g] = alpha[g] * acc[g] + sum_i p[g][i] * V[i]: kHeadBlock heads share each V load.
+    for (int32_t g = 0; g < Gp; g += kHeadBlock) {
+      const float* p0 = sc + g * kTile;
+      const float* p1 = p0 + kTile;
+      const float* p2 = p1 + kTile;
+      const float* p3 = p2 + kTile;
+      float* a = acc + size_t(g) * D;
+      for (size_t c = 0; c < size_t(D); c += N) {
+        auto x0 = hn::Mul(hn::LoadU(df, a + c), hn::Set(df, al[g]));
+        auto x1 = hn::Mul(hn::LoadU(df, a + D + c), hn::Set(df, al[g + 1]));
+        auto x2 = hn::Mul(hn::LoadU(df, a + 2 * D + c), hn::Set(df, al[g + 2]));
+        auto x3 = hn::Mul(hn::LoadU(df, a + 3 * D + c), hn::Set(df, al[g + 3]));
+        for (int32_t i = 0; i < n; ++i) {
+          const auto v = hn::LoadU(df, vrow[i] + c);
+          x0 = hn::MulAdd(hn::Set(df, p0[i]), v, x0);
+          x1 = hn::MulAdd(hn::Set(df, p1[i]), v, x1);
+          x2 = hn::MulAdd(hn::Set(df, p2[i]), v, x2);
+          x3 = hn::MulAdd(hn::Set(df, p3[i]), v, x3);
+        }
+        hn::StoreU(x0, df, a + c);
+        hn::StoreU(x1, df, a + D + c);
+        hn::StoreU(x2, df, a + 2 * D + c);
+        hn::StoreU(x3, df, a + 3 * D + c);
+      }
+    }
+    n = n_next;
+  }
+  const size_t ps = partial_stride(D);
+  for (int32_t g = 0; g < G; ++g) {
+    std::copy(acc + g * D, acc + (g + 1) * D, part + g * ps);
+    part[g * ps + D] = s.m[g];
+    part[g * ps + D + 1] = s.l[g];
+  }
+}
+
+using ItemFn = void (*)(const CpuDecodeJob&, const WorkItem&, Scratch&, float*);
+
+template <typename KT, bool kPaged>
+ItemFn pick_head_dim(int32_t D) {
+  switch (D) {
+    case 64: return &attend_item<KT, 64, kPaged>;
+    case 80: return &attend_item<KT, 80, kPaged>;
+    case 96: return &attend_item<KT, 96, kPaged>;
+    case 128: return &attend_item<KT, 128, kPaged>;
+    case 256: return &attend_item<KT, 256, kPaged>;
+  }
+  fail(ErrorKind::kUnsupported, str_cat("CPU decode: head_dim ", D, " is not supported"));
+}
+
+// DISPATCH: (KV dtype, head dim, addressing) -> one compile-time specialization.
+template <bool kPaged>
+ItemFn pick(DType kv, int32_t D) {
+  switch (kv) {
+    case DType::kF32: return pick_head_dim<float, kPaged>(D);
+    case DType::kBF16: return pick_head_dim<hwy::bfloat16_t, kPaged>(D);
+    case DType::kF16: return pick_head_dim<hwy::float16_t, kPaged>(D);
+    default: break;
+  }
+  fail(ErrorKind::kUnsupported,
+       str_cat("CPU decode: KV dtype ", dtype_name(kv), " is not supported (f32, f16, bf16)"));
+}
+
+void run(const CpuDecodeJob& j, const CpuDecodeOptions& opt) {
+  const int32_t B = j.batch_size, Hkv = j.num_kv_heads, D = j.head_dim;
+  if (B == 0) return;
+  const int32_t G = j.num_q_heads / Hkv;
+  PKV_CHECK(D % int32_t(hn::Lanes(DF())) == 0, Internal, "CPU decode: head_dim ", D,
+            " is not a multiple of the SIMD width");
+  const ItemFn fn = j.paged ? pick<true>(j.kv_dtype, D) : pick<false>(j.kv_dtype, D);
+  ThreadPool& pool = opt.pool ? *opt.pool : ThreadPool::global();
+
+  // Split plan: a function of the visible lengths, the thread count and the options only.
+  const int64_t base_items = int64_t(B) * Hkv;
+  const int64_t target_items = 4 * int64_t(pool.num_threads());
+  const int32_t max_splits =
+      opt.max_splits > 0 ? opt.max_splits
+                         : int32_t(std::max<int64_t>(1, (target_items + base_items - 1) / base_items));
+  const int32_t min_tokens = std::max(opt.min_split_tokens, kTile);
+  std::vector<WorkItem> items;
+  std::vector<int32_t> splits(B);
+  for (int32_t b = 0; b < B; ++b) {
+    const int32_t len = j.visible_len[b];
+    int32_t ns = std::clamp((len + min_tokens - 1) / min_tokens, 1, max_splits);
+    int32_t chunk = (len + ns - 1) / ns;
+    chunk = (chunk + kTile - 1) / kTile * kTile;
+    ns = (len + chunk - 1) / chunk;
+    splits[b] = ns;
+    for (int32_t h = 0; h < Hkv; ++h) {
+      for (int32_t sidx = 0; sidx < ns; ++sidx) {
+        items.push_back({b, h, sidx * chunk, std::min(len, (sidx + 1) * chunk)});
+      }
+    }
+  }
+  const size_t part_size = size_t(G) * partial_stride(D);
+  std::vector<float> partials(items.size() * part_size);  // [items, G, D + 2]
+  // Longest items first so the dynamic schedule does not end on one long straggler.
+  std::vector<int32_t> order(items.size());
+  for (size_t i = 0; i < order.size(); ++i) order[i] = int32_t(i);
+  std::stable_sort(order.begin(), order.end(), [&](int32_t a, int32_t b) {
+    return items[a].t1 - items[a].t0 > items[b].t1 - items[b].t0;
+  });
+  pool.parallel_for(order.size(), [&](size_t k) {
+    thread_local Scratch scratch;
+    const int32_t i = order[k];
+    fn(j, items[i], scratch, partials.data() + size_t(i) * part_size);
+  });
+
+  // Merge the splits of each (sequence, kv head) and the sink term: fixed order, deterministic.
+  std::vector<int32_t> item_start(B);
+  for (int32_t b = 0, acc = 0; b < B; ++b) {
+    item_start[b] = acc;
+    acc += splits[b] * Hkv;
+  }
+  const size_t ps = partial_stride(D);
+  pool.parallel_for(size_t(B) * Hkv, [&](size_t bh) {
+    const int32_t b = int32_t(bh / Hkv), kvh = int32_t(bh % Hkv);
+    const int32_t ns = splits[b];
+    const float* first = partials.data() + size_t(item_start[b] + kvh * ns) * part_size;
+    std::vector<float> o(D);
+    for (int32_t g = 0; g < G; ++g) {
+      const int32_t h = kvh * G + g;
+      float M = j.sinks ? j.sinks[h] : -std::numeric_limits<float>::infinity();
+      for (int32_t sidx = 0; sidx < ns; ++sidx) M = std::max(M, first[sidx * part_size + g * ps + D]);
+      float L = j.sinks ? std::exp(j.sinks[h] - M) : 0.0f;
+      std::fill(o.begin(), o.end(), 0.0f);
+      for (int32_t sidx = 0; sidx < ns; ++sidx) {
+        const float* pp = first + sidx * part_size + g * ps;
+        const float w = std::exp(pp[D] - M);
+        L += pp[D + 1] * w;
+        for (int32_t d = 0; d < D; ++d) o[d] += pp[d] * w;
+      }
+      const float inv = 1.0f / L;
+      const size_t obase = (size_t(b) * j.num_q_heads + h) * D;
+      for (int32_t d = 0; d < D; ++d) store_from_f32(j.out, j.q_dtype, obase + d, o[d] * inv);
+      if (j.lse) j.lse[size_t(b) * j.num_q_heads + h] = M + std::log(L);
+    }
+  });
+}
+
+}  // namespace HWY_NAMESPACE
+}  // namespace pagedkv::detail
+HWY_AFTER_NAMESPACE();
+
+namespace pagedkv::detail {
+
+void run_cpu_decode(const CpuDecodeJob& job, const CpuDecodeOptions& options) {
+  HWY_STATIC_DISPATCH(run)(job, options);
+}
+
+}  // namespace pagedkv::detail
