@@ -1,0 +1,59 @@
+#pragma once
+// A causal LM of one of the four families running over the paged KV cache.
+//
+// prefill(seq, tokens): appends the tokens to seq in every layer group of the cache, writes each
+// layer's K/V into the pool through the block tables, and attends causally within the layer's
+// window / chunk, reading earlier tokens (e.g. prefix-cache blocks) from the pool in place.
+// decode(seqs, tokens): one token per sequence, appended together; each layer calls the fused
+// paged decode attention with its group's page list. Sliding and chunked groups release the
+// blocks no later query can see when the cache appends (kv/layer_group.h's retained range).
+//
+// All activations are f32; K/V are stored in the cache's dtype (f32 for exact HF comparison).
+
+#include <cstdint>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "kv/kv_cache.h"
+#include "model/model_config.h"
+#include "model/model_weights.h"
+#include "model/rope.h"
+
+namespace pagedkv {
+
+class CausalLm {
+ public:
+  CausalLm(ModelConfig config, ModelWeights weights);
+  // config.json (or config_name) + safetensors of a Hugging Face checkpoint directory.
+  static CausalLm load(const std::string& dir, const std::string& config_name = "config.json");
+
+  const ModelConfig& config() const { return config_; }
+
+  // The layer groups (one per distinct attention rule) of a KvCache that serves this model.
+  KvCacheConfig kv_cache_config(int32_t num_blocks, int32_t block_size, DType dtype = DType::kF32) const;
+
+  // Appends tokens (>= 1) to seq (already added to cache). Returns logits [T, V] for every token,
+  // or [1, V] for the last one when all_logits is false.
+  std::vector<float> prefill(KvCache& cache, SeqId seq, std::span<const int32_t> tokens,
+                             bool all_logits = true) const;
+  // One new token per sequence (each with >= 1 cached token). Returns logits [B, V].
+  std::vector<float> decode(KvCache& cache, std::span<const SeqId> seqs,
+                            std::span<const int32_t> tokens) const;
+
+ private:
+  struct Batch;  // rows being computed: their sequences, positions, and which step kind
+  void attention_layer(KvCache& cache, const Batch& b, int32_t layer, const float* x, float* out) const;
+  std::vector<float> run(KvCache& cache, const Batch& b, std::span<const int32_t> tokens,
+                         bool all_logits) const;
+
+  ModelConfig config_;
+  ModelWeights weights_;
+  std::vector<Rope> ropes_;  // [L]
+};
+
+// Greedy generation: prefill then decode until max_new_tokens (a fresh cache sized for it).
+std::vector<int32_t> generate_greedy(const CausalLm& model, std::span<const int32_t> prompt,
+                                     int32_t max_new_tokens, int32_t block_size = 16);
+
+}  // namespace pagedkv

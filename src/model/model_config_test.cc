@@ -1,0 +1,120 @@
+// config.json parsing: both formats of every fixture resolve to the same per-layer description,
+// absent keys take HF's family defaults, unknown architectures are refused by name.
+
+#include <gtest/gtest.h>
+
+#include <fstream>
+
+#include <nlohmann/json.hpp>
+
+#include "core/error.h"
+#include "model/model_config.h"
+
+namespace pagedkv {
+namespace {
+
+using nlohmann::json;
+
+void expect_same(const ModelConfig& a, const ModelConfig& b) {
+  EXPECT_EQ(a.family, b.family);
+  EXPECT_EQ(a.vocab_size, b.vocab_size);
+  EXPECT_EQ(a.hidden_size, b.hidden_size);
+  EXPECT_EQ(a.num_layers, b.num_layers);
+  EXPECT_EQ(a.num_heads, b.num_heads);
+  EXPECT_EQ(a.num_kv_heads, b.num_kv_heads);
+  EXPECT_EQ(a.head_dim, b.head_dim);
+  EXPECT_EQ(a.tie_word_embeddings, b.tie_word_embeddings);
+  EXPECT_EQ(a.query_scale, b.query_scale);
+  ASSERT_EQ(a.layers.size(), b.layers.size());
+  for (size_t i = 0; i < a.layers.size(); ++i) {
+    SCOPED_TRACE(str_cat("layer ", i));
+    const LayerConfig &x = a.layers[i], &y = b.layers[i];
+    EXPECT_EQ(x.attention, y.attention);
+    EXPECT_EQ(x.window, y.window);
+    EXPECT_EQ(x.use_rope, y.use_rope);
+    EXPECT_EQ(x.moe, y.moe);
+    EXPECT_EQ(x.rope.type, y.rope.type);
+    EXPECT_EQ(x.rope.theta, y.rope.theta);
+    EXPECT_EQ(x.rope.factor, y.rope.factor);
+  }
+}
+
+TEST(ModelConfig, BothFormatsAgreeForEveryFixture) {
+  for (const char* f : {"llama3", "qwen3", "gemma3", "llama4"}) {
+    SCOPED_TRACE(f);
+    expect_same(load_model_config(str_cat("testdata/", f)),
+                load_model_config(str_cat("testdata/", f), "config_v5.json"));
+  }
+}
+
+TEST(ModelConfig, Gemma3LayerPatternAndRopeBases) {
+  const ModelConfig c = load_model_config("testdata/gemma3");
+  ASSERT_EQ(c.num_layers, 6);
+  for (int i = 0; i < 6; ++i) {
+    const bool global = (i + 1) % 6 == 0;
+    EXPECT_EQ(c.layers[i].attention, global ? LayerKind::kFull : LayerKind::kSliding) << i;
+    EXPECT_EQ(c.layers[i].rope.theta, global ? 1e6 : 1e4) << i;
+    EXPECT_EQ(c.layers[i].rope.type, global ? RopeType::kLinear : RopeType::kDefault) << i;
+  }
+  EXPECT_TRUE(c.tie_word_embeddings);
+  EXPECT_DOUBLE_EQ(c.query_scale, 1.0 / std::sqrt(48.0));
+}
+
+TEST(ModelConfig, AbsentKeysTakeFamilyDefaults) {
+  const ModelConfig g = parse_model_config(json{{"architectures", {"Gemma3ForCausalLM"}}, {"num_hidden_layers", 12}});
+  EXPECT_TRUE(g.tie_word_embeddings);
+  EXPECT_EQ(g.head_dim, 256);
+  EXPECT_EQ(g.layers[5].attention, LayerKind::kFull);
+  EXPECT_EQ(g.layers[4].attention, LayerKind::kSliding);
+  EXPECT_EQ(g.layers[4].window, 4096);
+  EXPECT_EQ(g.layers[4].rope.theta, 10000.0);
+  EXPECT_EQ(g.layers[5].rope.theta, 1e6);
+  EXPECT_EQ(g.activation, Activation::kGeluTanh);
+
+  const ModelConfig l = parse_model_config(json{{"architectures", {"LlamaForCausalLM"}}, {"hidden_size", 256},
+                                                {"num_attention_heads", 8}});
+  EXPECT_FALSE(l.tie_word_embeddings);
+  EXPECT_EQ(l.head_dim, 32);
+  EXPECT_EQ(l.num_kv_heads, 8);
+  EXPECT_EQ(l.layers[0].rope.theta, 10000.0);
+
+  const ModelConfig m = parse_model_config(json{{"architectures", {"Llama4ForCausalLM"}}, {"num_hidden_layers", 8},
+                                                {"interleave_moe_layer_step", 2}});
+  EXPECT_EQ(m.layers[0].use_rope, true);
+  EXPECT_EQ(m.layers[3].use_rope, false);
+  EXPECT_EQ(m.layers[3].attention, LayerKind::kFull);
+  EXPECT_EQ(m.layers[2].attention, LayerKind::kChunked);
+  EXPECT_EQ(m.layers[2].window, 8192);
+  EXPECT_FALSE(m.layers[0].moe);
+  EXPECT_TRUE(m.layers[1].moe);
+  EXPECT_TRUE(m.l2_qk_norm);
+  EXPECT_TRUE(m.attn_temperature_tuning);
+  EXPECT_EQ(m.layers[0].rope.theta, 500000.0);
+
+  const ModelConfig q = parse_model_config(json{{"architectures", {"Qwen3ForCausalLM"}}});
+  EXPECT_TRUE(q.learned_qk_norm);
+  EXPECT_EQ(q.head_dim, 128);
+  EXPECT_EQ(q.layers[31].attention, LayerKind::kFull);
+}
+
+TEST(ModelConfig, UnknownArchitectureAndRopeTypeAreRefused) {
+  try {
+    parse_model_config(json{{"architectures", {"GPT2LMHeadModel"}}, {"model_type", "gpt2"}});
+    FAIL() << "no error";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), ErrorKind::kUnsupported);
+    EXPECT_NE(std::string(e.what()).find("GPT2LMHeadModel"), std::string::npos) << e.what();
+  }
+  try {
+    parse_model_config(json{{"architectures", {"LlamaForCausalLM"}},
+                            {"rope_scaling", {{"rope_type", "yarn"}, {"factor", 4.0}}}});
+    FAIL() << "no error";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), ErrorKind::kUnsupported);
+    EXPECT_NE(std::string(e.what()).find("yarn"), std::string::npos) << e.what();
+  }
+  EXPECT_THROW(parse_model_config(json{{"architectures", {"LlamaForCausalLM"}}, {"hidden_size", "big"}}), Error);
+}
+
+}  // namespace
+}  // namespace pagedkv

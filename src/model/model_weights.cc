@@ -1,0 +1,96 @@
+#include "model/model_weights.h"
+
+#include "core/error.h"
+#include "model/safetensors.h"
+
+namespace pagedkv {
+
+namespace {
+
+struct Loader {
+  const TensorStore& store;
+
+  std::vector<float> tensor(const std::string& name, std::vector<int64_t> shape) const {
+    PKV_CHECK(store.contains(name), NotFound, "checkpoint ", store.dir().string(),
+              ": missing tensor '", name, "' (shape ", shape_str(shape), ")");
+    return store.read_f32(name, shape);
+  }
+  Linear linear(const std::string& prefix, int64_t out, int64_t in, bool bias) const {
+    Linear l;
+    l.in = in;
+    l.out = out;
+    l.weight = tensor(prefix + ".weight", {out, in});
+    if (bias) l.bias = tensor(prefix + ".bias", {out});
+    return l;
+  }
+  GatedMlp mlp(const std::string& prefix, int64_t hidden, int64_t inter, bool bias, Activation act) const {
+    GatedMlp m;
+    m.gate = linear(prefix + ".gate_proj", inter, hidden, bias);
+    m.up = linear(prefix + ".up_proj", inter, hidden, bias);
+    m.down = linear(prefix + ".down_proj", hidden, inter, bias);
+    m.act = act;
+    return m;
+  }
+};
+
+}  // namespace
+
+ModelWeights load_model_weights(const TensorStore& store, const ModelConfig& c) {
+  const Loader ld{store};
+  const int64_t H = c.hidden_size, D = c.head_dim, V = c.vocab_size;
+  ModelWeights w;
+  w.embed = ld.tensor("model.embed_tokens.weight", {V, H});
+  w.final_norm = ld.tensor("model.norm.weight", {H});
+  w.lm_head.in = H;
+  w.lm_head.out = V;
+  if (c.tie_word_embeddings) {
+    w.lm_head.weight = w.embed;
+  } else {
+    w.lm_head.weight = ld.tensor("lm_head.weight", {V, H});
+  }
+  const bool gemma = c.family == ModelFamily::kGemma3;
+  w.layers.resize(c.num_layers);
+  for (int64_t i = 0; i < c.num_layers; ++i) {
+    const std::string p = str_cat("model.layers.", i, ".");
+    LayerWeights& l = w.layers[i];
+    l.input_norm = ld.tensor(p + "input_layernorm.weight", {H});
+    l.post_attn_norm = ld.tensor(p + "post_attention_layernorm.weight", {H});
+    if (gemma) {
+      l.pre_ff_norm = ld.tensor(p + "pre_feedforward_layernorm.weight", {H});
+      l.post_ff_norm = ld.tensor(p + "post_feedforward_layernorm.weight", {H});
+    }
+    AttentionWeights& a = l.attn;
+    a.q = ld.linear(p + "self_attn.q_proj", c.num_heads * D, H, c.attention_bias);
+    a.k = ld.linear(p + "self_attn.k_proj", c.num_kv_heads * D, H, c.attention_bias);
+    a.v = ld.linear(p + "self_attn.v_proj", c.num_kv_heads * D, H, c.attention_bias);
+    a.o = ld.linear(p + "self_attn.o_proj", H, c.num_heads * D, c.attention_bias);
+    if (c.learned_qk_norm) {
+      a.q_norm = ld.tensor(p + "self_attn.q_norm.weight", {D});
+      a.k_norm = ld.tensor(p + "self_attn.k_norm.weight", {D});
+    }
+    if (c.family == ModelFamily::kLlama4) {
+      const std::string f = p + "feed_forward";
+      if (c.layers[i].moe) {
+        auto m = std::make_unique<MoeLayer>();
+        const int64_t E = c.num_experts, I = c.intermediate_size;
+        m->num_experts = E;
+        m->top_k = c.experts_per_token;
+        m->hidden = H;
+        m->expert_dim = I;
+        m->act = c.activation;
+        m->router = ld.linear(f + ".router", E, H, false);
+        m->gate_up = ld.tensor(f + ".experts.gate_up_proj", {E, H, 2 * I});
+        m->down = ld.tensor(f + ".experts.down_proj", {E, I, H});
+        m->shared = ld.mlp(f + ".shared_expert", H, I, false, c.activation);
+        l.moe = std::move(m);
+      } else {
+        l.mlp = ld.mlp(f, H, c.intermediate_size_mlp, false, c.activation);
+      }
+    } else {
+      l.mlp = ld.mlp(p + "mlp", H, c.intermediate_size, c.mlp_bias, c.activation);
+    }
+  }
+  return w;
+}
+
+}  // namespace pagedkv
