@@ -46,6 +46,9 @@ macro(pagedkv_enable_cuda)
       set(CMAKE_CUDA_ARCHITECTURES OFF)
       enable_language(CUDA)
       set(CMAKE_CUDA_STANDARD 20)
+      # CMake 3.25 does not know nvcc's C++20 flag ("CUDA20 dialect" error): name it.
+      set(CMAKE_CUDA20_STANDARD_COMPILE_OPTION "-std=c++20")
+      set(CMAKE_CUDA20_EXTENSION_COMPILE_OPTION "-std=c++20")
       set(CMAKE_CUDA_STANDARD_REQUIRED ON)
       string(APPEND CMAKE_CUDA_FLAGS
              " -gencode=arch=compute_90a,code=sm_90a -gencode=arch=compute_80,code=compute_80"

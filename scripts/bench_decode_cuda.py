@@ -1,0 +1,265 @@
+#!/usr/bin/env python3
+"""Decode attention benchmark on one GPU: pagedkv's fused paged CUDA kernel vs torch SDPA on the
+same K/V made contiguous (the no-paging baseline) and torch gather-then-SDPA, in one run.
+
+usage: bench_decode_cuda.py LIB_PATH OUTDIR [--quick]
+
+Every figure is the median over graph replays (CUDA events); each graph runs the op on several
+input sets in turn (disjoint block tables scattered over one shuffled pool, one contiguous copy per
+set) so that the data touched per replay exceeds L2 and nothing is timed from cache.
+Effective bandwidth = K+V bytes read / time.
+"""
+import ctypes
+import json
+import math
+import os
+import sys
+import time
+
+import torch
+import torch.nn.functional as F
+
+DT_CODE = {torch.float32: 0, torch.float16: 1, torch.bfloat16: 2, torch.float8_e4m3fn: 3}
+DATASHEET_TBS = {"H100": 3.35, "H200": 4.8}
+
+
+def load_lib(path):
+    lib = ctypes.CDLL(path)
+    lib.pkv_plan.restype = ctypes.c_void_p
+    lib.pkv_plan.argtypes = [ctypes.c_int] * 7
+    lib.pkv_last_error.restype = ctypes.c_char_p
+    lib.pkv_workspace_bytes.restype = ctypes.c_int64
+    lib.pkv_workspace_bytes.argtypes = [ctypes.c_void_p]
+    lib.pkv_num_splits.argtypes = [ctypes.c_void_p]
+    lib.pkv_ctas_per_sm.argtypes = [ctypes.c_void_p]
+    lib.pkv_init_workspace.argtypes = [ctypes.c_void_p] * 3
+    P, I, Fl = ctypes.c_void_p, ctypes.c_int, ctypes.c_float
+    lib.pkv_run.argtypes = [P, P, I, P, P, P, P, I, I, I, I, I, P, P, P, P, I, I, Fl, Fl, P, Fl,
+                            Fl, P, P]
+    return lib
+
+
+def ptr(t):
+    return ctypes.c_void_p(t.data_ptr()) if t is not None else None
+
+
+def time_graph(fns, calls_min=24, replays=15):
+    """Median µs per call of fns[i] cycled through a captured CUDA graph."""
+    n = max(calls_min, len(fns))
+    s = torch.cuda.Stream()
+    s.wait_stream(torch.cuda.current_stream())
+    with torch.cuda.stream(s):
+        for f in fns[: min(3, len(fns))]:  # warm up (module load, allocator) outside capture
+            f()
+    torch.cuda.current_stream().wait_stream(s)
+    torch.cuda.synchronize()
+    g = torch.cuda.CUDAGraph()
+    with torch.cuda.graph(g):
+        for i in range(n):
+            fns[i % len(fns)]()
+    g.replay()
+    g.replay()
+    torch.cuda.synchronize()
+    ts = []
+    for _ in range(replays):
+        a = torch.cuda.Event(enable_timing=True)
+        b = torch.cuda.Event(enable_timing=True)
+        a.record()
+        g.replay()
+        b.record()
+        b.synchronize()
+        ts.append(a.elapsed_time(b) * 1000.0 / n)
+    ts.sort()
+    del g
+    return ts[len(ts) // 2], ts[0], ts[-1]
+
+
+def copy_ceiling_tbs():
+    n = 1 << 30  # 2 GiB of bf16 each way
+    x = torch.empty(n, dtype=torch.bfloat16, device="cuda").normal_()
+    y = torch.empty_like(x)
+    med, _, _ = time_graph([lambda: y.copy_(x)], calls_min=5, replays=10)
+    return 2 * x.numel() * x.element_size() / (med * 1e-6) / 1e12
+
+
+class Case:
+    def __init__(self, lib, B, L, Hq, Hkv, D, bs, kv_dtype, sdpa=True, gather=True, seed=0):
+        self.lib, self.B, self.L, self.Hq, self.Hkv, self.D, self.bs = lib, B, L, Hq, Hkv, D, bs
+        self.kv_dtype = kv_dtype
+        es = torch.empty(0, dtype=kv_dtype).element_size()
+        self.kv_bytes = B * L * Hkv * D * es * 2
+        l2 = torch.cuda.get_device_properties(0).L2_cache_size
+        self.nsets = max(1, min(64, math.ceil(4 * l2 / self.kv_bytes)))
+        g = torch.Generator(device="cuda").manual_seed(seed)
+        nb = math.ceil(L / bs)
+        self.num_blocks = self.nsets * B * nb + 7
+        shape = (self.num_blocks, bs, Hkv, D)
+        fp8 = kv_dtype == torch.float8_e4m3fn
+        self.k_scale = 0.25 if fp8 else 1.0
+        self.v_scale = 0.5 if fp8 else 1.0
+
+        def pool():
+            x = torch.randn(shape, generator=g, device="cuda", dtype=torch.bfloat16)
+            return (x * 4).to(kv_dtype) if fp8 else x
+
+        self.k_pool, self.v_pool = pool(), pool()
+        perm = torch.randperm(self.num_blocks - 7, generator=g, device="cuda").to(torch.int32)
+        self.tables = [perm[s * B * nb:(s + 1) * B * nb].view(B, nb).contiguous()
+                       for s in range(self.nsets)]
+        self.indptr = torch.arange(0, B * nb + 1, nb, dtype=torch.int32, device="cuda")
+        self.first = torch.zeros(B, dtype=torch.int32, device="cuda")
+        self.lens = torch.full((B,), L, dtype=torch.int32, device="cuda")
+        self.qs = [torch.randn(B, Hq, D, generator=g, device="cuda", dtype=torch.bfloat16)
+                   for _ in range(self.nsets)]
+        self.out = torch.empty(B, Hq, D, device="cuda", dtype=torch.bfloat16)
+        self.scale = 1.0 / math.sqrt(D)
+        self.plan = lib.pkv_plan(B, Hq, Hkv, D, DT_CODE[kv_dtype], L, 0)
+        if not self.plan:
+            raise RuntimeError(lib.pkv_last_error().decode())
+        self.ws = torch.empty(max(1, lib.pkv_workspace_bytes(self.plan)), dtype=torch.uint8,
+                              device="cuda")
+        assert lib.pkv_init_workspace(self.plan, ptr(self.ws), None) == 0
+        self.splits = lib.pkv_num_splits(self.plan)
+        # Contiguous copies [B, Hkv, L, D] in bf16 (dequantised for fp8) for the torch baselines.
+        self.kc, self.vc = [], []
+        if sdpa:
+            for t in self.tables:
+                self.kc.append(self.contiguous(self.k_pool, t, self.k_scale))
+                self.vc.append(self.contiguous(self.v_pool, t, self.v_scale))
+        self.do_gather = gather
+
+    def contiguous(self, pool, table, scale):
+        x = pool[table.long()].view(self.B, -1, self.Hkv, self.D)[:, :self.L]
+        x = x.to(torch.bfloat16) * scale if self.kv_dtype != torch.bfloat16 else x
+        return x.transpose(1, 2).contiguous()
+
+    def run_pagedkv(self, s):
+        st = torch.cuda.current_stream().cuda_stream
+        rc = self.lib.pkv_run(self.plan, ptr(self.qs[s]), 2, ptr(self.out), None, ptr(self.k_pool),
+                              ptr(self.v_pool), DT_CODE[self.kv_dtype], self.num_blocks, self.bs,
+                              self.Hkv, self.D, ptr(self.indptr), ptr(self.tables[s]),
+                              ptr(self.first), ptr(self.lens), self.B, self.Hq, self.scale, 0.0,
+                              None, self.k_scale, self.v_scale, ptr(self.ws),
+                              ctypes.c_void_p(st))
+        if rc != 0:
+            raise RuntimeError(self.lib.pkv_last_error().decode())
+
+    def sdpa(self, q, k, v):
+        return F.scaled_dot_product_attention(q.unsqueeze(2), k, v, scale=self.scale,
+                                              enable_gqa=self.Hq != self.Hkv)
+
+    def run_sdpa(self, s):
+        return self.sdpa(self.qs[s], self.kc[s], self.vc[s])
+
+    def best_sdpa(self):
+        """Fastest fused SDPA backend that accepts this problem (flash, efficient, cuDNN);
+        math only when none does. Returns (µs, backend name)."""
+        from torch.nn.attention import SDPBackend, sdpa_kernel
+        best = None
+        for be in (SDPBackend.FLASH_ATTENTION, SDPBackend.EFFICIENT_ATTENTION,
+                   SDPBackend.CUDNN_ATTENTION, SDPBackend.MATH):
+            if best is not None and be == SDPBackend.MATH:
+                break
+            try:
+                with sdpa_kernel([be]):
+                    self.run_sdpa(0)
+                    torch.cuda.synchronize()
+                    fns = [lambda s=s: self.run_sdpa(s) for s in range(self.nsets)]
+                    us = time_graph(fns)[0]
+            except Exception:  # backend refuses this shape / GQA
+                continue
+            if best is None or us < best[0]:
+                best = (us, be.name)
+        return best
+
+    def run_gather(self, s):  # default SDPA dispatch on the gathered (strided) K/V
+        t = self.tables[s].long()
+        k = self.k_pool[t].view(self.B, -1, self.Hkv, self.D)[:, :self.L].transpose(1, 2)
+        v = self.v_pool[t].view(self.B, -1, self.Hkv, self.D)[:, :self.L].transpose(1, 2)
+        return self.sdpa(self.qs[s], k, v)
+
+    def check(self):
+        """Relative error of pagedkv vs SDPA (f32 math on the same bf16 inputs)."""
+        self.run_pagedkv(0)
+        ref = F.scaled_dot_product_attention(self.qs[0].float().unsqueeze(2), self.kc[0].float(),
+                                             self.vc[0].float(), scale=self.scale,
+                                             enable_gqa=self.Hq != self.Hkv).squeeze(2)
+        torch.cuda.synchronize()
+        return ((self.out.float() - ref).norm() / ref.norm()).item()
+
+    def measure(self):
+        r = {"B": self.B, "L": self.L, "Hq": self.Hq, "Hkv": self.Hkv, "D": self.D,
+             "page": self.bs, "kv": str(self.kv_dtype).replace("torch.", ""),
+             "kv_MB": self.kv_bytes / 1e6, "splits": self.splits, "sets": self.nsets}
+        fns = [lambda s=s: self.run_pagedkv(s) for s in range(self.nsets)]
+        r["pagedkv_us"], r["pagedkv_min_us"], r["pagedkv_max_us"] = time_graph(fns)
+        if self.kc:
+            r["err_vs_sdpa"] = self.check()
+            r["sdpa_us"], r["sdpa_backend"] = self.best_sdpa()
+        if self.do_gather:
+            fns = [lambda s=s: self.run_gather(s) for s in range(self.nsets)]
+            r["gather_us"] = time_graph(fns)[0]
+        for k in ("pagedkv", "sdpa", "gather"):
+            if k + "_us" in r:
+                r[k + "_tbs"] = self.kv_bytes / (r[k + "_us"] * 1e-6) / 1e12
+        return r
+
+    def free(self):
+        self.lib.pkv_plan_free(ctypes.c_void_p(self.plan))
+
+
+def main():
+    lib_path, outdir = sys.argv[1], sys.argv[2]
+    quick = "--quick" in sys.argv
+    os.makedirs(outdir, exist_ok=True)
+    lib = load_lib(lib_path)
+    name = torch.cuda.get_device_name(0)
+    props = torch.cuda.get_device_properties(0)
+    card = "H200" if "H200" in name else "H100"
+    ceiling = copy_ceiling_tbs()
+    print(f"device: {name}, {props.multi_processor_count} SMs, L2 {props.L2_cache_size >> 20} MB, "
+          f"torch {torch.__version__}; d2d copy {ceiling:.2f} TB/s (read+write); "
+          f"datasheet {DATASHEET_TBS[card]} TB/s", flush=True)
+    results = {"device": name, "copy_tbs": ceiling, "datasheet_tbs": DATASHEET_TBS[card],
+               "main": [], "pages": [], "fp8": []}
+    heads = [(32, 8, 128), (32, 32, 128), (64, 8, 128)]
+    Bs = [1, 16, 64, 256]
+    Ls = [1024, 4096, 16384]
+    if quick:
+        heads, Bs, Ls = heads[:2], [1, 64], [4096, 16384]
+
+    def run(case_args, bucket, **kw):
+        B, L, Hq, Hkv, D, bs, dt = case_args
+        if B * L * Hkv * D * 2 * 2 > 6e9:
+            return
+        c = Case(lib, B, L, Hq, Hkv, D, bs, dt, **kw)
+        try:
+            r = c.measure()
+        finally:
+            c.free()
+            del c
+            torch.cuda.empty_cache()
+        results[bucket].append(r)
+        print(json.dumps({k: (round(v, 4) if isinstance(v, float) else v) for k, v in r.items()}),
+              flush=True)
+        with open(os.path.join(outdir, "bench_results.json"), "w") as f:
+            json.dump(results, f, indent=1)  # after every case: a cut-off run keeps its points
+
+    t0 = time.time()
+    for Hq, Hkv, D in heads:
+        for B in Bs:
+            for L in Ls:
+                run((B, L, Hq, Hkv, D, 16, torch.bfloat16), "main")
+    for bs in (1, 16, 128):
+        for B, L in ((16, 4096), (64, 4096)):
+            run((B, L, 32, 8, 128, bs, torch.bfloat16), "pages", gather=False)
+    for B, L, Hq, Hkv in ((64, 4096, 32, 8), (16, 16384, 32, 8), (16, 4096, 32, 32)):
+        for dt in (torch.bfloat16, torch.float8_e4m3fn):
+            run((B, L, Hq, Hkv, 128, 16, dt), "fp8", gather=False)
+    print(f"benchmark wall time {time.time() - t0:.0f} s", flush=True)
+    with open(os.path.join(outdir, "bench_results.json"), "w") as f:
+        json.dump(results, f, indent=1)
+
+
+if __name__ == "__main__":
+    main()

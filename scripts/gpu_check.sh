@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# gpu_check.sh OUTDIR [--quick]: on a machine with an NVIDIA GPU, build the CUDA decode kernel
+# (Release, sm_90a), run its tests, a compute-sanitizer memcheck subset and the decode benchmark
+# (pagedkv vs torch SDPA vs gather-then-SDPA); logs and a results table go to OUTDIR.
+# Builds through scripts/gpu_check/CMakeLists.txt (core + kv + attention only); GoogleTest from
+# third_party/googletest when present (a copy of /usr/src/googletest), else the system's.
+set -uo pipefail
+out=${1:?usage: gpu_check.sh OUTDIR [--quick]}
+mkdir -p "$out"
+out=$(cd "$out" && pwd)
+cd "$(dirname "$0")/.."
+root=$(pwd)
+bdir=${PAGEDKV_GPU_BUILD:-/tmp/pagedkv-gpu-build}
+{ nvidia-smi --query-gpu=name,memory.total,clocks.max.sm,clocks.max.mem,driver_version --format=csv
+  nvcc --version | tail -2; cmake --version | head -1; g++ --version | head -1
+  python3 -c 'import torch; print("torch", torch.__version__)'; } > "$out/env.txt" 2>&1
+cat "$out/env.txt"
+
+gtest=()
+[ -d third_party/googletest ] && gtest=(-DGTEST_SRC="$root/third_party/googletest")
+t0=$(date +%s)
+if ! { cmake -S scripts/gpu_check -B "$bdir" -G Ninja -DCMAKE_BUILD_TYPE=Release "${gtest[@]}" &&
+       cmake --build "$bdir" -j16 --target attention_cuda_test pagedkv_cuda_capi; } > "$out/build.log" 2>&1; then
+  tail -40 "$out/build.log"; echo "BUILD FAILED"; exit 1
+fi
+echo "build ok ($(( $(date +%s) - t0 )) s)"
+test_bin=$(find "$bdir" -name attention_cuda_test -type f | head -1)
+lib=$(find "$bdir" -name libpagedkv_cuda_capi.so | head -1)
+
+"$test_bin" > "$out/tests.log" 2>&1
+echo "tests rc=$?"; grep -E "^\[  (PASSED|FAILED|SKIPPED) |^\[==========\]|Failure|error|Expected|Which is|seed=" "$out/tests.log" | head -40
+
+if command -v compute-sanitizer > /dev/null; then
+  compute-sanitizer --tool memcheck --error-exitcode 9 "$test_bin" \
+    --gtest_filter='PagedDecodeCudaSmall.*:PagedDecodeCuda.RepeatedRuns*' > "$out/memcheck.log" 2>&1
+  echo "memcheck rc=$? ($(grep -c 'Invalid' "$out/memcheck.log") invalid accesses)"; tail -4 "$out/memcheck.log"
+else
+  echo "compute-sanitizer not found"
+fi
+
+[ "${2:-}" = "--skip-bench" ] && exit 0
+PYTHONUNBUFFERED=1 python3 scripts/bench_decode_cuda.py "$lib" "$out" ${2:-} > "$out/bench.log" 2>&1
+echo "bench rc=$?"
+python3 scripts/bench_decode_table.py "$out/bench_results.json" > "$out/gpu_decode.md" 2>> "$out/bench.log"
+cat "$out/gpu_decode.md"
+tail -5 "$out/bench.log"
