@@ -1,0 +1,42 @@
+#pragma once
+// A generation request: prompt token ids + SamplingParams (n samples, stop conditions), and what
+// the engine hands back when it finishes.
+
+#include <cstdint>
+#include <vector>
+
+#include "engine/sampling_params.h"
+
+namespace pagedkv {
+
+using RequestId = int64_t;
+
+struct Request {
+  RequestId id = -1;
+  std::vector<int32_t> prompt;  // [P] token ids, P >= 1
+  SamplingParams params;
+};
+
+// What the model can serve: vocabulary and context length (prompt + generated tokens).
+struct RequestLimits {
+  int64_t vocab_size = 0;
+  int64_t max_model_len = 0;
+};
+
+// Throws Error(InvalidArgument) naming the problem: empty prompt, a token id outside [0, vocab),
+// max_tokens < 1, n < 1, prompt (+ max_tokens) longer than the context, bad sampling knobs.
+void validate_request(const std::vector<int32_t>& prompt, const SamplingParams& params,
+                      const RequestLimits& limits);
+
+struct SampleOutput {
+  std::vector<int32_t> tokens;  // generated ids (a matched stop sequence removed)
+  FinishReason finish = FinishReason::kNone;
+};
+
+struct RequestOutput {
+  RequestId id = -1;
+  std::vector<int32_t> prompt;
+  std::vector<SampleOutput> samples;  // [n], sample i drew from Rng(seed + i)
+};
+
+}  // namespace pagedkv

@@ -1,0 +1,110 @@
+#include "model/synthetic_model.h"
+
+#include <cmath>
+#include <utility>
+
+#include "core/error.h"
+#include "core/random.h"
+
+namespace pagedkv {
+
+SyntheticModelSpec SyntheticModelSpec::small() { return SyntheticModelSpec{}; }
+
+SyntheticModelSpec SyntheticModelSpec::medium_100m() {
+  SyntheticModelSpec s;
+  s.vocab_size = 32000;
+  s.hidden_size = 768;
+  s.intermediate_size = 2048;
+  s.num_layers = 12;
+  s.num_heads = 12;
+  s.num_kv_heads = 4;
+  s.head_dim = 64;
+  return s;
+}
+
+int64_t SyntheticModelSpec::num_parameters() const {
+  const int64_t H = hidden_size, D = head_dim;
+  const int64_t attn = H * num_heads * D * 2 + H * num_kv_heads * D * 2;
+  const int64_t mlp = 3 * H * intermediate_size;
+  return 2 * vocab_size * H + num_layers * (attn + mlp + 2 * H) + H;
+}
+
+ModelConfig synthetic_model_config(const SyntheticModelSpec& s) {
+  PKV_CHECK(s.vocab_size >= 2 && s.hidden_size >= 1 && s.intermediate_size >= 1 &&
+                s.num_layers >= 1 && s.num_kv_heads >= 1 && s.num_heads % s.num_kv_heads == 0 &&
+                s.head_dim >= 2 && s.head_dim % 2 == 0,
+            InvalidArgument, "synthetic model spec: bad sizes (vocab ", s.vocab_size, ", hidden ",
+            s.hidden_size, ", heads ", s.num_heads, "/", s.num_kv_heads, ", head_dim ", s.head_dim, ")");
+  ModelConfig c;
+  c.family = ModelFamily::kLlama3;
+  c.architecture = "LlamaForCausalLM (synthetic)";
+  c.vocab_size = s.vocab_size;
+  c.hidden_size = s.hidden_size;
+  c.intermediate_size = s.intermediate_size;
+  c.num_layers = s.num_layers;
+  c.num_heads = s.num_heads;
+  c.num_kv_heads = s.num_kv_heads;
+  c.head_dim = s.head_dim;
+  c.rms_norm_eps = 1e-5;
+  c.query_scale = 1.0 / std::sqrt(double(s.head_dim));
+  c.activation = Activation::kSilu;
+  c.layers.resize(s.num_layers);
+  for (LayerConfig& l : c.layers) {
+    l.attention = LayerKind::kFull;
+    l.rope.type = RopeType::kDefault;
+    l.rope.theta = s.rope_theta;
+  }
+  return c;
+}
+
+namespace {
+
+std::vector<float> random_vector(Rng& rng, int64_t n, float stddev) {
+  std::vector<float> v(n);
+  rng.fill_normal(v, stddev);
+  return v;
+}
+
+Linear random_linear(Rng& rng, int64_t out, int64_t in) {
+  Linear l;
+  l.in = in;
+  l.out = out;
+  l.weight = random_vector(rng, out * in, float(1.0 / std::sqrt(double(in))));  // [out, in]
+  return l;
+}
+
+// Norm weights near 1 (not exactly 1, so a wrong norm weight would show).
+std::vector<float> random_norm(Rng& rng, int64_t n) {
+  std::vector<float> v(n);
+  for (float& x : v) x = 1.0f + 0.1f * rng.normal();
+  return v;
+}
+
+}  // namespace
+
+CausalLm make_synthetic_model(const SyntheticModelSpec& s) {
+  ModelConfig c = synthetic_model_config(s);
+  Rng rng(s.seed);
+  const int64_t H = c.hidden_size, D = c.head_dim, V = c.vocab_size;
+  ModelWeights w;
+  w.embed = random_vector(rng, V * H, 1.0f);  // [V, H]
+  w.layers.resize(c.num_layers);
+  for (LayerWeights& l : w.layers) {
+    l.input_norm = random_norm(rng, H);
+    l.post_attn_norm = random_norm(rng, H);
+    l.attn.q = random_linear(rng, c.num_heads * D, H);
+    l.attn.k = random_linear(rng, c.num_kv_heads * D, H);
+    l.attn.v = random_linear(rng, c.num_kv_heads * D, H);
+    l.attn.o = random_linear(rng, H, c.num_heads * D);
+    l.mlp.gate = random_linear(rng, c.intermediate_size, H);
+    l.mlp.up = random_linear(rng, c.intermediate_size, H);
+    l.mlp.down = random_linear(rng, H, c.intermediate_size);
+    l.mlp.act = c.activation;
+  }
+  w.final_norm = random_norm(rng, H);
+  w.lm_head = random_linear(rng, V, H);
+  // Spread the logits: a unit-variance hidden state times 1/sqrt(H) weights gives O(1) logits.
+  return CausalLm(std::move(c), std::move(w));
+}
+
+}  // namespace pagedkv
