@@ -20,6 +20,8 @@
 #include <unordered_map>
 #include <vector>
 
+#include "kv/layer_group.h"
+
 namespace pagedkv {
 
 // hash(parent_hash, block tokens, namespace key). Injectable so tests can force collisions.
@@ -29,6 +31,13 @@ uint64_t default_block_hash(uint64_t parent_hash, std::span<const int32_t> token
                             uint64_t namespace_key);
 // A namespace key for a cache salt or adapter name (0 means "no namespace").
 uint64_t namespace_key(std::string_view name);
+
+// Longest hit in one group: the largest len <= max_tokens, a multiple of bs, such that every block
+// the rule needs (AttentionRule::hit_blocks) is cached; cached[i] says whether chain block i is.
+// len = 0 always qualifies. Full attention needs every block, sliding only the window's (vLLM's
+// SlidingWindowManager), chunked only the current chunk's (ChunkedLocalAttentionManager).
+int64_t longest_hit_tokens(const AttentionRule& rule, int64_t bs, std::span<const uint8_t> cached,
+                           int64_t max_tokens);
 
 class PrefixIndex {
  public:
