@@ -7,22 +7,23 @@
 //   3. newly admitted sequences' first chunks, FCFS from the waiting queue.
 //
 // Memory is checked before anything is touched (check-then-act), per layer group:
-//   - A sequence is admitted only when the pool can hold its WHOLE prefill (all or nothing):
-//     the blocks its remaining prompt needs are reserved until its prefill completes, so chunks
-//     of admitted sequences never run out of blocks mid-prompt.
+//   - Admission is all or nothing: KvCache::add_prompt takes the blocks of the sequence's whole
+//     prefill at once — cached blocks from the prefix cache (whose tokens are then not
+//     recomputed) plus fresh ones for the rest — and only if the pool can hand out all of them
+//     after this step's decode needs. Chunks of an admitted prompt therefore never run out.
 //   - Decode needs <= 1 block per sequence (a new tail block or a copy-on-write of a shared tail).
-//     When the decode blocks plus the reservations exceed what the pool can hand out, the newest
-//     request is preempted: its blocks are released and it goes back to the front of the waiting
-//     queue to be recomputed from its tokens later (if it is the only request left, its newest
-//     sample goes alone). The oldest sequences therefore always make progress.
-// The block estimates are upper bounds (+1 block per sequence for a copy-on-write tail, sliding
-// groups counted as if they kept every block), so an admitted step can never fail to append.
+//     When those exceed what the pool can hand out, the newest request is preempted: its blocks
+//     are released (full blocks stay in the prefix cache, free and evictable) and its sequences
+//     go back to the front of the waiting queue, to be recomputed from their tokens — prompt and
+//     everything generated so far — when memory allows. If it is the only request left, its
+//     newest sample goes alone. The oldest sequence therefore always makes progress.
+// A waiting prompt that shares full blocks with a prompt still being prefilled waits until those
+// blocks are published, so concurrent requests with one system prompt hold one copy of it.
 
 #include <cstdint>
 #include <deque>
 #include <vector>
 
-#include "engine/prefix_reuse.h"
 #include "engine/sequence.h"
 #include "kv/kv_cache.h"
 
@@ -31,6 +32,7 @@ namespace pagedkv {
 struct SchedulerConfig {
   int32_t max_num_batched_tokens = 256;  // decode tokens + prefill chunk tokens per step
   int32_t max_num_seqs = 64;             // running sequences (decode batch size cap)
+  void validate() const;
 };
 
 struct PrefillChunk {
@@ -49,18 +51,15 @@ struct ScheduledStep {
 
 class Scheduler {
  public:
-  // prefix may be null (no prefix reuse).
-  Scheduler(KvCache& cache, SchedulerConfig config, PrefixReuse* prefix = nullptr);
+  Scheduler(KvCache& cache, SchedulerConfig config);
 
   const SchedulerConfig& config() const { return config_; }
-  // Blocks a sequence of `tokens` tokens may need in a layer group at most (the admission bound).
-  int64_t max_blocks_needed(int32_t group, int64_t tokens) const;
-  // Whether a sequence that grows to `total_tokens` fits in the empty pool (else it could never run).
-  bool fits_pool(int64_t total_tokens) const;
+  // Whether a sequence growing to `total_tokens` fits the empty pool (else it could never run).
+  bool fits_empty_pool(int64_t total_tokens) const;
 
-  // A new sequence (status waiting) at the back of the queue.
+  // A new sequence (status waiting), queued by age.
   void add_waiting(Sequence* seq);
-  // A sequence forked from a running one (it shares the parent's blocks in the cache already).
+  // A sequence forked from a running one (it already shares the parent's blocks in the cache).
   void add_running(Sequence* seq);
   // Release a finished sequence's blocks (it must be running).
   void finish(Sequence* seq);
@@ -72,17 +71,15 @@ class Scheduler {
   int64_t num_preemptions() const { return num_preemptions_; }
 
  private:
-  // Blocks per group that `seq` (running) still needs to finish its prefill.
-  void add_reservation(const Sequence& seq, std::vector<int64_t>& need) const;
-  // Blocks per group to admit `seq` with `cached_tokens` of it already in (prefix) cache.
-  void add_admission_need(const Sequence& seq, int64_t cached_tokens, std::vector<int64_t>& need) const;
-  bool fits(const std::vector<int64_t>& need) const;
+  bool try_admit(Sequence* seq, std::vector<int64_t>& reserved);
+  // Whether a running, still-prefilling sequence shares more full blocks with seq's prompt than
+  // the prefix cache holds now (they will be published when its prefill completes).
+  bool prefix_pending(const Sequence& seq, int64_t hit_tokens) const;
   void preempt(Sequence* seq, ScheduledStep& step);
   void insert_waiting(Sequence* seq);  // keeps the queue ordered by age
 
   KvCache& cache_;
   SchedulerConfig config_;
-  PrefixReuse* prefix_;
   std::vector<Sequence*> running_;   // admission order
   std::deque<Sequence*> waiting_;    // oldest first
   int64_t num_preemptions_ = 0;

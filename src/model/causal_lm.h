@@ -37,7 +37,14 @@ class CausalLm {
   // or [1, V] for the last one when all_logits is false.
   std::vector<float> prefill(KvCache& cache, SeqId seq, std::span<const int32_t> tokens,
                              bool all_logits = true) const;
+  // Like prefill, for positions [start, start + T) that are already appended to seq (the prefix
+  // cache's KvCache::add_prompt appends a whole prompt at admission, reusing cached blocks; the
+  // engine then computes the uncached rest in chunks). Nothing is appended.
+  std::vector<float> prefill_appended(KvCache& cache, SeqId seq, int64_t start,
+                                      std::span<const int32_t> tokens, bool all_logits = true) const;
   // One new token per sequence (each with >= 1 cached token). Returns logits [B, V].
+  // With the prefix cache on, prefill and decode append through KvCache::append_tokens so the
+  // cache knows every position's token id and can publish full blocks.
   std::vector<float> decode(KvCache& cache, std::span<const SeqId> seqs,
                             std::span<const int32_t> tokens) const;
 

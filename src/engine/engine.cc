@@ -1,0 +1,163 @@
+#include "engine/engine.h"
+
+#include <algorithm>
+#include <utility>
+
+#include "core/error.h"
+
+namespace pagedkv {
+
+namespace {
+
+KvCacheConfig make_cache_config(const CausalLm& model, const EngineConfig& c) {
+  PKV_CHECK(c.num_blocks >= 1 && c.block_size >= 1, InvalidArgument, "engine: num_blocks (",
+            c.num_blocks, ") and block_size (", c.block_size, ") must be >= 1");
+  PKV_CHECK(c.max_model_len >= 2, InvalidArgument, "engine: max_model_len must be >= 2, got ",
+            c.max_model_len);
+  KvCacheConfig kc = model.kv_cache_config(c.num_blocks, c.block_size, c.kv_dtype);
+  kc.enable_prefix_cache = c.enable_prefix_cache;
+  return kc;
+}
+
+}  // namespace
+
+Engine::Engine(const CausalLm& model, EngineConfig config)
+    : model_(model),
+      config_(config),
+      cache_(make_cache_config(model, config)),
+      scheduler_(cache_, config.scheduler),
+      runner_(model, cache_) {}
+
+Sequence* Engine::new_sequence(RequestState& r, int32_t sample, std::vector<int32_t> tokens) {
+  auto seq = std::make_unique<Sequence>(next_seq_++, r.request.id, r.arrival, sample,
+                                        &r.request.params, std::move(tokens));
+  Sequence* p = seq.get();
+  seqs_.emplace(p->id, std::move(seq));
+  r.samples[sample] = p;
+  return p;
+}
+
+RequestId Engine::add_request(std::vector<int32_t> prompt, SamplingParams params) {
+  validate_request(prompt, params, {model_.config().vocab_size, config_.max_model_len});
+  const int64_t total = int64_t(prompt.size()) + params.max_tokens;
+  PKV_CHECK(scheduler_.fits_empty_pool(total), InvalidArgument, "request: a sample of ", total,
+            " tokens (prompt ", prompt.size(), " + max_tokens ", params.max_tokens,
+            ") cannot fit the KV pool of ", config_.num_blocks, " blocks of ", config_.block_size,
+            " tokens even when it is empty");
+  // Validated: nothing below throws on the request's account.
+  const RequestId id = next_request_++;
+  RequestState& r = requests_[id];
+  r.request = Request{id, std::move(prompt), std::move(params)};
+  r.arrival = id;
+  r.samples.assign(size_t(r.request.params.n), nullptr);
+  Sequence* s = new_sequence(r, 0, r.request.prompt);
+  s->forks_pending = r.request.params.n - 1;
+  scheduler_.add_waiting(s);
+  return id;
+}
+
+void Engine::on_token(Sequence* seq, int32_t token, std::vector<RequestOutput>& done) {
+  seq->tokens.push_back(token);
+  seq->output.push_back(token);
+  seq->finish = check_stop(*seq->params, seq->output);
+  if (seq->finish == FinishReason::kNone) return;
+  scheduler_.finish(seq);
+  RequestState& r = requests_.at(seq->request);
+  if (++r.num_finished < r.request.params.n) return;
+  RequestOutput out;
+  out.id = r.request.id;
+  out.prompt = std::move(r.request.prompt);
+  for (Sequence* s : r.samples) {
+    out.samples.push_back({std::move(s->output), s->finish});
+    seqs_.erase(s->id);
+  }
+  requests_.erase(r.request.id);
+  ++finished_requests_;
+  done.push_back(std::move(out));
+}
+
+std::vector<RequestOutput> Engine::step() {
+  std::vector<RequestOutput> done;
+  if (!has_unfinished()) return done;
+  const ScheduledStep st = scheduler_.schedule();
+  PKV_CHECK(!st.empty(), Internal, "engine: nothing schedulable with ", scheduler_.waiting().size(),
+            " waiting and ", scheduler_.running().size(), " running sequences");
+  const std::vector<LogitsRow> rows = runner_.execute(st);
+  update_peaks();
+  const int64_t V = model_.config().vocab_size;
+  for (const LogitsRow& row : rows) {
+    Sequence* s = row.seq;
+    std::vector<Sequence*> samplers{s};
+    if (s->forks_pending > 0) {
+      // The prompt is done: fork the other samples off it (blocks shared, not copied).
+      RequestState& r = requests_.at(s->request);
+      for (int32_t i = 1; i <= s->forks_pending; ++i) {
+        Sequence* child = new_sequence(r, i, s->tokens);
+        cache_.fork(s->id, child->id);
+        child->num_cached = s->num_cached;
+        scheduler_.add_running(child);
+        samplers.push_back(child);
+      }
+      s->forks_pending = 0;
+    }
+    for (Sequence* x : samplers) on_token(x, sample_next(*x, row.logits, V), done);
+  }
+  ++steps_;
+  return done;
+}
+
+std::vector<RequestOutput> Engine::run() {
+  std::vector<RequestOutput> all;
+  while (has_unfinished()) {
+    std::vector<RequestOutput> done = step();
+    for (RequestOutput& o : done) all.push_back(std::move(o));
+  }
+  std::sort(all.begin(), all.end(),
+            [](const RequestOutput& a, const RequestOutput& b) { return a.id < b.id; });
+  return all;
+}
+
+void Engine::update_peaks() {
+  int64_t blocks = 0, bytes = 0;
+  for (int32_t g = 0; g < cache_.num_groups(); ++g) {
+    const AllocatorMetrics m = cache_.metrics(g);
+    blocks += m.used_blocks;
+    bytes += m.used_bytes;
+  }
+  peak_blocks_ = std::max(peak_blocks_, blocks);
+  peak_bytes_ = std::max(peak_bytes_, bytes);
+}
+
+EngineMetrics Engine::metrics() const {
+  EngineMetrics m;
+  for (int32_t g = 0; g < cache_.num_groups(); ++g) {
+    const AllocatorMetrics a = cache_.metrics(g);
+    m.blocks_total += a.total_blocks;
+    m.blocks_used += a.used_blocks;
+    m.blocks_free += a.free_blocks;
+    m.bytes_total += a.total_bytes;
+    m.bytes_used += a.used_bytes;
+  }
+  m.peak_blocks_used = std::max(peak_blocks_, m.blocks_used);
+  m.peak_bytes_used = std::max(peak_bytes_, m.bytes_used);
+  const PrefixCacheMetrics p = cache_.prefix_metrics();
+  m.blocks_cached = p.cached_blocks;
+  m.prefix_queries = p.queries;
+  m.prefix_query_tokens = p.query_tokens;
+  m.prefix_hit_tokens = p.hit_tokens;
+  m.prefix_hit_rate = p.query_tokens > 0 ? double(p.hit_tokens) / double(p.query_tokens) : 0.0;
+  m.evictions = p.evictions;
+  m.preemptions = scheduler_.num_preemptions();
+  m.steps = steps_;
+  const RunnerTimings& t = runner_.timings();
+  m.prefill_tokens = t.prefill_tokens;
+  m.decode_tokens = t.decode_tokens;
+  m.prefill_seconds = t.prefill_seconds;
+  m.decode_seconds = t.decode_seconds;
+  m.running = int64_t(scheduler_.running().size());
+  m.waiting = int64_t(scheduler_.waiting().size());
+  m.finished_requests = finished_requests_;
+  return m;
+}
+
+}  // namespace pagedkv

@@ -1,0 +1,97 @@
+#pragma once
+// Engine: requests in, tokens out. One KvCache (with the prefix cache), one Scheduler, one
+// ModelRunner over a CausalLm.
+//
+//   Engine engine(model, config);
+//   RequestId id = engine.add_request(prompt, params);   // validated; throws on bad input
+//   while (engine.has_unfinished()) for (RequestOutput& o : engine.step()) ...;
+//
+// A request with n > 1 samples prefills its prompt once; when the prompt's logits are known the
+// sequence is forked n - 1 times (KvCache::fork: the prompt's blocks are shared, a shared partial
+// tail is copied on the first write) and each sample draws from Rng(seed + i).
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <unordered_map>
+#include <vector>
+
+#include "engine/model_runner.h"
+#include "engine/request.h"
+#include "engine/scheduler.h"
+#include "engine/sequence.h"
+#include "kv/kv_cache.h"
+#include "model/causal_lm.h"
+
+namespace pagedkv {
+
+struct EngineConfig {
+  int32_t num_blocks = 1024;   // per layer group
+  int32_t block_size = 16;
+  DType kv_dtype = DType::kF32;
+  bool enable_prefix_cache = true;
+  int64_t max_model_len = 4096;  // context: prompt + generated tokens per sample
+  SchedulerConfig scheduler;
+};
+
+struct EngineMetrics {
+  // Pool, summed over layer groups (each group has its own pool of num_blocks).
+  int64_t blocks_total = 0, blocks_used = 0, blocks_cached = 0, blocks_free = 0;
+  int64_t bytes_total = 0, bytes_used = 0;
+  int64_t peak_blocks_used = 0, peak_bytes_used = 0;  // highest after any step
+  // Prefix cache: admissions looked up, their tokens, tokens served from cached blocks.
+  int64_t prefix_queries = 0, prefix_query_tokens = 0, prefix_hit_tokens = 0;
+  double prefix_hit_rate = 0;  // hit tokens / query tokens
+  int64_t evictions = 0;
+  int64_t preemptions = 0;
+  int64_t steps = 0;
+  int64_t prefill_tokens = 0, decode_tokens = 0;  // computed (cache hits are not prefill tokens)
+  double prefill_seconds = 0, decode_seconds = 0;
+  double prefill_tokens_per_s() const { return prefill_seconds > 0 ? prefill_tokens / prefill_seconds : 0; }
+  double decode_tokens_per_s() const { return decode_seconds > 0 ? decode_tokens / decode_seconds : 0; }
+  int64_t running = 0, waiting = 0, finished_requests = 0;
+};
+
+class Engine {
+ public:
+  // The model must outlive the engine.
+  Engine(const CausalLm& model, EngineConfig config);
+
+  // Validates (validate_request, and that one sample fits the empty pool), then queues the
+  // request. A rejected request changes nothing. Returns its id (0, 1, 2, ... in arrival order).
+  RequestId add_request(std::vector<int32_t> prompt, SamplingParams params);
+
+  bool has_unfinished() const { return !requests_.empty(); }
+  // One scheduler step; returns the requests that finished in it.
+  std::vector<RequestOutput> step();
+  // Steps until every request has finished; outputs sorted by id.
+  std::vector<RequestOutput> run();
+
+  EngineMetrics metrics() const;
+  const KvCache& cache() const { return cache_; }
+  const EngineConfig& config() const { return config_; }
+
+ private:
+  struct RequestState {
+    Request request;
+    int64_t arrival = 0;
+    std::vector<Sequence*> samples;  // [n]; null until forked
+    int32_t num_finished = 0;
+  };
+  Sequence* new_sequence(RequestState& r, int32_t sample, std::vector<int32_t> tokens);
+  void on_token(Sequence* seq, int32_t token, std::vector<RequestOutput>& done);
+  void update_peaks();
+
+  const CausalLm& model_;
+  EngineConfig config_;
+  KvCache cache_;
+  Scheduler scheduler_;
+  ModelRunner runner_;
+  std::map<RequestId, RequestState> requests_;
+  std::unordered_map<SeqId, std::unique_ptr<Sequence>> seqs_;
+  RequestId next_request_ = 0;
+  SeqId next_seq_ = 0;
+  int64_t steps_ = 0, finished_requests_ = 0, peak_blocks_ = 0, peak_bytes_ = 0;
+};
+
+}  // namespace pagedkv

@@ -1,0 +1,62 @@
+#include "engine/model_runner.h"
+
+#include <chrono>
+
+#include "engine/sampler.h"
+
+namespace pagedkv {
+
+namespace {
+
+double seconds_since(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
+}  // namespace
+
+std::vector<LogitsRow> ModelRunner::execute(const ScheduledStep& step) {
+  const int64_t V = model_.config().vocab_size;
+  std::vector<LogitsRow> rows;
+  if (!step.decode.empty()) {
+    const auto t0 = std::chrono::steady_clock::now();
+    std::vector<SeqId> ids;
+    std::vector<int32_t> tokens;
+    for (const Sequence* s : step.decode) {
+      ids.push_back(s->id);
+      tokens.push_back(s->tokens.back());
+    }
+    decode_logits_ = model_.decode(cache_, ids, tokens);
+    for (size_t i = 0; i < step.decode.size(); ++i) {
+      Sequence* s = step.decode[i];
+      ++s->num_cached;
+      rows.push_back({s, decode_logits_.data() + int64_t(i) * V});
+    }
+    timings_.decode_seconds += seconds_since(t0);
+    timings_.decode_tokens += int64_t(step.decode.size());
+  }
+  prefill_logits_.resize(step.prefill.size());
+  for (size_t i = 0; i < step.prefill.size(); ++i) {
+    const PrefillChunk& c = step.prefill[i];
+    const auto t0 = std::chrono::steady_clock::now();
+    const std::span<const int32_t> chunk(c.seq->tokens.data() + c.start, size_t(c.len));
+    prefill_logits_[i] = model_.prefill_appended(cache_, c.seq->id, c.start, chunk, false);
+    c.seq->num_cached += c.len;
+    if (!c.seq->prefilling() && c.seq->num_generated() == 0)
+      rows.push_back({c.seq, prefill_logits_[i].data()});
+    timings_.prefill_seconds += seconds_since(t0);
+    timings_.prefill_tokens += c.len;
+  }
+  // Publish the blocks filled this step (O(1) for a sequence with no newly full block). A
+  // sequence still prefilling is skipped: add_prompt appended (with ids) positions whose K/V are
+  // not computed yet, and publishing those would hand other requests unwritten blocks.
+  for (const Sequence* s : step.decode) cache_.cache_full_blocks(s->id);
+  for (const PrefillChunk& c : step.prefill)
+    if (!c.seq->prefilling()) cache_.cache_full_blocks(c.seq->id);
+  return rows;
+}
+
+int32_t sample_next(Sequence& seq, const float* logits, int64_t vocab_size) {
+  return sample_token(std::span<const float>(logits, size_t(vocab_size)), *seq.params, seq.rng);
+}
+
+}  // namespace pagedkv
