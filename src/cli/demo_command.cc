@@ -67,7 +67,7 @@ void run_demo(const DemoOptions& opt) {
                                         {AttentionRule::sliding(opt.window), {1}}},
                                        opt.num_blocks, opt.block_size, /*num_kv_heads=*/2,
                                        /*head_dim=*/8, DType::kBF16));
-  std::cout << "pagedkv demo: block size " << opt.block_size << ", " << opt.num_blocks
+  std::cout << "pagedkv pool-demo: block size " << opt.block_size << ", " << opt.num_blocks
             << " blocks per group, groups: full {0, 2}, sliding W=" << opt.window << " {1}\n";
 
   std::cout << "\n1. sequence 1 prefills a " << opt.prefix << "-token prompt\n";
@@ -102,7 +102,7 @@ void run_demo(const DemoOptions& opt) {
 void register_demo_command(CLI::App& app) {
   auto opt = std::make_shared<DemoOptions>();
   CLI::App* cmd = app.add_subcommand(
-      "demo", "Fill a small paged KV pool: shared prefix, fork, sliding window, page lists");
+      "pool-demo", "Fill a small paged KV pool: shared prefix, fork, sliding window, page lists");
   cmd->add_option("--block-size", opt->block_size, "tokens per block (power of two)");
   cmd->add_option("--num-blocks", opt->num_blocks, "blocks per layer group");
   cmd->add_option("--window", opt->window, "sliding window of the sliding group");

@@ -1,5 +1,5 @@
 #pragma once
-// `pagedkv demo`: a tour of the paged KV cache on a tiny pool (no model needed).
+// `pagedkv pool-demo`: a tour of the paged KV cache on a tiny pool (no model needed).
 
 #include <CLI/CLI.hpp>
 

@@ -4,11 +4,13 @@
 #include <iostream>
 
 #include "cli/demo_command.h"
+#include "cli/engine_demo_command.h"
 #include "core/error.h"
 
 int main(int argc, char** argv) {
   CLI::App app{"pagedkv: LLM decoding over a paged KV cache"};
   app.require_subcommand(1);
+  pagedkv::register_engine_demo_command(app);
   pagedkv::register_demo_command(app);
   try {
     CLI11_PARSE(app, argc, argv);
