@@ -4,12 +4,14 @@
 #include <iostream>
 
 #include "cli/demo_command.h"
+#include "cli/generate_command.h"
 #include "core/error.h"
 
 int main(int argc, char** argv) {
   CLI::App app{"pagedkv: LLM decoding over a paged KV cache"};
   app.require_subcommand(1);
   pagedkv::register_demo_command(app);
+  pagedkv::register_generate_command(app);
   try {
     CLI11_PARSE(app, argc, argv);
   } catch (const pagedkv::Error& e) {
