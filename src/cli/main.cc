@@ -5,6 +5,7 @@
 
 #include "cli/demo_command.h"
 #include "cli/engine_demo_command.h"
+#include "cli/generate_command.h"
 #include "core/error.h"
 
 int main(int argc, char** argv) {
@@ -12,6 +13,7 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   pagedkv::register_engine_demo_command(app);
   pagedkv::register_demo_command(app);
+  pagedkv::register_generate_command(app);
   try {
     CLI11_PARSE(app, argc, argv);
   } catch (const pagedkv::Error& e) {

@@ -6,6 +6,9 @@
 #include <set>
 #include <utility>
 
+#include "attention/decode_gather.h"
+#include "attention/decode_validate.h"
+#include "attention/paged_decode_cpu.h"
 #include "attention/paged_prefill_cpu.h"
 #include "core/error.h"
 #include "model/norms.h"
@@ -45,6 +48,12 @@ CausalLm CausalLm::load(const std::string& dir, const std::string& config_name) 
   TensorStore store = TensorStore::open(dir);
   ModelWeights weights = load_model_weights(store, config);
   return CausalLm(std::move(config), std::move(weights));
+}
+
+DecodeKernel CausalLm::resolved_decode_kernel(DType kv) const {
+  if (decode_kernel_ != DecodeKernel::kAuto) return decode_kernel_;
+  const bool fused_ok = is_supported_decode_head_dim(int32_t(config_.head_dim)) && kv != DType::kFP8E4M3;
+  return fused_ok ? DecodeKernel::kFusedPaged : DecodeKernel::kPagedPrefill;
 }
 
 KvCacheConfig CausalLm::kv_cache_config(int32_t num_blocks, int32_t block_size, DType dtype) const {
@@ -118,26 +127,45 @@ void CausalLm::attention_layer(KvCache& cache, const Batch& b, int32_t layer, co
     p.out = attn.data();
     paged_prefill_cpu(p);
   } else {
-    // Decode through the group's CSR page list (the visible blocks only), one sequence at a time
-    // with the paged kernel reading the blocks in place.
+    // Decode through the group's CSR page list (the visible blocks only), read in place.
     const PageList pages = cache.page_list(group, b.seqs);
-    for (int64_t r = 0; r < R; ++r) {
-      const int32_t begin = pages.indptr[r], end = pages.indptr[r + 1];
-      PrefillParams p;
-      p.q = q.data() + r * Hq * D;
+    const KvLayerView kv = cache.layer_view(layer);
+    const DecodeKernel kernel = resolved_decode_kernel(kv.dtype);
+    if (kernel == DecodeKernel::kFusedPaged || kernel == DecodeKernel::kGather) {
+      DecodeParams p;
+      p.q = q.data();
+      p.q_dtype = DType::kF32;
       p.num_q_heads = int32_t(Hq);
-      p.num_tokens = 1;
-      p.q_start = b.pos[r];
-      p.kv = cache.layer_view(layer);
-      p.blocks = pages.indices.data() + begin;
-      p.num_blocks = end - begin;
-      p.base_pos = b.pos[r] + 1 - pages.visible_len[r] - pages.first_offset[r];
-      p.window = rule.kind == AttentionKind::kSliding ? rule.window : 0;
-      p.chunk = rule.kind == AttentionKind::kChunked ? rule.chunk : 0;
+      p.kv = kv;
+      p.pages = pages.view();
       p.scale = float(c.query_scale);
       p.softcap = float(c.attn_logit_softcap);
-      p.out = attn.data() + r * Hq * D;
-      paged_prefill_cpu(p);
+      p.out = attn.data();
+      if (kernel == DecodeKernel::kGather) {
+        thread_local DecodeGatherWorkspace workspace;  // reused across layers and steps
+        decode_gather(p, workspace);
+      } else {
+        paged_decode_cpu(p);
+      }
+    } else {
+      for (int64_t r = 0; r < R; ++r) {  // one query per sequence through the prefill kernel
+        const int32_t begin = pages.indptr[r], end = pages.indptr[r + 1];
+        PrefillParams p;
+        p.q = q.data() + r * Hq * D;
+        p.num_q_heads = int32_t(Hq);
+        p.num_tokens = 1;
+        p.q_start = b.pos[r];
+        p.kv = kv;
+        p.blocks = pages.indices.data() + begin;
+        p.num_blocks = end - begin;
+        p.base_pos = b.pos[r] + 1 - pages.visible_len[r] - pages.first_offset[r];
+        p.window = rule.kind == AttentionKind::kSliding ? rule.window : 0;
+        p.chunk = rule.kind == AttentionKind::kChunked ? rule.chunk : 0;
+        p.scale = float(c.query_scale);
+        p.softcap = float(c.attn_logit_softcap);
+        p.out = attn.data() + r * Hq * D;
+        paged_prefill_cpu(p);
+      }
     }
   }
   w.o.forward(attn.data(), R, out);

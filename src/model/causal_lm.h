@@ -22,6 +22,13 @@
 
 namespace pagedkv {
 
+// Which kernel decode calls. kAuto: the fused paged kernel (attention/paged_decode_cpu.h) when it
+// supports the head dim and KV dtype, else the paged prefill kernel with one query per sequence
+// (any head dim; the HF fixtures use head_dim 32). Both read the blocks in place.
+// kGather: copy each sequence's visible blocks into a contiguous buffer, then dense attention
+// (attention/decode_gather.h) — the baseline the fused kernel is benchmarked against.
+enum class DecodeKernel { kAuto, kFusedPaged, kPagedPrefill, kGather };
+
 class CausalLm {
  public:
   CausalLm(ModelConfig config, ModelWeights weights);
@@ -29,6 +36,9 @@ class CausalLm {
   static CausalLm load(const std::string& dir, const std::string& config_name = "config.json");
 
   const ModelConfig& config() const { return config_; }
+  void set_decode_kernel(DecodeKernel k) { decode_kernel_ = k; }
+  // The kernel decode will call for this model and a KV pool of dtype kv.
+  DecodeKernel resolved_decode_kernel(DType kv) const;
 
   // The layer groups (one per distinct attention rule) of a KvCache that serves this model.
   KvCacheConfig kv_cache_config(int32_t num_blocks, int32_t block_size, DType dtype = DType::kF32) const;
@@ -57,6 +67,7 @@ class CausalLm {
   ModelConfig config_;
   ModelWeights weights_;
   std::vector<Rope> ropes_;  // [L]
+  DecodeKernel decode_kernel_ = DecodeKernel::kAuto;
 };
 
 // Greedy generation: prefill then decode until max_new_tokens (a fresh cache sized for it).

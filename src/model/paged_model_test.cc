@@ -133,10 +133,7 @@ TEST_P(PagedModel, BatchOfDifferentLengthsEqualsEachAlone) {
   }
   for (size_t i = 0; i < n; ++i) {
     SCOPED_TRACE(str_cat("sequence ", i));
-    for (size_t s = 0; s < steps; ++s) {
-      const double err = relative_error({batched[i].data() + s * V, size_t(V)}, {alone[i].data() + s * V, size_t(V)});
-      EXPECT_LE(err, 1e-6) << "step " << s;
-    }
+    EXPECT_TRUE(bit_equal(batched[i], alone[i]));  // rows are independent: same bits
   }
 }
 

@@ -5,6 +5,7 @@
 
 #include "core/error.h"
 #include "core/random.h"
+#include "model/random_weights.h"
 
 namespace pagedkv {
 
@@ -57,53 +58,10 @@ ModelConfig synthetic_model_config(const SyntheticModelSpec& s) {
   return c;
 }
 
-namespace {
-
-std::vector<float> random_vector(Rng& rng, int64_t n, float stddev) {
-  std::vector<float> v(n);
-  rng.fill_normal(v, stddev);
-  return v;
-}
-
-Linear random_linear(Rng& rng, int64_t out, int64_t in) {
-  Linear l;
-  l.in = in;
-  l.out = out;
-  l.weight = random_vector(rng, out * in, float(1.0 / std::sqrt(double(in))));  // [out, in]
-  return l;
-}
-
-// Norm weights near 1 (not exactly 1, so a wrong norm weight would show).
-std::vector<float> random_norm(Rng& rng, int64_t n) {
-  std::vector<float> v(n);
-  for (float& x : v) x = 1.0f + 0.1f * rng.normal();
-  return v;
-}
-
-}  // namespace
-
 CausalLm make_synthetic_model(const SyntheticModelSpec& s) {
   ModelConfig c = synthetic_model_config(s);
   Rng rng(s.seed);
-  const int64_t H = c.hidden_size, D = c.head_dim, V = c.vocab_size;
-  ModelWeights w;
-  w.embed = random_vector(rng, V * H, 1.0f);  // [V, H]
-  w.layers.resize(c.num_layers);
-  for (LayerWeights& l : w.layers) {
-    l.input_norm = random_norm(rng, H);
-    l.post_attn_norm = random_norm(rng, H);
-    l.attn.q = random_linear(rng, c.num_heads * D, H);
-    l.attn.k = random_linear(rng, c.num_kv_heads * D, H);
-    l.attn.v = random_linear(rng, c.num_kv_heads * D, H);
-    l.attn.o = random_linear(rng, H, c.num_heads * D);
-    l.mlp.gate = random_linear(rng, c.intermediate_size, H);
-    l.mlp.up = random_linear(rng, c.intermediate_size, H);
-    l.mlp.down = random_linear(rng, H, c.intermediate_size);
-    l.mlp.act = c.activation;
-  }
-  w.final_norm = random_norm(rng, H);
-  w.lm_head = random_linear(rng, V, H);
-  // Spread the logits: a unit-variance hidden state times 1/sqrt(H) weights gives O(1) logits.
+  ModelWeights w = random_model_weights(c, rng);
   return CausalLm(std::move(c), std::move(w));
 }
 

@@ -1,8 +1,7 @@
 #pragma once
-// Synthetic Llama-3-shaped models with seeded random weights: the engine demo and benchmarks run
-// on them without downloading a checkpoint. Weights are drawn with fan-in scaling (std
-// 1/sqrt(in)) so activations stay O(1) through the layers and the logits are spread out (no
-// near-ties that would make greedy decoding fragile). The same spec gives bit-identical weights in
+// Synthetic Llama-3-shaped models with seeded random weights (random_weights.h: fan-in scaled, so
+// activations stay O(1) and logits are spread out, no near-ties that would make greedy decoding
+// fragile): the engine demo and benchmarks run on them without downloading a checkpoint. The same spec gives bit-identical weights in
 // every build with the same standard library (Rng uses std::normal_distribution, whose algorithm
 // the standard leaves to the library).
 
@@ -35,7 +34,7 @@ struct SyntheticModelSpec {
 
 // A Llama 3 ModelConfig with full attention in every layer and default RoPE.
 ModelConfig synthetic_model_config(const SyntheticModelSpec& spec);
-// The model with weights drawn from Rng(spec.seed).
+// The model with random_model_weights drawn from Rng(spec.seed).
 CausalLm make_synthetic_model(const SyntheticModelSpec& spec);
 
 }  // namespace pagedkv
