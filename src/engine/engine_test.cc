@@ -11,6 +11,7 @@
 
 #include "core/error.h"
 #include "core/random.h"
+#include "model/hf_fixture.h"
 #include "model/synthetic_model.h"
 
 namespace pagedkv {
@@ -107,6 +108,30 @@ TEST_P(EngineFamilyTest, BusyRunMatchesEachRequestAlone) {
                 generate_greedy(model, work[i].prompt, work[i].params.max_tokens, 4));
     }
   }
+}
+
+// Every fixture prompt at once through the engine (batched decode, chunked prefill in small
+// chunks) reproduces Hugging Face's greedy tokens.
+TEST_P(EngineFamilyTest, FixturePromptsTogetherMatchHfGreedy) {
+  const std::string dir = str_cat(PAGEDKV_TESTDATA_DIR, "/", GetParam());
+  const HfFixture fx = load_hf_fixture(dir);
+  const CausalLm model = CausalLm::load(dir);
+  EngineConfig c;
+  c.block_size = 4;
+  c.num_blocks = 128;
+  c.max_model_len = 512;
+  c.scheduler.max_num_batched_tokens = 16;
+  c.scheduler.max_num_seqs = 8;
+  Engine e(model, c);
+  for (size_t i = 0; i < fx.prompts.size(); ++i) {
+    SamplingParams sp;
+    sp.max_tokens = int32_t(fx.generated[i].size());
+    e.add_request(fx.prompts[i], sp);
+  }
+  const std::vector<RequestOutput> outs = e.run();
+  ASSERT_EQ(outs.size(), fx.prompts.size());
+  for (size_t i = 0; i < outs.size(); ++i)
+    EXPECT_EQ(outs[i].samples[0].tokens, fx.generated[i]) << "prompt " << i;
 }
 
 INSTANTIATE_TEST_SUITE_P(Families, EngineFamilyTest,
