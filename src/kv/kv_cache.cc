@@ -169,16 +169,22 @@ void KvCache::release(SeqId seq) {
   seqs_.erase(seq);
 }
 
+TokenSlot KvCache::slot_for_write(SeqId seq, int32_t group, int64_t pos) {
+  check_group(group);
+  BlockTable& t = sequence(seq, "write").tables[group];
+  t.make_writable(*groups_[group].alloc, *groups_[group].storage, pos);  // validates pos first
+  const TokenSlot at = t.locate(pos);
+  // Rewriting a published block in place would change what its hash promises: unpublish it.
+  if (prefix_) prefix_->detach(group, at.block);
+  return at;
+}
+
 void KvCache::write(SeqId seq, int32_t layer, int64_t pos, const void* k, const void* v,
                     DType src) {
   const int32_t g = group_of_layer(layer);
-  Sequence& s = sequence(seq, "write");
+  sequence(seq, "write");
   PKV_CHECK(k != nullptr && v != nullptr, InvalidArgument, "write: null K or V");
-  BlockTable& t = s.tables[g];
-  t.make_writable(*groups_[g].alloc, *groups_[g].storage, pos);  // validates pos first
-  const TokenSlot at = t.locate(pos);
-  // Rewriting a published block in place would change what its hash promises: unpublish it.
-  if (prefix_) prefix_->detach(g, at.block);
+  const TokenSlot at = slot_for_write(seq, g, pos);
   groups_[g].storage->write_token(layer_local_[layer], at.block, at.slot, k, v, src);
 }
 

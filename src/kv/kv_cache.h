@@ -72,6 +72,7 @@ struct PrefixHit {
 // Makes a group's storage; the default keeps host memory. A CUDA build passes a device factory.
 using KvStorageFactory = std::function<std::unique_ptr<KvStorage>(const KvGeometry&)>;
 
+// Not thread-safe: one engine thread drives it (kernels only read the views it hands out).
 class KvCache {
  public:
   explicit KvCache(KvCacheConfig config, KvStorageFactory make_storage = make_host_kv_storage);
@@ -111,6 +112,10 @@ class KvCache {
   void write(SeqId seq, int32_t layer, int64_t pos, const float* k, const float* v) {
     write(seq, layer, pos, k, v, DType::kF32);
   }
+  // Where a kernel may store position pos of seq in a group's storage (every layer of the
+  // group): copies the block first if it is shared and unpublishes it from the prefix cache, as
+  // write() does. For models that write K/V on the device themselves (slot mapping).
+  TokenSlot slot_for_write(SeqId seq, int32_t group, int64_t pos);
   void read(SeqId seq, int32_t layer, int64_t pos, float* k, float* v) const;
   TokenSlot locate(int32_t group, SeqId seq, int64_t pos) const;
 

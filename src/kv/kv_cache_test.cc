@@ -121,6 +121,24 @@ TEST(KvCache, CopyOnWriteOfASharedPartialTailCopiesOnlyThatBlock) {
   cache.check_invariants();
 }
 
+TEST(KvCache, SlotForWriteCopiesASharedBlockForDeviceWriters) {
+  KvCache cache = make_cache(16, 4, 64);
+  cache.add_sequence(1);
+  cache.append(1, 8);  // blocks 0, 1 (both full)
+  fill(cache, 1, 100, 0, 8);
+  cache.fork(1, 2);
+  const TokenSlot at = cache.slot_for_write(2, 0, 5);  // shared block 1: copied to block 2
+  EXPECT_EQ(at.block, 2);
+  EXPECT_EQ(at.slot, 1);
+  EXPECT_THAT(cache.table(0, 2).blocks(), ElementsAre(0, 2));
+  EXPECT_EQ(read_k0(cache, 2, 0, 6), 106.0f);  // the copy carries the block's tokens
+  EXPECT_EQ(cache.slot_for_write(2, 0, 5).block, 2);  // now private: no second copy
+  EXPECT_EQ(cache.locate(0, 1, 5).block, 1);
+  EXPECT_THROW(cache.slot_for_write(2, 0, 8), Error);
+  EXPECT_THROW(cache.slot_for_write(2, 3, 0), Error);
+  cache.check_invariants();
+}
+
 TEST(KvCache, FailedAppendChangesNothingInAnyGroup) {
   KvCacheConfig config = KvCacheConfig::uniform(
       {{AttentionRule::full(), {0}}, {AttentionRule::full(), {1}}}, 8, 2, 1, 2, DType::kF32);
