@@ -35,8 +35,8 @@ namespace pagedkv {
 using SeqId = int64_t;
 
 struct KvGroupConfig {
-  LayerGroupSpec spec;       // rule + model layer ids
-  KvGeometry geometry;       // num_layers is taken from spec.layers.size()
+  LayerGroupSpec spec;  // rule + model layer ids
+  KvGeometry geometry;  // num_layers is taken from spec.layers.size()
   int32_t budget_blocks = BlockAllocator::kNone;
 };
 
@@ -53,11 +53,11 @@ struct KvCacheConfig {
 };
 
 struct PrefixCacheMetrics {
-  int64_t queries = 0;        // prompts looked up by add_prompt
-  int64_t query_tokens = 0;   // their tokens
-  int64_t hits = 0;           // prompts with a hit of >= 1 block
-  int64_t hit_tokens = 0;     // tokens served from the cache
-  int64_t evictions = 0;      // cached blocks whose hash was dropped to reuse the block
+  int64_t queries = 0;       // prompts looked up by add_prompt
+  int64_t query_tokens = 0;  // their tokens
+  int64_t hits = 0;          // prompts with a hit of >= 1 block
+  int64_t hit_tokens = 0;    // tokens served from the cache
+  int64_t evictions = 0;     // cached blocks whose hash was dropped to reuse the block
   int64_t resets = 0;
   int64_t cached_blocks = 0;  // blocks currently cached, all groups (in use or free)
 };
