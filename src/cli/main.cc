@@ -1,6 +1,5 @@
 // pagedkv command line: one subcommand per file, registered here.
 #include <CLI/CLI.hpp>
-
 #include <iostream>
 
 #include "cli/batch_generate_command.h"
