@@ -3,14 +3,19 @@
 // checkpoint (testdata/llama3, head_dim 32: only the paged prefill kernel takes it), the demo's
 // 0.9M-parameter synthetic model (head_dim 64) and a ~100M-parameter random one, with decode
 // attention through the fused paged kernel, the gather-then-dense path, or the paged prefill
-// kernel run one query at a time. The sequences share a prompt (one prefill, shared blocks via
-// the prefix cache), so setting up a batch of 32 long contexts costs one prompt's prefill.
+// kernel run one query at a time — alternating step by step on the same engine, so the kernels
+// see the same machine load (the figures in docs/benchmarks/engine.md come from a shared 2-core
+// VM). The sequences share a prompt (one prefill, shared blocks via the prefix cache), so setting
+// up a batch of 32 long contexts costs one prompt's prefill.
 //
 //   build/bench/pagedkv_engine_decode_bench --benchmark_counters_tabular=true
 
 #include <benchmark/benchmark.h>
 
+#include <algorithm>
+#include <chrono>
 #include <memory>
+#include <vector>
 #include <string>
 
 #include "attention/decode_validate.h"
@@ -37,23 +42,37 @@ CausalLm& random_100m() {
   return m;
 }
 
-void decode_bench(benchmark::State& state, CausalLm& (*get_model)(), DecodeKernel kernel,
-                  int64_t context) {
+struct Kernel {
+  const char* name;
+  DecodeKernel kernel;
+};
+constexpr Kernel kKernels[] = {{"fused", DecodeKernel::kFusedPaged},
+                               {"gather", DecodeKernel::kGather},
+                               {"prefill1q", DecodeKernel::kPagedPrefill}};
+
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v.empty() ? 0.0 : v[v.size() / 2];
+}
+
+// One engine, B sequences decoding; every iteration runs one decode step with each kernel in turn
+// (the same sequences, the same load on the machine), so the kernels are compared step by step.
+// Counters: decode tokens/s per kernel from the median step time, and fused / gather.
+void decode_bench(benchmark::State& state, CausalLm& (*get_model)(), int64_t context) {
   CausalLm& model = get_model();
   const int64_t B = state.range(0);
   const int64_t steps = state.max_iterations;
-  if (kernel != DecodeKernel::kPagedPrefill &&
-      !is_supported_decode_head_dim(int32_t(model.config().head_dim))) {
-    state.SkipWithError(str_cat("head_dim ", model.config().head_dim,
-                                " is not supported by the fused / gather decode kernels").c_str());
-    return;
-  }
-  model.set_decode_kernel(kernel);
+  std::vector<Kernel> kernels;
+  for (const Kernel& k : kKernels)
+    if (k.kernel == DecodeKernel::kPagedPrefill ||
+        is_supported_decode_head_dim(int32_t(model.config().head_dim)))
+      kernels.push_back(k);
   const int32_t bs = 16;
+  const int64_t generated = int64_t(kernels.size()) * steps + 16;
   EngineConfig c;
   c.block_size = bs;
-  c.max_model_len = context + steps + 32;
-  c.num_blocks = int32_t(B * ((steps + 32) / bs + 2) + (context + bs - 1) / bs + 16);
+  c.max_model_len = context + generated + 32;
+  c.num_blocks = int32_t(B * ((generated + 32) / bs + 2) + (context + bs - 1) / bs + 16);
   c.scheduler.max_num_seqs = int32_t(B);
   c.scheduler.max_num_batched_tokens = 512;
   Engine engine(model, c);
@@ -64,54 +83,61 @@ void decode_bench(benchmark::State& state, CausalLm& (*get_model)(), DecodeKerne
     std::vector<int32_t> p = prompt;
     p.push_back(int32_t(i % model.config().vocab_size));  // one token of its own
     SamplingParams sp;
-    sp.max_tokens = int32_t(steps + 16);
+    sp.max_tokens = int32_t(generated);
     engine.add_request(std::move(p), sp);
   }
-  // Prefill everything, then two warm-up decode steps.
+  // Prefill everything, then a warm-up decode step per kernel.
   int64_t prefill = -1;
   while (engine.metrics().waiting > 0 || engine.metrics().prefill_tokens != prefill) {
     prefill = engine.metrics().prefill_tokens;
     engine.step();
   }
-  engine.step();
-  engine.step();
+  for (const Kernel& k : kernels) {
+    model.set_decode_kernel(k.kernel);
+    engine.step();
+  }
   PKV_CHECK(engine.metrics().running == B, Internal, "bench: ", engine.metrics().running,
             " sequences running, expected ", B);
-  const int64_t decoded0 = engine.metrics().decode_tokens;
-  for (auto _ : state) engine.step();
-  const int64_t decoded = engine.metrics().decode_tokens - decoded0;
-  PKV_CHECK(decoded == B * int64_t(state.iterations()), Internal, "bench: decoded ", decoded,
-            " tokens, expected ", B * int64_t(state.iterations()));
-  state.counters["tok/s"] = benchmark::Counter(double(decoded), benchmark::Counter::kIsRate);
+  std::vector<std::vector<double>> seconds(kernels.size());
+  for (auto _ : state) {
+    for (size_t k = 0; k < kernels.size(); ++k) {
+      model.set_decode_kernel(kernels[k].kernel);
+      const int64_t before = engine.metrics().decode_tokens;
+      const auto t0 = std::chrono::steady_clock::now();
+      engine.step();
+      seconds[k].push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+      PKV_CHECK(engine.metrics().decode_tokens - before == B, Internal, "bench: a step decoded ",
+                engine.metrics().decode_tokens - before, " tokens, expected ", B);
+    }
+  }
+  model.set_decode_kernel(DecodeKernel::kAuto);
+  std::vector<double> tok_s(kernels.size());
+  for (size_t k = 0; k < kernels.size(); ++k) {
+    tok_s[k] = double(B) / median(seconds[k]);
+    state.counters[str_cat(kernels[k].name, "_tok/s")] = tok_s[k];
+  }
+  if (kernels.size() == 3) state.counters["fused/gather"] = tok_s[0] / tok_s[1];
   state.counters["batch"] = double(B);
   state.counters["context"] = double(context);
 }
 
 void register_all() {
-  struct Kernel {
-    const char* name;
-    DecodeKernel kernel;
-  };
-  const Kernel kernels[] = {{"fused_paged", DecodeKernel::kFusedPaged},
-                            {"gather", DecodeKernel::kGather},
-                            {"paged_prefill_1q", DecodeKernel::kPagedPrefill}};
   struct Model {
     const char* name;
     CausalLm& (*get)();
     int64_t context;
     int64_t steps;
   };
-  const Model models[] = {{"llama3_tiny", tiny_llama3, 384, 64},
-                          {"demo_0.9m", demo_model, 1024, 64},
-                          {"random_100m", random_100m, 512, 12}};
+  const Model models[] = {{"llama3_tiny", tiny_llama3, 384, 48},
+                          {"demo_0.9m", demo_model, 1024, 48},
+                          {"random_100m", random_100m, 512, 15}};
   for (const Model& m : models)
-    for (const Kernel& k : kernels)
-      benchmark::RegisterBenchmark(str_cat("EngineDecode/", m.name, "/", k.name).c_str(),
-                                   [m, k](benchmark::State& s) { decode_bench(s, m.get, k.kernel, m.context); })
-          ->Arg(1)->Arg(8)->Arg(32)
-          ->Iterations(m.steps)
-          ->UseRealTime()
-          ->Unit(benchmark::kMillisecond);
+    benchmark::RegisterBenchmark(str_cat("EngineDecode/", m.name).c_str(),
+                                 [m](benchmark::State& s) { decode_bench(s, m.get, m.context); })
+        ->Arg(1)->Arg(8)->Arg(32)
+        ->Iterations(m.steps)
+        ->UseRealTime()
+        ->Unit(benchmark::kMillisecond);
 }
 
 }  // namespace

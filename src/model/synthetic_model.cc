@@ -13,7 +13,7 @@ SyntheticModelSpec SyntheticModelSpec::small() { return SyntheticModelSpec{}; }
 
 SyntheticModelSpec SyntheticModelSpec::medium_100m() {
   SyntheticModelSpec s;
-  s.vocab_size = 32000;
+  s.vocab_size = 16000;
   s.hidden_size = 768;
   s.intermediate_size = 2048;
   s.num_layers = 12;

@@ -25,8 +25,8 @@ struct SyntheticModelSpec {
 
   // The demo's model: ~0.9 M parameters, fast enough to serve 64 requests in seconds on 2 cores.
   static SyntheticModelSpec small();
-  // ~100 M parameters (hidden 768, 12 layers, 12 heads / 4 kv heads of 64, MLP 2048, vocab
-  // 32000): the benchmark's "real-sized" model. 400 MB of f32 weights.
+  // 100.1 M parameters (hidden 768, 12 layers, 12 query / 4 kv heads of 64, MLP 2048, vocab
+  // 16000, untied lm_head): the benchmark's "real-sized" model, 400 MB of f32 weights.
   static SyntheticModelSpec medium_100m();
 
   int64_t num_parameters() const;
