@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "core/error.h"
+#include "core/thread_pool.h"
 
 namespace pagedkv {
 
@@ -54,42 +55,48 @@ void paged_prefill_cpu(const PrefillParams& p) {
   validate(p);
   const KvLayerView& kv = p.kv;
   const int64_t D = kv.head_dim, Hq = p.num_q_heads, G = Hq / kv.num_kv_heads, bs = kv.block_size;
-  std::vector<float> scores, kbuf(D), vbuf(D), acc(D);
-  for (int64_t t = 0; t < p.num_tokens; ++t) {
+  // One work item per (query token, query head): independent outputs, each computed in a fixed
+  // order, so the result does not depend on the thread count or on scheduling.
+  auto item = [&](size_t idx) {
+    const int64_t t = int64_t(idx) / Hq, h = int64_t(idx) % Hq;
     const int64_t pos = p.q_start + t;
     const int64_t lo = prefill_visible_begin(p, pos);
     const int64_t n = pos - lo + 1;
-    scores.resize(n);
-    for (int64_t h = 0; h < Hq; ++h) {
-      const float* q = p.q + (t * Hq + h) * D;
-      const int64_t kvh = h / G;
-      float mx = -INFINITY;
-      for (int64_t i = 0; i < n; ++i) {
-        const int64_t rel = lo + i - p.base_pos;
-        const float* k = row(kv, kv.k, p.blocks[rel / bs], rel % bs, kvh, kbuf.data());
-        float s = 0.0f;
-        for (int64_t d = 0; d < D; ++d) s += q[d] * k[d];
-        s *= p.scale;
-        if (p.softcap > 0.0f) s = p.softcap * std::tanh(s / p.softcap);
-        scores[i] = s;
-        mx = std::max(mx, s);
-      }
-      float denom = 0.0f;
-      for (int64_t i = 0; i < n; ++i) {
-        scores[i] = std::exp(scores[i] - mx);
-        denom += scores[i];
-      }
-      std::fill(acc.begin(), acc.end(), 0.0f);
-      for (int64_t i = 0; i < n; ++i) {
-        const int64_t rel = lo + i - p.base_pos;
-        const float* v = row(kv, kv.v, p.blocks[rel / bs], rel % bs, kvh, vbuf.data());
-        const float w = scores[i];
-        for (int64_t d = 0; d < D; ++d) acc[d] += w * v[d];
-      }
-      float* o = p.out + (t * Hq + h) * D;
-      const float inv = 1.0f / denom;
-      for (int64_t d = 0; d < D; ++d) o[d] = acc[d] * inv;
+    std::vector<float> scores(n), kbuf(D), vbuf(D), acc(D, 0.0f);  // [n], [D] x 3
+    const float* q = p.q + (t * Hq + h) * D;
+    const int64_t kvh = h / G;
+    float mx = -INFINITY;
+    for (int64_t i = 0; i < n; ++i) {
+      const int64_t rel = lo + i - p.base_pos;
+      const float* k = row(kv, kv.k, p.blocks[rel / bs], rel % bs, kvh, kbuf.data());
+      float s = 0.0f;
+      for (int64_t d = 0; d < D; ++d) s += q[d] * k[d];
+      s *= p.scale;
+      if (p.softcap > 0.0f) s = p.softcap * std::tanh(s / p.softcap);
+      scores[i] = s;
+      mx = std::max(mx, s);
     }
+    float denom = 0.0f;
+    for (int64_t i = 0; i < n; ++i) {
+      scores[i] = std::exp(scores[i] - mx);
+      denom += scores[i];
+    }
+    for (int64_t i = 0; i < n; ++i) {
+      const int64_t rel = lo + i - p.base_pos;
+      const float* v = row(kv, kv.v, p.blocks[rel / bs], rel % bs, kvh, vbuf.data());
+      const float w = scores[i];
+      for (int64_t d = 0; d < D; ++d) acc[d] += w * v[d];
+    }
+    float* o = p.out + (t * Hq + h) * D;
+    const float inv = 1.0f / denom;
+    for (int64_t d = 0; d < D; ++d) o[d] = acc[d] * inv;
+  };
+  const size_t items = size_t(p.num_tokens) * size_t(Hq);
+  // Small problems (a decode step of a tiny model) are cheaper inline than a pool handoff.
+  if (items * size_t(p.num_tokens) < 64) {
+    for (size_t i = 0; i < items; ++i) item(i);
+  } else {
+    ThreadPool::global().parallel_for(items, item);
   }
 }
 

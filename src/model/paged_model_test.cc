@@ -196,5 +196,37 @@ TEST(PagedModelGemma3, SlidingLayersHoldBoundedBlocks) {
   EXPECT_GT(cache.num_tokens(5), 2 * W);  // really generated past the window
 }
 
+// Llama 4's chunked layers (C = 8) release the blocks before the current chunk: at most
+// ceil(C / bs) + 1 blocks per sequence; its NoPE full-attention layer keeps every block.
+TEST(PagedModelLlama4, ChunkedLayersHoldBoundedBlocks) {
+  const CausalLm m = CausalLm::load("testdata/llama4");
+  const HfFixture fx = load_hf_fixture("testdata/llama4");
+  int32_t C = 0;
+  for (const auto& l : m.config().layers)
+    if (l.attention == LayerKind::kChunked) C = l.window;
+  ASSERT_GT(C, 0);
+  const int64_t bound = (C + kBlockSize - 1) / kBlockSize + 1;
+  KvCache cache(m.kv_cache_config(kPoolBlocks, kBlockSize));
+  cache.add_sequence(5);
+  const auto& gen = fx.generated[1];
+  m.prefill(cache, 5, fx.prompts[1]);
+  for (size_t s = 0; s + 1 < gen.size(); ++s) {
+    const SeqId seq = 5;
+    m.decode(cache, std::span<const SeqId>(&seq, 1), std::span<const int32_t>(&gen[s], 1));
+    const int64_t len = cache.num_tokens(5);
+    for (int32_t g = 0; g < cache.num_groups(); ++g) {
+      const BlockTable& t = cache.table(g, 5);
+      if (cache.group_spec(g).rule.kind == AttentionKind::kChunked) {
+        EXPECT_LE(int64_t(t.blocks().size()), bound) << "at length " << len;
+        EXPECT_EQ(t.num_released() * kBlockSize, ((len - 1) / C) * C / kBlockSize * kBlockSize)
+            << "at length " << len;
+      } else {
+        EXPECT_EQ(int64_t(t.blocks().size()), (len + kBlockSize - 1) / kBlockSize);
+      }
+    }
+  }
+  EXPECT_GT(cache.num_tokens(5), 3 * C);
+}
+
 }  // namespace
 }  // namespace pagedkv
