@@ -132,10 +132,11 @@ AllocatorMetrics BlockAllocator::metrics() const {
 }
 
 std::string BlockAllocator::debug_string() const {
-  std::string s = str_cat("budget=", budget_, " ref=[");
-  for (int32_t r : ref_) s += str_cat(r, ",");
+  // std::to_string, not str_cat: tests snapshot state often, and a stream per number is slow.
+  std::string s = "budget=" + std::to_string(budget_) + " ref=[";
+  for (int32_t r : ref_) s += std::to_string(r) + ",";
   s += "] free=[";
-  for (int32_t b : free_queue()) s += str_cat(b, ",");
+  for (int32_t b = head_; b != kNone; b = next_[b]) s += std::to_string(b) + ",";
   return s + "]";
 }
 

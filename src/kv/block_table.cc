@@ -103,6 +103,19 @@ bool BlockTable::make_writable(BlockAllocator& alloc, KvStorage& storage, int64_
   return true;
 }
 
+void BlockTable::adopt_prefix(int64_t num_tokens, int64_t num_released,
+                              std::vector<int32_t> held) {
+  PKV_CHECK(num_tokens_ == 0 && blocks_.empty(), InvalidArgument,
+            "adopt_prefix: the table is not empty");
+  PKV_CHECK(num_tokens >= 0 && num_tokens % block_size_ == 0 && num_released >= 0 &&
+                num_released + int64_t(held.size()) == num_tokens / block_size_,
+            InvalidArgument, "adopt_prefix: ", num_tokens, " tokens do not fit ", num_released,
+            " released + ", held.size(), " held blocks of ", block_size_);
+  num_tokens_ = num_tokens;
+  num_released_ = num_released;
+  blocks_ = std::move(held);
+}
+
 void BlockTable::release_all(BlockAllocator& alloc) {
   for (auto it = blocks_.rbegin(); it != blocks_.rend(); ++it) alloc.release(*it);
   blocks_.clear();

@@ -61,6 +61,11 @@ class BlockTable {
   // every layer and repoint this table. Returns true when it copied. All or nothing.
   bool make_writable(BlockAllocator& alloc, KvStorage& storage, int64_t pos);
 
+  // Start an empty table from a prefix-cache hit: num_tokens cached tokens (a multiple of the
+  // block size), of which the first num_released blocks are not needed by the rule, and `held`
+  // naming the rest. The caller has already given this table one reference to each held block.
+  void adopt_prefix(int64_t num_tokens, int64_t num_released, std::vector<int32_t> held);
+
   // Release every block, newest first (so the tail goes to the free queue before the head), and
   // forget all tokens.
   void release_all(BlockAllocator& alloc);

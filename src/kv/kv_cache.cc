@@ -54,6 +54,22 @@ KvCache::KvCache(KvCacheConfig config, KvStorageFactory make_storage) {
     group.spec = std::move(g.spec);
     groups_.push_back(std::move(group));
   }
+  if (config.enable_prefix_cache) {
+    std::vector<int32_t> blocks;
+    for (const Group& g : groups_) {
+      PKV_CHECK(g.storage->geometry().block_size == groups_[0].storage->geometry().block_size,
+                Unsupported, "the prefix cache needs one block size across layer groups");
+      blocks.push_back(g.alloc->num_blocks());
+    }
+    prefix_ = std::make_unique<PrefixIndex>(std::move(blocks),
+                                            groups_[0].storage->geometry().block_size,
+                                            config.block_hash);
+    // Lazy eviction: a cached free block keeps its hash until allocate() hands it out again.
+    for (int32_t gi = 0; gi < num_groups(); ++gi)
+      groups_[gi].alloc->set_on_reuse([this, gi](int32_t block) {
+        if (prefix_->detach(gi, block)) ++prefix_metrics_.evictions;
+      });
+  }
 }
 
 void KvCache::check_group(int32_t group) const {
@@ -140,6 +156,9 @@ void KvCache::fork(SeqId parent, SeqId child) {
   const Sequence& p = sequence(parent, "fork");
   PKV_CHECK(!has_sequence(child), InvalidArgument, "fork: child sequence ", child, " exists");
   Sequence c;
+  c.tokens = p.tokens;
+  c.ns = p.ns;
+  c.published_blocks = p.published_blocks;
   for (int32_t g = 0; g < num_groups(); ++g) c.tables.push_back(p.tables[g].fork(*groups_[g].alloc));
   seqs_.emplace(child, std::move(c));
 }
@@ -158,6 +177,8 @@ void KvCache::write(SeqId seq, int32_t layer, int64_t pos, const void* k, const 
   BlockTable& t = s.tables[g];
   t.make_writable(*groups_[g].alloc, *groups_[g].storage, pos);  // validates pos first
   const TokenSlot at = t.locate(pos);
+  // Rewriting a published block in place would change what its hash promises: unpublish it.
+  if (prefix_) prefix_->detach(g, at.block);
   groups_[g].storage->write_token(layer_local_[layer], at.block, at.slot, k, v, src);
 }
 
@@ -188,6 +209,7 @@ KvLayerView KvCache::layer_view(int32_t layer) const {
 }
 
 void KvCache::check_invariants() const {
+  if (prefix_) prefix_->check_invariants();
   for (int32_t g = 0; g < num_groups(); ++g) {
     const BlockAllocator& alloc = *groups_[g].alloc;
     alloc.check_invariants();
@@ -213,12 +235,19 @@ void KvCache::check_invariants() const {
 std::string KvCache::debug_string() const {
   std::string out;
   for (int32_t g = 0; g < num_groups(); ++g) {
-    out += str_cat("group ", g, " ", groups_[g].alloc->debug_string(), "\n");
+    out += "group " + std::to_string(g) + " " + groups_[g].alloc->debug_string();
+    if (prefix_) {
+      out += " cached=[";
+      for (int32_t b = 0; b < groups_[g].alloc->num_blocks(); ++b)
+        if (prefix_->is_cached(g, b)) out += std::to_string(b) + ",";
+      out += "]";
+    }
+    out += "\n";
     for (SeqId id : sequences()) {
       const BlockTable& t = seqs_.at(id).tables[g];
-      out += str_cat("  seq ", id, " tokens=", t.num_tokens(), " released=", t.num_released(),
-                     " blocks=[");
-      for (int32_t b : t.blocks()) out += str_cat(b, ",");
+      out += "  seq " + std::to_string(id) + " tokens=" + std::to_string(t.num_tokens()) +
+             " released=" + std::to_string(t.num_released()) + " blocks=[";
+      for (int32_t b : t.blocks()) out += std::to_string(b) + ",";
       out += "]\n";
     }
   }

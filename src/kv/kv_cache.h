@@ -28,6 +28,7 @@
 #include "kv/kv_storage.h"
 #include "kv/layer_group.h"
 #include "kv/page_list.h"
+#include "kv/prefix_index.h"
 
 namespace pagedkv {
 
@@ -41,11 +42,31 @@ struct KvGroupConfig {
 
 struct KvCacheConfig {
   std::vector<KvGroupConfig> groups;
+  // Prefix cache (kv_cache_prefix.cc): needs one block size across groups.
+  bool enable_prefix_cache = false;
+  BlockHashFn block_hash = default_block_hash;
 
   // Every group with the same geometry and pool size.
   static KvCacheConfig uniform(std::vector<LayerGroupSpec> specs, int32_t num_blocks,
                                int32_t block_size, int32_t num_kv_heads, int32_t head_dim,
                                DType dtype);
+};
+
+struct PrefixCacheMetrics {
+  int64_t queries = 0;        // prompts looked up by add_prompt
+  int64_t query_tokens = 0;   // their tokens
+  int64_t hits = 0;           // prompts with a hit of >= 1 block
+  int64_t hit_tokens = 0;     // tokens served from the cache
+  int64_t evictions = 0;      // cached blocks whose hash was dropped to reuse the block
+  int64_t resets = 0;
+  int64_t cached_blocks = 0;  // blocks currently cached, all groups (in use or free)
+};
+
+// A prefix-cache hit: usable cached tokens and, per group, the blocks that back them.
+struct PrefixHit {
+  int64_t num_tokens = 0;                    // a multiple of the block size, <= prompt - 1
+  std::vector<int64_t> released;             // [group]: leading blocks the rule does not need
+  std::vector<std::vector<int32_t>> blocks;  // [group]: cached blocks to hold, oldest first
 };
 
 // Makes a group's storage; the default keeps host memory. A CUDA build passes a device factory.
@@ -54,6 +75,9 @@ using KvStorageFactory = std::function<std::unique_ptr<KvStorage>(const KvGeomet
 class KvCache {
  public:
   explicit KvCache(KvCacheConfig config, KvStorageFactory make_storage = make_host_kv_storage);
+  // Allocator hooks point into this object: it stays where it was built.
+  KvCache(const KvCache&) = delete;
+  KvCache& operator=(const KvCache&) = delete;
 
   int32_t num_groups() const { return int32_t(groups_.size()); }
   int32_t num_layers() const { return int32_t(layer_group_.size()); }
@@ -94,6 +118,27 @@ class KvCache {
   PageList page_list(int32_t group, std::span<const SeqId> seqs) const;
   KvLayerView layer_view(int32_t layer) const;
 
+  // --- Prefix cache (issue 4; kv_cache_prefix.cc). Sequences added with their token ids can
+  // reuse and publish full blocks. Flow: hit = add_prompt(seq, prompt); compute and write
+  // positions [hit, prompt.size()); cache_full_blocks(seq); per decode step append_tokens(seq,
+  // {token}), write, cache_full_blocks(seq).
+  bool prefix_cache_enabled() const { return prefix_ != nullptr; }
+  // The longest usable hit for a prompt (no allocation, no metrics). Capped so that at least the
+  // prompt's last token is recomputed; agreed across groups (each group's rule, layer_group.h).
+  PrefixHit lookup(std::span<const int32_t> prompt, uint64_t ns = 0) const;
+  // Add a sequence holding `prompt`: cached blocks are reused (taken out of the free queue if
+  // free), the rest is allocated. Returns the number of cached tokens. All or nothing.
+  int64_t add_prompt(SeqId seq, std::span<const int32_t> prompt, uint64_t ns = 0);
+  // Append tokens whose ids are known (so their blocks can be cached once full).
+  int64_t append_tokens(SeqId seq, std::span<const int32_t> tokens);
+  // Publish every full block of seq whose token ids are known (call after writing their K/V).
+  // Returns the number of blocks newly cached. O(full blocks) when a new block has filled.
+  int32_t cache_full_blocks(SeqId seq);
+  // Forget every cached block. Refused (InvalidArgument) while any block is in use.
+  void reset_prefix_cache();
+  PrefixCacheMetrics prefix_metrics() const;
+  const PrefixIndex* prefix_index() const { return prefix_.get(); }
+
   AllocatorMetrics metrics(int32_t group) const { return allocator(group).metrics(); }
   // Allocator invariants, plus: each block's ref count equals the number of table entries that
   // name it. Throws Error(Internal). O(blocks + table entries).
@@ -109,6 +154,9 @@ class KvCache {
   };
   struct Sequence {
     std::vector<BlockTable> tables;  // [num_groups]
+    std::vector<int32_t> tokens;     // known token ids (a prefix of the positions)
+    uint64_t ns = 0;                 // prefix-cache namespace key
+    int64_t published_blocks = 0;    // full blocks cache_full_blocks has walked
   };
   void check_group(int32_t group) const;
   const Sequence& sequence(SeqId seq, const char* what) const;
@@ -118,6 +166,8 @@ class KvCache {
   std::vector<int32_t> layer_group_;  // [num_layers]: group of each model layer
   std::vector<int32_t> layer_local_;  // [num_layers]: the layer's index inside its group's storage
   std::unordered_map<SeqId, Sequence> seqs_;
+  std::unique_ptr<PrefixIndex> prefix_;  // null when the prefix cache is off
+  PrefixCacheMetrics prefix_metrics_;
 };
 
 }  // namespace pagedkv

@@ -14,6 +14,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "core/error.h"
@@ -66,6 +67,12 @@ struct AttentionRule {
       case AttentionKind::kChunked: return (n / chunk) * chunk;
     }
     return 0;
+  }
+
+  // Logical blocks [first, second) that must be cached for a prefix-cache hit of len tokens
+  // (len a multiple of bs): what the rule retains before position len is appended.
+  std::pair<int64_t, int64_t> hit_blocks(int64_t len, int64_t bs) const {
+    return {std::min(retained_begin(len) / bs, len / bs), len / bs};
   }
 
   std::string describe() const {
