@@ -48,6 +48,13 @@ void fill_bf16(uint16_t* p, size_t n, uint64_t seed) {
   });
 }
 
+// madvise needs a page-aligned range: advise the whole pages inside the buffer.
+void advise_huge_pages(AlignedBuffer& buf) {
+  const uintptr_t begin = (reinterpret_cast<uintptr_t>(buf.data()) + 4095) & ~uintptr_t(4095);
+  const uintptr_t end = (reinterpret_cast<uintptr_t>(buf.data()) + buf.bytes()) & ~uintptr_t(4095);
+  if (end > begin) madvise(reinterpret_cast<void*>(begin), end - begin, MADV_HUGEPAGE);
+}
+
 struct Problem {
   int32_t hq = 0, hkv = 0, batch = 0, len = 0;
   AlignedBuffer k, v;        // [B * L / 16, 16, Hkv, D] bf16 each
@@ -104,8 +111,8 @@ Problem& problem_for(int32_t hq, int32_t hkv, int32_t batch, int32_t len) {
   pr.v = AlignedBuffer(pool_elems * 2);
   // A KV pool is one long-lived allocation: back it with transparent huge pages (the machine's
   // THP mode is madvise) so TLB misses do not dominate when blocks are scattered.
-  madvise(pr.k.data(), pr.k.bytes() & ~size_t(4095), MADV_HUGEPAGE);
-  madvise(pr.v.data(), pr.v.bytes() & ~size_t(4095), MADV_HUGEPAGE);
+  advise_huge_pages(pr.k);
+  advise_huge_pages(pr.v);
   fill_bf16(pr.k.as<uint16_t>(), pool_elems, 1);
   fill_bf16(pr.v.as<uint16_t>(), pool_elems, 2);
   pr.q = AlignedBuffer(size_t(batch) * hq * kHeadDim * 2);

@@ -68,8 +68,8 @@ struct Scratch {
     const size_t rows = size_t(heads) * padded_group(G);
     q.resize(rows * D);
     acc.resize(rows * D);
-    kf.resize(size_t(kTile) * D);
-    vf.resize(size_t(kTile) * D);
+    kf.resize(size_t(heads) * kTile * D);
+    vf.resize(size_t(heads) * kTile * D);
     scores.resize(rows * kTile);
     m.resize(rows);
     l.resize(rows);
@@ -100,44 +100,32 @@ struct TokenCursor {
   }
 };
 
-// Software prefetch (into L2) of one kv head's K and V rows of the next tile. In a paged pool the
-// next block can be anywhere, so the hardware prefetcher cannot run ahead across the block
-// boundary. Issued head by head while the current tile is computed, so the prefetches are spread
-// over the tile instead of flooding the miss queues at its start.
-template <typename KT, int D>
-HWY_INLINE void prefetch_rows(const KT* kbase, const KT* vbase, const int64_t* off, int32_t n) {
-  for (int32_t i = 0; i < n; ++i) {
-    const char* kr = reinterpret_cast<const char*>(kbase + off[i]);
-    const char* vr = reinterpret_cast<const char*>(vbase + off[i]);
-    for (size_t b = 0; b < sizeof(KT) * D; b += 64) {
-      __builtin_prefetch(kr + b, 0, 2);
-      __builtin_prefetch(vr + b, 0, 2);
-    }
+// Software prefetch (into L2) of one token's K and V run (the item's kv heads, adjacent in NHD)
+// of a later tile. In a paged pool the next block can be anywhere, so the hardware prefetcher
+// cannot run ahead across the block boundary. Issued one token at a time while the current tile
+// is staged, so the prefetches are spread instead of flooding the miss queues.
+HWY_INLINE void prefetch_run(const void* k, const void* v, size_t bytes) {
+  const char* kr = static_cast<const char*>(k);
+  const char* vr = static_cast<const char*>(v);
+  for (size_t b = 0; b < bytes; b += 64) {
+    __builtin_prefetch(kr + b, 0, 2);
+    __builtin_prefetch(vr + b, 0, 2);
   }
 }
 
-// One online-softmax step of one kv head over a tile of n tokens whose K/V rows start at
-// krow_src[i] / vrow_src[i]: logits for the G query heads, rescale, accumulate p * V.
-template <typename KT, int D>
-HWY_INLINE void head_tile(const KT* const* ksrc, const KT* const* vsrc, int32_t n, int32_t G,
-                          float cap, const float* HWY_RESTRICT qf, float* HWY_RESTRICT acc,
-                          float* HWY_RESTRICT sc, float* HWY_RESTRICT m, float* HWY_RESTRICT l,
-                          Scratch& s) {
+// One online-softmax step of one kv head over a tile of n tokens whose K/V rows (already f32)
+// are krow[i] / vrow[i]: logits for the G query heads, rescale, accumulate p * V.
+template <int D>
+HWY_INLINE void head_tile(const float* const* krow_in, const float* const* vrow, int32_t n,
+                          int32_t G, float cap, const float* HWY_RESTRICT qf,
+                          float* HWY_RESTRICT acc, float* HWY_RESTRICT sc, float* HWY_RESTRICT m,
+                          float* HWY_RESTRICT l) {
   const DF df;
   const size_t N = hn::Lanes(df);
   const int32_t Gp = padded_group(G);
   const float neg_inf = -std::numeric_limits<float>::infinity();
   const float* krow[kTile];
-  const float* vrow[kTile];
-  // K rows as f32 (in place for f32 pools, widened once into the L1 tile otherwise).
-  for (int32_t i = 0; i < n; ++i) {
-    if constexpr (std::is_same_v<KT, float>) {
-      krow[i] = ksrc[i];
-    } else {
-      row_to_f32<KT, D>(ksrc[i], s.kf.data() + size_t(i) * D);
-      krow[i] = s.kf.data() + size_t(i) * D;
-    }
-  }
+  for (int32_t i = 0; i < n; ++i) krow[i] = krow_in[i];
   for (int32_t i = n; i < kTile; ++i) krow[i] = krow[0];  // padding: computed, then masked
   // Logits: 4 tokens at a time share each q load; one horizontal sum per (head, token).
   const int32_t n4 = (n + 3) & ~3;
@@ -192,14 +180,6 @@ HWY_INLINE void head_tile(const KT* const* ksrc, const KT* const* vsrc, int32_t 
     }
     l[g] = l[g] * al[g] + hn::GetLane(hn::SumOfLanes(df, psum));
     m[g] = m_new;
-  }
-  for (int32_t i = 0; i < n; ++i) {
-    if constexpr (std::is_same_v<KT, float>) {
-      vrow[i] = vsrc[i];
-    } else {
-      row_to_f32<KT, D>(vsrc[i], s.vf.data() + size_t(i) * D);
-      vrow[i] = s.vf.data() + size_t(i) * D;
-    }
   }
   // acc[g] = alpha[g] * acc[g] + sum_i p[g][i] * V[i]: kHeadBlock heads share each V load.
   for (int32_t g = 0; g < Gp; g += kHeadBlock) {
@@ -272,28 +252,50 @@ void attend_item(const CpuDecodeJob& j, const WorkItem& w, Scratch& s, float* HW
     cur.t = w.t0;
   }
 
-  int64_t off_buf[2][kTile];
-  const KT* ksrc[kTile];
-  const KT* vsrc[kTile];
-  int32_t n = std::min(kTile, w.t1 - w.t0);
-  cur.next<kPaged>(n, off_buf[0]);
-  int parity = 0;
-  for (int32_t t = w.t0; t < w.t1; t += kTile, parity ^= 1) {
-    const int64_t* off = off_buf[parity];
-    const int32_t n_next = std::min(kTile, w.t1 - (t + kTile));
-    if (n_next > 0) cur.next<kPaged>(n_next, off_buf[parity ^ 1]);
+  // Token offsets of the current and the next tile; the next one is prefetched while the
+  // current one is staged.
+  int64_t off_ring[2][kTile];
+  const float* krow[kTile];
+  const float* vrow[kTile];
+  const int32_t len = w.t1 - w.t0;
+  const int32_t num_tiles = (len + kTile - 1) / kTile;
+  auto tile_count = [&](int32_t k) { return std::min(kTile, len - k * kTile); };
+  const int64_t sh = j.stride_head;
+  const size_t run_bytes = sizeof(KT) * size_t((heads - 1) * sh + D);
+  cur.next<kPaged>(tile_count(0), off_ring[0]);
+  for (int32_t k = 0; k < num_tiles; ++k) {
+    const int32_t n = tile_count(k);
+    const int64_t* off = off_ring[k & 1];
+    int64_t* off_next = off_ring[(k + 1) & 1];
+    const int32_t n_next = k + 1 < num_tiles ? tile_count(k + 1) : 0;
+    if (n_next > 0) cur.next<kPaged>(n_next, off_next);
+    // Stage: widen the tile's K and V rows of all the item's heads to f32, token by token, so
+    // each token's run (heads adjacent in NHD) and each block is read front to back, once.
+    // f32 pools are read in place instead.
+    for (int32_t i = 0; i < n; ++i) {
+      if (i < n_next) prefetch_run(kbase + off_next[i], vbase + off_next[i], run_bytes);
+      if constexpr (!std::is_same_v<KT, float>) {
+        for (int32_t hh = 0; hh < heads; ++hh) {
+          const size_t r = (size_t(hh) * kTile + i) * D;
+          row_to_f32<KT, D>(kbase + off[i] + hh * sh, s.kf.data() + r);
+          row_to_f32<KT, D>(vbase + off[i] + hh * sh, s.vf.data() + r);
+        }
+      }
+    }
     for (int32_t hh = 0; hh < heads; ++hh) {
-      prefetch_rows<KT, D>(kbase + hh * j.stride_head, vbase + hh * j.stride_head,
-                           off_buf[parity ^ 1], n_next);
       for (int32_t i = 0; i < n; ++i) {
-        ksrc[i] = kbase + off[i] + hh * j.stride_head;
-        vsrc[i] = vbase + off[i] + hh * j.stride_head;
+        if constexpr (std::is_same_v<KT, float>) {
+          krow[i] = kbase + off[i] + hh * sh;
+          vrow[i] = vbase + off[i] + hh * sh;
+        } else {
+          krow[i] = s.kf.data() + (size_t(hh) * kTile + i) * D;
+          vrow[i] = s.vf.data() + (size_t(hh) * kTile + i) * D;
+        }
       }
       const size_t r = size_t(hh) * Gp;
-      head_tile<KT, D>(ksrc, vsrc, n, G, j.softcap, qf + r * D, acc + r * D, sc + r * kTile,
-                       s.m.data() + r, s.l.data() + r, s);
+      head_tile<D>(krow, vrow, n, G, j.softcap, qf + r * D, acc + r * D, sc + r * kTile,
+                   s.m.data() + r, s.l.data() + r);
     }
-    n = n_next;
   }
   // Partial result rows in query-head order: [heads * G, D + 2].
   const size_t ps = partial_stride(D);
