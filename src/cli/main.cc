@@ -3,6 +3,7 @@
 
 #include <iostream>
 
+#include "cli/bench_command.h"
 #include "cli/demo_command.h"
 #include "core/error.h"
 
@@ -10,6 +11,7 @@ int main(int argc, char** argv) {
   CLI::App app{"pagedkv: LLM decoding over a paged KV cache"};
   app.require_subcommand(1);
   pagedkv::register_demo_command(app);
+  pagedkv::register_bench_command(app);
   try {
     CLI11_PARSE(app, argc, argv);
   } catch (const pagedkv::Error& e) {
