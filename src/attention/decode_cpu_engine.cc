@@ -56,6 +56,36 @@ HWY_INLINE void row_to_f32(const KT* HWY_RESTRICT src, float* HWY_RESTRICT dst) 
   }
 }
 
+// out[0..4) = horizontal sums of a0..a3. Two interleave rounds leave, in every 128-bit block,
+// the four partial sums side by side; the blocks are then added. ~3 ops per sum instead of a
+// full reduction tree per vector (the logits of a GQA group are bound by these reductions).
+template <class V>
+HWY_INLINE void sum4(V a0, V a1, V a2, V a3, float* HWY_RESTRICT out) {
+  const DF df;
+#if HWY_TARGET == HWY_SCALAR
+  out[0] = hn::GetLane(a0);
+  out[1] = hn::GetLane(a1);
+  out[2] = hn::GetLane(a2);
+  out[3] = hn::GetLane(a3);
+  (void)df;
+#else
+  const hn::Repartition<uint64_t, DF> du64;
+  // Per block: [a0_0+a0_2, a1_0+a1_2, a0_1+a0_3, a1_1+a1_3] and the same for a2, a3.
+  const V t01 = hn::Add(hn::InterleaveLower(df, a0, a1), hn::InterleaveUpper(df, a0, a1));
+  const V t23 = hn::Add(hn::InterleaveLower(df, a2, a3), hn::InterleaveUpper(df, a2, a3));
+  // Per block: [sum a0, sum a1, sum a2, sum a3] over the block's four lanes.
+  const auto w01 = hn::BitCast(du64, t01), w23 = hn::BitCast(du64, t23);
+  const V u = hn::Add(hn::BitCast(df, hn::InterleaveLower(du64, w01, w23)),
+                      hn::BitCast(df, hn::InterleaveUpper(du64, w01, w23)));
+  HWY_ALIGN float blocks[hn::MaxLanes(DF())];
+  hn::Store(u, df, blocks);
+  const hn::Full128<float> d4;
+  auto r = hn::Load(d4, blocks);
+  for (size_t b = 4; b < hn::Lanes(df); b += 4) r = hn::Add(r, hn::Load(d4, blocks + b));
+  hn::StoreU(r, d4, out);
+#endif
+}
+
 // Per-thread scratch, sized for the largest item seen. Each kv head's query rows are padded to a
 // multiple of kHeadBlock so the PV loop always updates kHeadBlock accumulators (padding heads keep
 // p = 0 and their rows are never read back).
@@ -141,10 +171,7 @@ HWY_INLINE void head_tile(const float* const* krow_in, const float* const* vrow,
         a2 = hn::MulAdd(qv, hn::LoadU(df, krow[i + 2] + c), a2);
         a3 = hn::MulAdd(qv, hn::LoadU(df, krow[i + 3] + c), a3);
       }
-      row[i] = hn::GetLane(hn::SumOfLanes(df, a0));
-      row[i + 1] = hn::GetLane(hn::SumOfLanes(df, a1));
-      row[i + 2] = hn::GetLane(hn::SumOfLanes(df, a2));
-      row[i + 3] = hn::GetLane(hn::SumOfLanes(df, a3));
+      sum4(a0, a1, a2, a3, row + i);
     }
     if (cap > 0.0f) {
       const auto vcap = hn::Set(df, cap), vinv = hn::Set(df, 1.0f / cap);
