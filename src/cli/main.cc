@@ -3,6 +3,7 @@
 
 #include <iostream>
 
+#include "cli/bench_command.h"
 #include "cli/demo_command.h"
 #include "cli/generate_command.h"
 #include "core/error.h"
@@ -12,6 +13,7 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   pagedkv::register_demo_command(app);
   pagedkv::register_generate_command(app);
+  pagedkv::register_bench_command(app);
   try {
     CLI11_PARSE(app, argc, argv);
   } catch (const pagedkv::Error& e) {
