@@ -235,7 +235,19 @@ std::vector<float> CausalLm::decode(KvCache& cache, std::span<const SeqId> seqs,
               "decode: sequence ", seqs[i], " is unknown or has no prefill");
     PKV_CHECK(tokens[i] >= 0 && tokens[i] < config_.vocab_size, InvalidArgument, "decode: token id ",
               tokens[i], " outside the vocabulary of ", config_.vocab_size);
-    PKV_CHECK(cache.can_append(seqs[i], 1), OutOfMemory, "decode: no KV blocks for sequence ", seqs[i]);
+  }
+  // The whole batch must fit before anything is appended (all or nothing): per group, the blocks
+  // the batch needs beyond those its slides free.
+  for (int32_t g = 0; g < cache.num_groups(); ++g) {
+    int64_t needed = 0, freed = 0;
+    for (SeqId s : seqs) {
+      const BlockTable::AppendPlan plan = cache.table(g, s).plan_append(cache.allocator(g), 1);
+      needed += plan.needed();
+      freed += plan.freed;
+    }
+    PKV_CHECK(needed <= cache.allocator(g).available() + freed, OutOfMemory, "decode: layer group ", g,
+              " needs ", needed, " KV blocks for ", seqs.size(), " sequences, ",
+              cache.allocator(g).available() + freed, " available");
   }
   Batch b;
   b.seqs.assign(seqs.begin(), seqs.end());

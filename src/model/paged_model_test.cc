@@ -196,6 +196,31 @@ TEST(PagedModelGemma3, SlidingLayersHoldBoundedBlocks) {
   EXPECT_GT(cache.num_tokens(5), 2 * W);  // really generated past the window
 }
 
+// A batch that does not fit the pool fails as a whole and leaves the cache untouched.
+TEST(PagedModelErrors, DecodeBatchThatDoesNotFitChangesNothing) {
+  const CausalLm m = CausalLm::load("testdata/llama3");
+  KvCache cache(m.kv_cache_config(4, kBlockSize));  // 4 blocks of 4 tokens
+  const std::vector<int32_t> a = {1, 2, 3, 4, 5, 6, 7, 8}, b = {9, 10, 11, 12, 13, 14, 15, 16};
+  cache.add_sequence(1);
+  cache.add_sequence(2);
+  m.prefill(cache, 1, a);  // 2 blocks, full
+  m.prefill(cache, 2, b);  // 2 blocks, full: the pool is exhausted
+  const std::string before = cache.debug_string();
+  const std::vector<SeqId> seqs = {1, 2};
+  const std::vector<int32_t> next = {3, 4};
+  try {
+    m.decode(cache, seqs, next);
+    FAIL() << "decode did not fail";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), ErrorKind::kOutOfMemory) << e.what();
+  }
+  EXPECT_EQ(cache.debug_string(), before);
+  EXPECT_THROW(m.decode(cache, std::vector<SeqId>{1, 1}, next), Error);      // duplicate sequence
+  EXPECT_THROW(m.decode(cache, seqs, std::vector<int32_t>{3, 9999}), Error);  // token outside vocab
+  EXPECT_THROW(m.prefill(cache, 7, a), Error);                                // unknown sequence
+  EXPECT_EQ(cache.debug_string(), before);
+}
+
 // Llama 4's chunked layers (C = 8) release the blocks before the current chunk: at most
 // ceil(C / bs) + 1 blocks per sequence; its NoPE full-attention layer keeps every block.
 TEST(PagedModelLlama4, ChunkedLayersHoldBoundedBlocks) {
