@@ -34,7 +34,8 @@ class BrokenCheckpoint : public testing::Test {
   void TearDown() override { fs::remove_all(dir_); }
 
   // Writes model.safetensors from the fixture's tensors; edit may drop (return false) or reshape.
-  void write_tensors(const std::function<bool(const std::string&, std::vector<int64_t>&)>& edit) {
+  void write_tensors(const std::function<bool(const std::string&, std::vector<int64_t>&)>& edit,
+                     const std::string& int_tensor = "") {
     const TensorStore src = TensorStore::open("testdata/llama3");
     nlohmann::json header = nlohmann::json::object();
     std::string data;
@@ -42,7 +43,7 @@ class BrokenCheckpoint : public testing::Test {
       const TensorInfo& t = src.info(name);
       std::vector<int64_t> shape = t.shape;
       if (!edit(name, shape)) continue;
-      header[name] = {{"dtype", "F32"}, {"shape", shape},
+      header[name] = {{"dtype", name == int_tensor ? "I32" : "F32"}, {"shape", shape},
                       {"data_offsets", {data.size(), data.size() + t.bytes}}};
       data.append(reinterpret_cast<const char*>(t.data), t.bytes);
     }
@@ -89,6 +90,13 @@ TEST_F(BrokenCheckpoint, WrongShapeIsNamed) {
   });
   const std::string msg = expect_load_error(ErrorKind::kInvalidArgument);
   EXPECT_NE(msg.find("model.layers.0.self_attn.o_proj.weight"), std::string::npos) << msg;
+}
+
+TEST_F(BrokenCheckpoint, NonFloatTensorIsNamed) {
+  // Same bytes, declared I32: a valid safetensors file whose tensor no float path can use.
+  write_tensors([](const std::string&, std::vector<int64_t>&) { return true; }, "model.norm.weight");
+  const std::string msg = expect_load_error(ErrorKind::kUnsupported);
+  EXPECT_NE(msg.find("model.norm.weight"), std::string::npos) << msg;
 }
 
 TEST_F(BrokenCheckpoint, UnknownArchitectureIsNamed) {
