@@ -22,8 +22,8 @@ constexpr int64_t kRebuildEvery = 1000;  // < kSpare: the admissions never evict
 
 std::unique_ptr<KvCache> make_cache(int32_t blocks, bool prefix) {
   // Bookkeeping cost does not depend on head geometry; keep the storage tiny.
-  KvCacheConfig c = KvCacheConfig::uniform({{AttentionRule::full(), {0}}}, blocks, kBs, 1, 2,
-                                           DType::kBF16);
+  KvCacheConfig c =
+      KvCacheConfig::uniform({{AttentionRule::full(), {0}}}, blocks, kBs, 1, 2, DType::kBF16);
   c.enable_prefix_cache = prefix;
   return std::make_unique<KvCache>(std::move(c));
 }
@@ -68,9 +68,8 @@ void BM_AdmitWithHits(benchmark::State& state, bool prefix) {
   }
   state.counters["hit_blocks_per_admission"] = double(hit_tokens) / kBs / double(i);
   state.counters["cached_blocks"] = double(cache->prefix_metrics().cached_blocks);
-  state.counters["per_block"] =
-      benchmark::Counter(double(i) * double(k + 1), benchmark::Counter::kIsRate |
-                                                        benchmark::Counter::kInvert);
+  state.counters["per_block"] = benchmark::Counter(
+      double(i) * double(k + 1), benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
 }
 
 void BM_PrefixCacheOn(benchmark::State& state) { BM_AdmitWithHits(state, true); }
@@ -89,8 +88,8 @@ void BM_LookupOnly(benchmark::State& state) {
     const auto& p = prompts[i++ % kPrompts];
     benchmark::DoNotOptimize(cache->lookup(std::span<const int32_t>(p.data(), k * kBs + 1)));
   }
-  state.counters["per_block"] = benchmark::Counter(double(i) * double(k), benchmark::Counter::kIsRate |
-                                                                              benchmark::Counter::kInvert);
+  state.counters["per_block"] = benchmark::Counter(
+      double(i) * double(k), benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
 }
 BENCHMARK(BM_LookupOnly)->Arg(1)->Arg(16)->Arg(99);
 

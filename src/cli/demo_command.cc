@@ -19,9 +19,10 @@ struct DemoOptions {
 void print_metrics(const KvCache& cache) {
   for (int32_t g = 0; g < cache.num_groups(); ++g) {
     const AllocatorMetrics m = cache.metrics(g);
-    std::cout << "  group " << g << " (" << cache.group_spec(g).rule.describe() << "): "
-              << m.used_blocks << " of " << m.total_blocks << " blocks in use, " << m.free_blocks
-              << " free, " << m.used_bytes << " of " << m.total_bytes << " bytes\n";
+    std::cout << "  group " << g << " (" << cache.group_spec(g).rule.describe()
+              << "): " << m.used_blocks << " of " << m.total_blocks << " blocks in use, "
+              << m.free_blocks << " free, " << m.used_bytes << " of " << m.total_bytes
+              << " bytes\n";
   }
 }
 
@@ -65,8 +66,8 @@ void run_demo(const DemoOptions& opt) {
   Rng rng(seed_from_env(7));
   // Layers 0 and 2 attend fully, layer 1 slides with window W (a Gemma-3-like pattern).
   KvCacheConfig config = KvCacheConfig::uniform(
-      {{AttentionRule::full(), {0, 2}}, {AttentionRule::sliding(opt.window), {1}}},
-      opt.num_blocks, opt.block_size, /*num_kv_heads=*/2, /*head_dim=*/8, DType::kBF16);
+      {{AttentionRule::full(), {0, 2}}, {AttentionRule::sliding(opt.window), {1}}}, opt.num_blocks,
+      opt.block_size, /*num_kv_heads=*/2, /*head_dim=*/8, DType::kBF16);
   config.enable_prefix_cache = true;
   KvCache cache(std::move(config));
   std::vector<int32_t> prompt;

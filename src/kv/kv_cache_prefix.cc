@@ -131,9 +131,8 @@ int32_t KvCache::cache_full_blocks(SeqId seq) {
 void KvCache::reset_prefix_cache() {
   PKV_CHECK(prefix_ != nullptr, InvalidArgument, "reset: the prefix cache is off");
   for (int32_t g = 0; g < num_groups(); ++g)
-    PKV_CHECK(groups_[g].alloc->num_used() == 0, InvalidArgument,
-              "reset refused: layer group ", g, " has ", groups_[g].alloc->num_used(),
-              " blocks in use");
+    PKV_CHECK(groups_[g].alloc->num_used() == 0, InvalidArgument, "reset refused: layer group ", g,
+              " has ", groups_[g].alloc->num_used(), " blocks in use");
   prefix_->clear();
   for (auto& [id, s] : seqs_) s.published_blocks = 0;
   ++prefix_metrics_.resets;

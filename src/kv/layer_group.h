@@ -25,9 +25,12 @@ enum class AttentionKind : uint8_t { kFull, kSliding, kChunked };
 
 inline const char* attention_kind_name(AttentionKind kind) {
   switch (kind) {
-    case AttentionKind::kFull: return "full";
-    case AttentionKind::kSliding: return "sliding";
-    case AttentionKind::kChunked: return "chunked";
+    case AttentionKind::kFull:
+      return "full";
+    case AttentionKind::kSliding:
+      return "sliding";
+    case AttentionKind::kChunked:
+      return "chunked";
   }
   return "?";
 }
@@ -52,9 +55,12 @@ struct AttentionRule {
   // First visible position for the query at position len - 1 (len >= 1).
   int64_t visible_begin(int64_t len) const {
     switch (kind) {
-      case AttentionKind::kFull: return 0;
-      case AttentionKind::kSliding: return std::max<int64_t>(0, len - window);
-      case AttentionKind::kChunked: return ((len - 1) / chunk) * chunk;
+      case AttentionKind::kFull:
+        return 0;
+      case AttentionKind::kSliding:
+        return std::max<int64_t>(0, len - window);
+      case AttentionKind::kChunked:
+        return ((len - 1) / chunk) * chunk;
     }
     return 0;
   }
@@ -62,9 +68,12 @@ struct AttentionRule {
   // First position that must stay cached before the token at position n is appended.
   int64_t retained_begin(int64_t n) const {
     switch (kind) {
-      case AttentionKind::kFull: return 0;
-      case AttentionKind::kSliding: return std::max<int64_t>(0, n + 1 - window);
-      case AttentionKind::kChunked: return (n / chunk) * chunk;
+      case AttentionKind::kFull:
+        return 0;
+      case AttentionKind::kSliding:
+        return std::max<int64_t>(0, n + 1 - window);
+      case AttentionKind::kChunked:
+        return (n / chunk) * chunk;
     }
     return 0;
   }
@@ -77,9 +86,12 @@ struct AttentionRule {
 
   std::string describe() const {
     switch (kind) {
-      case AttentionKind::kFull: return "full";
-      case AttentionKind::kSliding: return str_cat("sliding(W=", window, ")");
-      case AttentionKind::kChunked: return str_cat("chunked(C=", chunk, ")");
+      case AttentionKind::kFull:
+        return "full";
+      case AttentionKind::kSliding:
+        return str_cat("sliding(W=", window, ")");
+      case AttentionKind::kChunked:
+        return str_cat("chunked(C=", chunk, ")");
     }
     return "?";
   }

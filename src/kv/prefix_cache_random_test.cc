@@ -50,8 +50,10 @@ class RandomPrefixTest {
     chunk_ = rng_.uniform_int(2, 8);
     KvCacheConfig c;
     c.groups.push_back({{AttentionRule::full(), {0}}, {1, 96 / bs, bs, 1, 2, DType::kBF16}, -1});
-    c.groups.push_back({{AttentionRule::sliding(window_), {1}}, {1, 64 / bs, bs, 1, 2, DType::kF32}, -1});
-    c.groups.push_back({{AttentionRule::chunked(chunk_), {2}}, {1, 64 / bs, bs, 1, 2, DType::kF16}, -1});
+    c.groups.push_back(
+        {{AttentionRule::sliding(window_), {1}}, {1, 64 / bs, bs, 1, 2, DType::kF32}, -1});
+    c.groups.push_back(
+        {{AttentionRule::chunked(chunk_), {2}}, {1, 64 / bs, bs, 1, 2, DType::kF16}, -1});
     c.enable_prefix_cache = true;
     cache_ = std::make_unique<KvCache>(std::move(c));
     for (auto& base : bases_)
@@ -72,10 +74,11 @@ class RandomPrefixTest {
     EXPECT_GT(m.evictions, steps / 100);
     EXPECT_GT(m.resets, 5);
     EXPECT_GT(failed_, 10);
-    std::printf("prefix random test: %lld admissions with %lld hits (%lld tokens), %lld evictions, "
-                "%lld resets, %lld failed allocations\n", (long long)m.queries, (long long)m.hits,
-                (long long)m.hit_tokens, (long long)m.evictions, (long long)m.resets,
-                (long long)failed_);
+    std::printf(
+        "prefix random test: %lld admissions with %lld hits (%lld tokens), %lld evictions, "
+        "%lld resets, %lld failed allocations\n",
+        (long long)m.queries, (long long)m.hits, (long long)m.hit_tokens, (long long)m.evictions,
+        (long long)m.resets, (long long)failed_);
   }
 
  private:
@@ -163,7 +166,8 @@ class RandomPrefixTest {
       const BlockTable& t = cache_->table(layer, id);
       const int64_t pos = rng_.uniform_int(t.num_released() * bs_, t.num_tokens() - 1);
       const int32_t block = t.locate(pos).block;
-      if (cache_->allocator(layer).ref_count(block) > 1 && cache_->allocator(layer).available() == 0) {
+      if (cache_->allocator(layer).ref_count(block) > 1 &&
+          cache_->allocator(layer).available() == 0) {
         const std::string before = cache_->debug_string();
         EXPECT_THROW(write(id, layer, pos), Error);
         EXPECT_EQ(cache_->debug_string(), before);
@@ -179,7 +183,8 @@ class RandomPrefixTest {
         ASSERT_EQ(int64_t(hit.blocks[g].size()), hit.num_tokens / bs_ - hit.released[g]);
     } else if (op < 98) {
       const bool in_use = cache_->metrics(0).used_blocks + cache_->metrics(1).used_blocks +
-                              cache_->metrics(2).used_blocks > 0;
+                              cache_->metrics(2).used_blocks >
+                          0;
       const std::string before = cache_->debug_string();
       if (in_use) {
         EXPECT_THROW(cache_->reset_prefix_cache(), Error);

@@ -18,8 +18,8 @@ using ::testing::ElementsAre;
 using Tokens = std::vector<int32_t>;
 
 KvCacheConfig full_config(int32_t blocks, int32_t bs) {
-  KvCacheConfig c = KvCacheConfig::uniform({{AttentionRule::full(), {0}}}, blocks, bs, 1, 2,
-                                           DType::kF32);
+  KvCacheConfig c =
+      KvCacheConfig::uniform({{AttentionRule::full(), {0}}}, blocks, bs, 1, 2, DType::kF32);
   c.enable_prefix_cache = true;
   return c;
 }
@@ -73,9 +73,10 @@ TEST(PrefixCache, PrefillWithASharedPrefix) {  // vLLM test_prefill
 
   EXPECT_EQ(prefill(cache, 1, cat(kCommon, {5, 5, 5, 5, 5})), 12);
   EXPECT_THAT(cache.table(0, 1).blocks(), ElementsAre(0, 1, 2, 4, 5));
-  EXPECT_THAT((std::vector<int32_t>{cache.allocator(0).ref_count(0), cache.allocator(0).ref_count(1),
-                                    cache.allocator(0).ref_count(2), cache.allocator(0).ref_count(3)}),
-              ElementsAre(2, 2, 2, 1));
+  EXPECT_THAT(
+      (std::vector<int32_t>{cache.allocator(0).ref_count(0), cache.allocator(0).ref_count(1),
+                            cache.allocator(0).ref_count(2), cache.allocator(0).ref_count(3)}),
+      ElementsAre(2, 2, 2, 1));
   PrefixCacheMetrics m = cache.prefix_metrics();
   EXPECT_EQ(m.queries, 2);
   EXPECT_EQ(m.query_tokens, 32);
@@ -145,7 +146,7 @@ TEST(PrefixCache, EvictionIsLeastRecentlyUsedAndTailFirst) {  // vLLM test_evict
 TEST(PrefixCache, FailedAllocationWithHitsChangesNoRefCount) {
   KvCache cache(full_config(5, 4));
   const Tokens a = range(1, 9);
-  prefill(cache, 0, a);  // blocks 0, 1 cached, 2 partial; kept in use
+  prefill(cache, 0, a);                                // blocks 0, 1 cached, 2 partial; kept in use
   const Tokens big = cat(range(1, 8), range(50, 12));  // 20 tokens: hit 8 + 3 new > 2 free
   const std::string before = cache.debug_string();
   EXPECT_THROW(cache.add_prompt(1, big), Error);
@@ -199,7 +200,8 @@ TEST(PrefixCache, NamespaceKeySeparatesIdenticalTokens) {  // vLLM test_cache_ke
   EXPECT_EQ(cache.lookup(p, namespace_key("alice")).num_tokens, 12);  // 13 tokens: capped at 12
   EXPECT_EQ(prefill(cache, 1, p, namespace_key("bob")), 0);
   EXPECT_EQ(prefill(cache, 2, p, namespace_key("alice")), 12);
-  EXPECT_THAT(cache.table(0, 2).blocks(), ElementsAre(0, 1, 2, 8));  // seq 0 holds 0-3, seq 1 holds 4-7
+  EXPECT_THAT(cache.table(0, 2).blocks(),
+              ElementsAre(0, 1, 2, 8));  // seq 0 holds 0-3, seq 1 holds 4-7
   EXPECT_NE(namespace_key("alice"), namespace_key("bob"));
   EXPECT_EQ(namespace_key(""), 0u);
 }
@@ -257,8 +259,8 @@ TEST(PrefixCache, ChunkedHitLengthsMatchVllm) {
 }
 
 TEST(PrefixCache, SlidingGroupHitNeedsOnlyTheWindowsBlocks) {
-  KvCacheConfig c = KvCacheConfig::uniform({{AttentionRule::sliding(4), {0}}}, 10, 2, 1, 2,
-                                           DType::kF32);
+  KvCacheConfig c =
+      KvCacheConfig::uniform({{AttentionRule::sliding(4), {0}}}, 10, 2, 1, 2, DType::kF32);
   c.enable_prefix_cache = true;
   KvCache cache(std::move(c));
   const Tokens a = range(1, 12);
@@ -317,10 +319,10 @@ TEST(PrefixCache, PageAlignmentMatchesSglangRadixCache) {
   KvCache cache(full_config(16, 4));
   prefill(cache, 0, range(1, 10));  // [1..10]: pages [1..4] and [5..8] cached, [9, 10] not
   EXPECT_EQ(cache.prefix_metrics().cached_blocks, 2);
-  EXPECT_EQ(cache.lookup(range(1, 3)).num_tokens, 0);    // shorter than a page
-  EXPECT_EQ(cache.lookup(range(1, 7)).num_tokens, 4);    // one whole page
+  EXPECT_EQ(cache.lookup(range(1, 3)).num_tokens, 0);  // shorter than a page
+  EXPECT_EQ(cache.lookup(range(1, 7)).num_tokens, 4);  // one whole page
   EXPECT_EQ(cache.lookup(range(1, 9)).num_tokens, 8);
-  EXPECT_EQ(cache.lookup(range(1, 12)).num_tokens, 8);   // [9, 10] never formed a full page
+  EXPECT_EQ(cache.lookup(range(1, 12)).num_tokens, 8);  // [9, 10] never formed a full page
   EXPECT_EQ(cache.lookup(Tokens{1, 2, 3, 4, 5, 6, 7, 0, 9}).num_tokens, 4);  // page 2 differs
   EXPECT_EQ(cache.lookup(Tokens{1, 2, 3, 5, 5, 6, 7, 8, 9}).num_tokens, 0);  // page 1 differs
   const PrefixHit hit = cache.lookup(range(1, 9));
@@ -376,8 +378,8 @@ TEST(PrefixCache, BadInputIsAClearErrorAndChangesNothing) {
   KvCache cache(full_config(8, 4));
   prefill(cache, 0, range(1, 6));
   const std::string before = cache.debug_string();
-  EXPECT_THROW(cache.add_prompt(0, range(1, 4)), Error);   // exists
-  EXPECT_THROW(cache.add_prompt(1, Tokens{}), Error);      // empty
+  EXPECT_THROW(cache.add_prompt(0, range(1, 4)), Error);  // exists
+  EXPECT_THROW(cache.add_prompt(1, Tokens{}), Error);     // empty
   EXPECT_THROW(cache.append_tokens(0, Tokens{}), Error);
   EXPECT_THROW(cache.append_tokens(5, Tokens{1}), Error);  // unknown
   EXPECT_EQ(cache.debug_string(), before);

@@ -133,7 +133,8 @@ void PrefixIndex::prune(int64_t node) {
     auto it = nodes_.find(node);
     if (it == nodes_.end()) return;
     const Node& n = it->second;
-    if (n.children > 0 || std::any_of(n.blocks.begin(), n.blocks.end(), [](int32_t b) { return b != -1; }))
+    if (n.children > 0 ||
+        std::any_of(n.blocks.begin(), n.blocks.end(), [](int32_t b) { return b != -1; }))
       return;
     const int64_t parent = n.parent;
     auto [lo, hi] = by_hash_.equal_range(n.hash);
