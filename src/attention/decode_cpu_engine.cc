@@ -13,6 +13,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <limits>
 #include <vector>
 
@@ -23,6 +24,13 @@
 #define HWY_COMPILE_ONLY_STATIC 1
 #include <hwy/highway.h>
 #include <hwy/contrib/math/math-inl.h>
+
+#if defined(__AVX512BF16__) && HWY_TARGET <= HWY_AVX3
+#include <immintrin.h>
+#define PAGEDKV_BF16_DOT 1
+#else
+#define PAGEDKV_BF16_DOT 0
+#endif
 
 HWY_BEFORE_NAMESPACE();
 namespace pagedkv::detail {
@@ -143,21 +151,16 @@ HWY_INLINE void prefetch_run(const void* k, const void* v, size_t bytes) {
   }
 }
 
-// One online-softmax step of one kv head over a tile of n tokens whose K/V rows (already f32)
-// are krow[i] / vrow[i]: logits for the G query heads, rescale, accumulate p * V.
+// Logits of G query heads (f32, pre-scaled) against n f32 K rows: 4 tokens at a time share
+// each q load; 4-way interleaved horizontal sums.
 template <int D>
-HWY_INLINE void head_tile(const float* const* krow_in, const float* const* vrow, int32_t n,
-                          int32_t G, float cap, const float* HWY_RESTRICT qf,
-                          float* HWY_RESTRICT acc, float* HWY_RESTRICT sc, float* HWY_RESTRICT m,
-                          float* HWY_RESTRICT l) {
+HWY_INLINE void tile_logits(const float* HWY_RESTRICT qf, const float* const* krow_in, int32_t n,
+                            int32_t G, float* HWY_RESTRICT sc) {
   const DF df;
   const size_t N = hn::Lanes(df);
-  const int32_t Gp = padded_group(G);
-  const float neg_inf = -std::numeric_limits<float>::infinity();
   const float* krow[kTile];
   for (int32_t i = 0; i < n; ++i) krow[i] = krow_in[i];
   for (int32_t i = n; i < kTile; ++i) krow[i] = krow[0];  // padding: computed, then masked
-  // Logits: 4 tokens at a time share each q load; one horizontal sum per (head, token).
   const int32_t n4 = (n + 3) & ~3;
   for (int32_t g = 0; g < G; ++g) {
     float* row = sc + g * kTile;
@@ -173,6 +176,57 @@ HWY_INLINE void head_tile(const float* const* krow_in, const float* const* vrow,
       }
       sum4(a0, a1, a2, a3, row + i);
     }
+  }
+}
+
+#if PAGEDKV_BF16_DOT
+// bf16 q and bf16 K on CPUs with AVX512_BF16: vdpbf16ps multiplies bf16 pairs exactly and
+// accumulates in f32, 32 products per instruction, with no widening pass over K. The scale is
+// applied to the logits afterwards (q stays as stored).
+template <int D>
+HWY_INLINE void tile_logits_bf16(const uint16_t* HWY_RESTRICT qb, const uint16_t* const* krow_in,
+                                 int32_t n, int32_t G, float scale, float* HWY_RESTRICT sc) {
+  static_assert(D % 32 == 0);
+  const DF df;
+  const uint16_t* krow[kTile];
+  for (int32_t i = 0; i < n; ++i) krow[i] = krow_in[i];
+  for (int32_t i = n; i < kTile; ++i) krow[i] = krow[0];
+  const int32_t n4 = (n + 3) & ~3;
+  const auto vscale = hn::Set(df, scale);
+  for (int32_t g = 0; g < G; ++g) {
+    float* row = sc + g * kTile;
+    const uint16_t* qg = qb + g * D;
+    for (int32_t i = 0; i < n4; i += 4) {
+      __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+      for (int32_t c = 0; c < D; c += 32) {
+        const __m512bh qv = (__m512bh)_mm512_loadu_si512(qg + c);
+        a0 = _mm512_dpbf16_ps(a0, qv, (__m512bh)_mm512_loadu_si512(krow[i] + c));
+        a1 = _mm512_dpbf16_ps(a1, qv, (__m512bh)_mm512_loadu_si512(krow[i + 1] + c));
+        a2 = _mm512_dpbf16_ps(a2, qv, (__m512bh)_mm512_loadu_si512(krow[i + 2] + c));
+        a3 = _mm512_dpbf16_ps(a3, qv, (__m512bh)_mm512_loadu_si512(krow[i + 3] + c));
+      }
+      sum4(hn::Vec512<float>{a0}, hn::Vec512<float>{a1}, hn::Vec512<float>{a2},
+           hn::Vec512<float>{a3}, row + i);
+    }
+    for (int32_t i = 0; i < kTile; i += int32_t(hn::Lanes(df))) {
+      hn::StoreU(hn::Mul(hn::LoadU(df, row + i), vscale), df, row + i);
+    }
+  }
+}
+#endif
+
+// The rest of one online-softmax step of one kv head over a tile of n tokens, once the logits
+// sc[G, kTile] are in: softcap, rescale, accumulate p * V (V rows already f32 at vrow[i]).
+template <int D>
+HWY_INLINE void tile_softmax_pv(const float* const* vrow, int32_t n, int32_t G, float cap,
+                                float* HWY_RESTRICT acc, float* HWY_RESTRICT sc,
+                                float* HWY_RESTRICT m, float* HWY_RESTRICT l) {
+  const DF df;
+  const size_t N = hn::Lanes(df);
+  const int32_t Gp = padded_group(G);
+  const float neg_inf = -std::numeric_limits<float>::infinity();
+  for (int32_t g = 0; g < G; ++g) {
+    float* row = sc + g * kTile;
     if (cap > 0.0f) {
       const auto vcap = hn::Set(df, cap), vinv = hn::Set(df, 1.0f / cap);
       for (int32_t i = 0; i < kTile; i += int32_t(N)) {
@@ -238,21 +292,28 @@ HWY_INLINE void head_tile(const float* const* krow_in, const float* const* vrow,
 // One work item: tokens [t0, t1) of sequence b, kv heads [h0, h1). The tile loop walks tokens;
 // inside a tile every kv head of the item is processed, so each token's K/V run (the item's heads
 // are adjacent in NHD) is read once, front to back.
-template <typename KT, int D, bool kPaged>
+// kBf16Dot: q and K are bf16 and the logits use vdpbf16ps (K staged as raw bf16, q kept as
+// stored); otherwise q is widened to f32 and pre-scaled, K widened to f32.
+template <typename KT, int D, bool kPaged, bool kBf16Dot>
 void attend_item(const CpuDecodeJob& j, const WorkItem& w, Scratch& s, float* HWY_RESTRICT part) {
   const int32_t G = j.num_q_heads / j.num_kv_heads;
   const int32_t Gp = padded_group(G);
   const int32_t heads = w.h1 - w.h0;
   s.reserve(heads, G, D);
   // Per kv head hh of the item, rows [hh * Gp, hh * Gp + G) of:
-  float* qf = s.q.data();       // [heads * Gp, D], pre-multiplied by scale
+  float* qf = s.q.data();       // [heads * Gp, D], pre-multiplied by scale (kBf16Dot: raw bf16)
   float* acc = s.acc.data();    // [heads * Gp, D] unnormalized output
   float* sc = s.scores.data();  // [heads * Gp, kTile] logits, then probabilities
   for (int32_t hh = 0; hh < heads; ++hh) {
     for (int32_t g = 0; g < G; ++g) {
       const size_t qbase = (size_t(w.b) * j.num_q_heads + size_t(w.h0 + hh) * G + g) * D;
-      float* dst = qf + (size_t(hh) * Gp + g) * D;
-      for (int32_t d = 0; d < D; ++d) dst[d] = load_as_f32(j.q, j.q_dtype, qbase + d) * j.scale;
+      if constexpr (kBf16Dot) {
+        uint16_t* dst = reinterpret_cast<uint16_t*>(qf) + (size_t(hh) * Gp + g) * D;
+        std::memcpy(dst, static_cast<const uint16_t*>(j.q) + qbase, sizeof(uint16_t) * D);
+      } else {
+        float* dst = qf + (size_t(hh) * Gp + g) * D;
+        for (int32_t d = 0; d < D; ++d) dst[d] = load_as_f32(j.q, j.q_dtype, qbase + d) * j.scale;
+      }
     }
   }
   std::fill(s.m.begin(), s.m.end(), -std::numeric_limits<float>::infinity());
@@ -304,7 +365,12 @@ void attend_item(const CpuDecodeJob& j, const WorkItem& w, Scratch& s, float* HW
       if constexpr (!std::is_same_v<KT, float>) {
         for (int32_t hh = 0; hh < heads; ++hh) {
           const size_t r = (size_t(hh) * kTile + i) * D;
-          row_to_f32<KT, D>(kbase + off[i] + hh * sh, s.kf.data() + r);
+          if constexpr (kBf16Dot) {
+            std::memcpy(reinterpret_cast<uint16_t*>(s.kf.data()) + r, kbase + off[i] + hh * sh,
+                        sizeof(uint16_t) * D);
+          } else {
+            row_to_f32<KT, D>(kbase + off[i] + hh * sh, s.kf.data() + r);
+          }
           row_to_f32<KT, D>(vbase + off[i] + hh * sh, s.vf.data() + r);
         }
       }
@@ -320,8 +386,20 @@ void attend_item(const CpuDecodeJob& j, const WorkItem& w, Scratch& s, float* HW
         }
       }
       const size_t r = size_t(hh) * Gp;
-      head_tile<D>(krow, vrow, n, G, j.softcap, qf + r * D, acc + r * D, sc + r * kTile,
-                   s.m.data() + r, s.l.data() + r);
+      if constexpr (kBf16Dot) {
+#if PAGEDKV_BF16_DOT
+        const uint16_t* kb[kTile];
+        for (int32_t i = 0; i < n; ++i) {
+          kb[i] = reinterpret_cast<const uint16_t*>(s.kf.data()) + (size_t(hh) * kTile + i) * D;
+        }
+        tile_logits_bf16<D>(reinterpret_cast<const uint16_t*>(qf) + r * D, kb, n, G, j.scale,
+                            sc + r * kTile);
+#endif
+      } else {
+        tile_logits<D>(qf + r * D, krow, n, G, sc + r * kTile);
+      }
+      tile_softmax_pv<D>(vrow, n, G, j.softcap, acc + r * D, sc + r * kTile, s.m.data() + r,
+                         s.l.data() + r);
     }
   }
   // Partial result rows in query-head order: [heads * G, D + 2].
@@ -339,24 +417,28 @@ void attend_item(const CpuDecodeJob& j, const WorkItem& w, Scratch& s, float* HW
 
 using ItemFn = void (*)(const CpuDecodeJob&, const WorkItem&, Scratch&, float*);
 
-template <typename KT, bool kPaged>
+template <typename KT, bool kPaged, bool kBf16Dot = false>
 ItemFn pick_head_dim(int32_t D) {
   switch (D) {
-    case 64: return &attend_item<KT, 64, kPaged>;
-    case 80: return &attend_item<KT, 80, kPaged>;
-    case 96: return &attend_item<KT, 96, kPaged>;
-    case 128: return &attend_item<KT, 128, kPaged>;
-    case 256: return &attend_item<KT, 256, kPaged>;
+    case 64: return &attend_item<KT, 64, kPaged, kBf16Dot>;
+    case 80: return &attend_item<KT, 80, kPaged, false>;  // not a multiple of 32 bf16 pairs
+    case 96: return &attend_item<KT, 96, kPaged, kBf16Dot>;
+    case 128: return &attend_item<KT, 128, kPaged, kBf16Dot>;
+    case 256: return &attend_item<KT, 256, kPaged, kBf16Dot>;
   }
   fail(ErrorKind::kUnsupported, str_cat("CPU decode: head_dim ", D, " is not supported"));
 }
 
 // DISPATCH: (KV dtype, head dim, addressing) -> one compile-time specialization.
 template <bool kPaged>
-ItemFn pick(DType kv, int32_t D) {
+ItemFn pick(DType q, DType kv, int32_t D) {
   switch (kv) {
     case DType::kF32: return pick_head_dim<float, kPaged>(D);
-    case DType::kBF16: return pick_head_dim<hwy::bfloat16_t, kPaged>(D);
+    case DType::kBF16:
+      if (PAGEDKV_BF16_DOT && q == DType::kBF16) {
+        return pick_head_dim<hwy::bfloat16_t, kPaged, PAGEDKV_BF16_DOT != 0>(D);
+      }
+      return pick_head_dim<hwy::bfloat16_t, kPaged>(D);
     case DType::kF16: return pick_head_dim<hwy::float16_t, kPaged>(D);
     default: break;
   }
@@ -370,7 +452,8 @@ void run(const CpuDecodeJob& j, const CpuDecodeOptions& opt) {
   const int32_t G = j.num_q_heads / Hkv;
   PKV_CHECK(D % int32_t(hn::Lanes(DF())) == 0, Internal, "CPU decode: head_dim ", D,
             " is not a multiple of the SIMD width");
-  const ItemFn fn = j.paged ? pick<true>(j.kv_dtype, D) : pick<false>(j.kv_dtype, D);
+  const ItemFn fn =
+      j.paged ? pick<true>(j.q_dtype, j.kv_dtype, D) : pick<false>(j.q_dtype, j.kv_dtype, D);
   ThreadPool& pool = opt.pool ? *opt.pool : ThreadPool::global();
 
   // Plan. KV split per sequence: a function of the visible lengths, the thread count and the
