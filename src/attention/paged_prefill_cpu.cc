@@ -19,13 +19,14 @@ namespace {
 
 void validate(const PrefillParams& p) {
   const KvLayerView& kv = p.kv;
-  PKV_CHECK(p.q && p.out && kv.k && kv.v && p.blocks, InvalidArgument, "paged_prefill_cpu: null pointer");
+  PKV_CHECK(p.q && p.out && kv.k && kv.v && p.blocks, InvalidArgument,
+            "paged_prefill_cpu: null pointer");
   PKV_CHECK(p.num_tokens >= 1 && p.q_start >= 0, InvalidArgument, "paged_prefill_cpu: num_tokens ",
             p.num_tokens, ", q_start ", p.q_start);
   PKV_CHECK(kv.num_kv_heads >= 1 && p.num_q_heads % kv.num_kv_heads == 0, InvalidArgument,
             "paged_prefill_cpu: Hq ", p.num_q_heads, " is not a multiple of Hkv ", kv.num_kv_heads);
-  PKV_CHECK(kv.dtype == DType::kF32 || kv.dtype == DType::kBF16 || kv.dtype == DType::kF16, Unsupported,
-            "paged_prefill_cpu: KV dtype ", dtype_name(kv.dtype));
+  PKV_CHECK(kv.dtype == DType::kF32 || kv.dtype == DType::kBF16 || kv.dtype == DType::kF16,
+            Unsupported, "paged_prefill_cpu: KV dtype ", dtype_name(kv.dtype));
   PKV_CHECK(kv.block_size >= 1 && p.base_pos % kv.block_size == 0, InvalidArgument,
             "paged_prefill_cpu: base_pos ", p.base_pos, " is not a block boundary");
   for (int32_t i = 0; i < p.num_blocks; ++i)
@@ -45,7 +46,8 @@ inline const float* row(const KvLayerView& kv, const void* base, int32_t block, 
                         int64_t head, float* scratch) {
   const int64_t off = block * kv.stride_block + slot * kv.stride_token + head * kv.stride_head;
   if (kv.dtype == DType::kF32) return static_cast<const float*>(base) + off;
-  for (int32_t d = 0; d < kv.head_dim; ++d) scratch[d] = load_as_f32(base, kv.dtype, size_t(off + d));
+  for (int32_t d = 0; d < kv.head_dim; ++d)
+    scratch[d] = load_as_f32(base, kv.dtype, size_t(off + d));
   return scratch;
 }
 

@@ -8,7 +8,6 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
-
 #include <nlohmann/json.hpp>
 
 #include "core/error.h"
@@ -43,7 +42,8 @@ class BrokenCheckpoint : public testing::Test {
       const TensorInfo& t = src.info(name);
       std::vector<int64_t> shape = t.shape;
       if (!edit(name, shape)) continue;
-      header[name] = {{"dtype", name == int_tensor ? "I32" : "F32"}, {"shape", shape},
+      header[name] = {{"dtype", name == int_tensor ? "I32" : "F32"},
+                      {"shape", shape},
                       {"data_offsets", {data.size(), data.size() + t.bytes}}};
       data.append(reinterpret_cast<const char*>(t.data), t.bytes);
     }
@@ -94,7 +94,8 @@ TEST_F(BrokenCheckpoint, WrongShapeIsNamed) {
 
 TEST_F(BrokenCheckpoint, NonFloatTensorIsNamed) {
   // Same bytes, declared I32: a valid safetensors file whose tensor no float path can use.
-  write_tensors([](const std::string&, std::vector<int64_t>&) { return true; }, "model.norm.weight");
+  write_tensors([](const std::string&, std::vector<int64_t>&) { return true; },
+                "model.norm.weight");
   const std::string msg = expect_load_error(ErrorKind::kUnsupported);
   EXPECT_NE(msg.find("model.norm.weight"), std::string::npos) << msg;
 }
@@ -113,7 +114,8 @@ TEST_F(BrokenCheckpoint, UnknownArchitectureIsNamed) {
 
 TEST_F(BrokenCheckpoint, MalformedConfigIsCorrupt) {
   write_tensors([](const std::string&, std::vector<int64_t>&) { return true; });
-  std::ofstream(dir_ / "config.json") << "{\"architectures\": [\"LlamaForCausalLM\"], \"hidden_size\": ";
+  std::ofstream(dir_ / "config.json")
+      << "{\"architectures\": [\"LlamaForCausalLM\"], \"hidden_size\": ";
   const std::string msg = expect_load_error(ErrorKind::kCorrupt);
   EXPECT_NE(msg.find("config.json"), std::string::npos) << msg;
 }

@@ -25,13 +25,15 @@ struct StepLogits {
 };
 
 // Prefill prompt, then decode `steps` tokens (teacher-forced from gen) for one sequence.
-StepLogits run_alone(const CausalLm& m, KvCache& cache, SeqId seq, const std::vector<int32_t>& prompt,
-              const std::vector<int32_t>& gen, size_t steps) {
+StepLogits run_alone(const CausalLm& m, KvCache& cache, SeqId seq,
+                     const std::vector<int32_t>& prompt, const std::vector<int32_t>& gen,
+                     size_t steps) {
   StepLogits r;
   cache.add_sequence(seq);
   r.logits = m.prefill(cache, seq, prompt);
   for (size_t s = 0; s < steps; ++s) {
-    const auto l = m.decode(cache, std::span<const SeqId>(&seq, 1), std::span<const int32_t>(&gen[s], 1));
+    const auto l =
+        m.decode(cache, std::span<const SeqId>(&seq, 1), std::span<const int32_t>(&gen[s], 1));
     r.logits.insert(r.logits.end(), l.begin(), l.end());
   }
   return r;
@@ -94,7 +96,8 @@ TEST_P(PagedModel, SharedPrefixGivesIdenticalLogits) {
   std::vector<float> parent, child;
   for (size_t s = 0; s < steps; ++s) {
     for (SeqId seq : {SeqId(2), SeqId(1)}) {
-      const auto l = m.decode(cache, std::span<const SeqId>(&seq, 1), std::span<const int32_t>(&gen[s], 1));
+      const auto l =
+          m.decode(cache, std::span<const SeqId>(&seq, 1), std::span<const int32_t>(&gen[s], 1));
       auto& dst = seq == 1 ? parent : child;
       dst.insert(dst.end(), l.begin(), l.end());
     }
@@ -129,7 +132,8 @@ TEST_P(PagedModel, BatchOfDifferentLengthsEqualsEachAlone) {
     std::vector<int32_t> tokens;
     for (size_t i = 0; i < n; ++i) tokens.push_back(fx.generated[i][s]);
     const auto l = m.decode(cache, seqs, tokens);  // [n, V]
-    for (size_t i = 0; i < n; ++i) batched[i].insert(batched[i].end(), l.begin() + i * V, l.begin() + (i + 1) * V);
+    for (size_t i = 0; i < n; ++i)
+      batched[i].insert(batched[i].end(), l.begin() + i * V, l.begin() + (i + 1) * V);
   }
   for (size_t i = 0; i < n; ++i) {
     SCOPED_TRACE(str_cat("sequence ", i));
@@ -150,15 +154,19 @@ TEST_P(PagedModel, PrefillInTwoPiecesMatchesHf) {
     KvCache cache(m.kv_cache_config(kPoolBlocks, kBlockSize));
     cache.add_sequence(3);
     std::vector<float> rows = m.prefill(cache, 3, std::span<const int32_t>(prompt.data(), split));
-    const auto rest = m.prefill(cache, 3, std::span<const int32_t>(prompt.data() + split, prompt.size() - split));
+    const auto rest =
+        m.prefill(cache, 3, std::span<const int32_t>(prompt.data() + split, prompt.size() - split));
     rows.insert(rows.end(), rest.begin(), rest.end());
     for (size_t t = 0; t < prompt.size(); ++t)
-      EXPECT_LE(relative_error({rows.data() + t * V, size_t(V)}, {fx.logits[2].data() + t * V, size_t(V)}), 1e-4)
+      EXPECT_LE(relative_error({rows.data() + t * V, size_t(V)},
+                               {fx.logits[2].data() + t * V, size_t(V)}),
+                1e-4)
           << "row " << t;
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(Families, PagedModel, testing::Values("llama3", "qwen3", "gemma3", "llama4"));
+INSTANTIATE_TEST_SUITE_P(Families, PagedModel,
+                         testing::Values("llama3", "qwen3", "gemma3", "llama4"));
 
 // Gemma 3's sliding layers (W = 8) keep at most ceil(W / bs) + 1 blocks per sequence while the
 // sequence grows far past the window; its global layer keeps every block.
@@ -215,7 +223,7 @@ TEST(PagedModelErrors, DecodeBatchThatDoesNotFitChangesNothing) {
     EXPECT_EQ(e.kind(), ErrorKind::kOutOfMemory) << e.what();
   }
   EXPECT_EQ(cache.debug_string(), before);
-  EXPECT_THROW(m.decode(cache, std::vector<SeqId>{1, 1}, next), Error);      // duplicate sequence
+  EXPECT_THROW(m.decode(cache, std::vector<SeqId>{1, 1}, next), Error);       // duplicate sequence
   EXPECT_THROW(m.decode(cache, seqs, std::vector<int32_t>{3, 9999}), Error);  // token outside vocab
   EXPECT_THROW(m.prefill(cache, 7, a), Error);                                // unknown sequence
   EXPECT_EQ(cache.debug_string(), before);
