@@ -1,6 +1,6 @@
 // Model-level checkpoint errors: a missing tensor, a tensor of the wrong shape, an unknown
 // architecture, a malformed config.json all give a clear Error naming the problem (the
-// safetensors-level ones are in safetensors_test.cc).
+// safetensors-level ones are in safetensors_test.cc). Also: an f16 copy of a checkpoint loads.
 
 #include <gtest/gtest.h>
 
@@ -10,8 +10,10 @@
 #include <functional>
 #include <nlohmann/json.hpp>
 
+#include "core/dtype.h"
 #include "core/error.h"
 #include "model/causal_lm.h"
+#include "model/hf_fixture.h"
 #include "model/safetensors.h"
 
 namespace pagedkv {
@@ -33,8 +35,9 @@ class BrokenCheckpoint : public testing::Test {
   void TearDown() override { fs::remove_all(dir_); }
 
   // Writes model.safetensors from the fixture's tensors; edit may drop (return false) or reshape.
+  // f16: store every tensor as F16 (rounded to nearest even) instead of F32.
   void write_tensors(const std::function<bool(const std::string&, std::vector<int64_t>&)>& edit,
-                     const std::string& int_tensor = "") {
+                     const std::string& int_tensor = "", bool f16 = false) {
     const TensorStore src = TensorStore::open("testdata/llama3");
     nlohmann::json header = nlohmann::json::object();
     std::string data;
@@ -42,10 +45,21 @@ class BrokenCheckpoint : public testing::Test {
       const TensorInfo& t = src.info(name);
       std::vector<int64_t> shape = t.shape;
       if (!edit(name, shape)) continue;
-      header[name] = {{"dtype", name == int_tensor ? "I32" : "F32"},
+      std::string bytes(reinterpret_cast<const char*>(t.data), t.bytes);
+      if (f16) {
+        std::string half(t.bytes / 2, '\0');
+        for (size_t i = 0; i < t.bytes / 4; ++i) {
+          float x;
+          std::memcpy(&x, bytes.data() + 4 * i, 4);
+          const uint16_t h = f32_to_f16(x);
+          std::memcpy(half.data() + 2 * i, &h, 2);
+        }
+        bytes = half;
+      }
+      header[name] = {{"dtype", name == int_tensor ? "I32" : (f16 ? "F16" : "F32")},
                       {"shape", shape},
-                      {"data_offsets", {data.size(), data.size() + t.bytes}}};
-      data.append(reinterpret_cast<const char*>(t.data), t.bytes);
+                      {"data_offsets", {data.size(), data.size() + bytes.size()}}};
+      data += bytes;
     }
     const std::string h = header.dump();
     std::ofstream out(dir_ / "model.safetensors", std::ios::binary);
@@ -71,6 +85,24 @@ class BrokenCheckpoint : public testing::Test {
 TEST_F(BrokenCheckpoint, IntactCopyLoads) {
   write_tensors([](const std::string&, std::vector<int64_t>&) { return true; });
   EXPECT_NO_THROW(CausalLm::load(dir_.string()));
+}
+
+// Not an error case: f16 weights load (upcast once) and stay close to HF's f32 logits (f16
+// rounding of every weight, ~5e-4 relative, is the only difference).
+TEST_F(BrokenCheckpoint, F16WeightsLoadAndTrackHf) {
+  write_tensors([](const std::string&, std::vector<int64_t>&) { return true; }, "", true);
+  const CausalLm m = CausalLm::load(dir_.string());
+  const HfFixture fx = load_hf_fixture("testdata/llama3");
+  KvCache cache(m.kv_cache_config(32, 4));
+  cache.add_sequence(1);
+  const auto rows = m.prefill(cache, 1, fx.prompts[1]);
+  const int64_t V = fx.vocab_size;
+  for (size_t t = 0; t < fx.prompts[1].size(); ++t) {
+    const double err =
+        relative_error({rows.data() + t * V, size_t(V)}, {fx.logits[1].data() + t * V, size_t(V)});
+    EXPECT_LE(err, 1e-2) << "row " << t;
+    EXPECT_GT(err, 0.0) << "row " << t;  // really rounded
+  }
 }
 
 TEST_F(BrokenCheckpoint, MissingTensorIsNamed) {
