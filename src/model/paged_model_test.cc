@@ -204,6 +204,25 @@ TEST(PagedModelGemma3, SlidingLayersHoldBoundedBlocks) {
   EXPECT_GT(cache.num_tokens(5), 2 * W);  // really generated past the window
 }
 
+// K/V stored in bf16 (the pool dtype of real deployments): logits stay near HF's f32 ones.
+TEST(PagedModelBf16Kv, LogitsTrackHf) {
+  for (const char* family : {"llama3", "gemma3", "llama4"}) {
+    SCOPED_TRACE(family);
+    const std::string dir = str_cat("testdata/", family);
+    const CausalLm m = CausalLm::load(dir);
+    const HfFixture fx = load_hf_fixture(dir);
+    KvCache cache(m.kv_cache_config(kPoolBlocks, kBlockSize, DType::kBF16));
+    const auto rows = run_alone(m, cache, 1, fx.prompts[2], fx.generated[2], 10).logits;
+    const int64_t V = m.config().vocab_size;
+    double worst = 0;
+    for (size_t t = 0; t < rows.size() / V; ++t)
+      worst = std::max(worst, relative_error({rows.data() + t * V, size_t(V)},
+                                             {fx.logits[2].data() + t * V, size_t(V)}));
+    EXPECT_LE(worst, 2e-2);
+    EXPECT_GT(worst, 1e-6);  // the K/V really were rounded
+  }
+}
+
 // A batch that does not fit the pool fails as a whole and leaves the cache untouched.
 TEST(PagedModelErrors, DecodeBatchThatDoesNotFitChangesNothing) {
   const CausalLm m = CausalLm::load("testdata/llama3");
