@@ -15,19 +15,19 @@
 namespace pagedkv {
 
 struct PrefillParams {
-  const float* q = nullptr;        // [T, Hq, D]
-  int32_t num_q_heads = 0;         // Hq, a multiple of kv.num_kv_heads
-  int32_t num_tokens = 0;          // T >= 1
-  int64_t q_start = 0;             // position of query 0
-  KvLayerView kv;                  // the layer's pool (f32, bf16 or f16)
-  const int32_t* blocks = nullptr; // [num_blocks]: physical ids holding positions from base_pos on
+  const float* q = nullptr;         // [T, Hq, D]
+  int32_t num_q_heads = 0;          // Hq, a multiple of kv.num_kv_heads
+  int32_t num_tokens = 0;           // T >= 1
+  int64_t q_start = 0;              // position of query 0
+  KvLayerView kv;                   // the layer's pool (f32, bf16 or f16)
+  const int32_t* blocks = nullptr;  // [num_blocks]: physical ids holding positions from base_pos on
   int32_t num_blocks = 0;
-  int64_t base_pos = 0;            // position held by slot 0 of blocks[0] (a multiple of block_size)
-  int64_t window = 0;              // > 0: sliding window W
-  int64_t chunk = 0;               // > 0: attention chunk size C
-  float scale = 0.0f;              // logit scale
-  float softcap = 0.0f;            // > 0: s = softcap * tanh(s / softcap)
-  float* out = nullptr;            // [T, Hq, D]
+  int64_t base_pos = 0;  // position held by slot 0 of blocks[0] (a multiple of block_size)
+  int64_t window = 0;    // > 0: sliding window W
+  int64_t chunk = 0;     // > 0: attention chunk size C
+  float scale = 0.0f;    // logit scale
+  float softcap = 0.0f;  // > 0: s = softcap * tanh(s / softcap)
+  float* out = nullptr;  // [T, Hq, D]
 };
 
 // First position query position p may see under the params' rule.

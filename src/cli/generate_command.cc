@@ -53,10 +53,14 @@ void run_generate(const GenerateOptions& o) {
 
 void register_generate_command(CLI::App& app) {
   auto opts = std::make_shared<GenerateOptions>();
-  CLI::App* cmd = app.add_subcommand("generate", "greedy generation from a Hugging Face checkpoint");
-  cmd->add_option("--model", opts->model_dir, "checkpoint directory (config.json + safetensors)")->required();
-  cmd->add_option("--prompt-ids", opts->prompt_ids, "prompt token ids, comma-separated")->required();
-  cmd->add_option("--max-new-tokens", opts->max_new_tokens, "tokens to generate")->check(CLI::NonNegativeNumber);
+  CLI::App* cmd =
+      app.add_subcommand("generate", "greedy generation from a Hugging Face checkpoint");
+  cmd->add_option("--model", opts->model_dir, "checkpoint directory (config.json + safetensors)")
+      ->required();
+  cmd->add_option("--prompt-ids", opts->prompt_ids, "prompt token ids, comma-separated")
+      ->required();
+  cmd->add_option("--max-new-tokens", opts->max_new_tokens, "tokens to generate")
+      ->check(CLI::NonNegativeNumber);
   cmd->add_option("--block-size", opts->block_size, "KV block size (power of two, 1..256)");
   cmd->callback([opts] { run_generate(*opts); });
 }

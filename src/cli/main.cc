@@ -3,6 +3,7 @@
 #include <iostream>
 
 #include "cli/batch_generate_command.h"
+#include "cli/bench_command.h"
 #include "cli/demo_command.h"
 #include "cli/engine_demo_command.h"
 #include "cli/generate_command.h"
@@ -15,6 +16,7 @@ int main(int argc, char** argv) {
   pagedkv::register_demo_command(app);
   pagedkv::register_generate_command(app);
   pagedkv::register_batch_generate_command(app);
+  pagedkv::register_bench_command(app);
   try {
     CLI11_PARSE(app, argc, argv);
   } catch (const pagedkv::Error& e) {

@@ -18,18 +18,21 @@ namespace pagedkv {
 
 struct CausalLm::Batch {
   bool prefill = false;
-  std::vector<SeqId> seq_of_row;   // [R]
-  std::vector<int64_t> pos;        // [R]
-  std::vector<SeqId> seqs;         // decode: sequence of row b; prefill: the one sequence
+  std::vector<SeqId> seq_of_row;  // [R]
+  std::vector<int64_t> pos;       // [R]
+  std::vector<SeqId> seqs;        // decode: sequence of row b; prefill: the one sequence
 };
 
 namespace {
 
 AttentionRule rule_of(const LayerConfig& l) {
   switch (l.attention) {
-    case LayerKind::kFull: return AttentionRule::full();
-    case LayerKind::kSliding: return AttentionRule::sliding(l.window);
-    case LayerKind::kChunked: return AttentionRule::chunked(l.window);
+    case LayerKind::kFull:
+      return AttentionRule::full();
+    case LayerKind::kSliding:
+      return AttentionRule::sliding(l.window);
+    case LayerKind::kChunked:
+      return AttentionRule::chunked(l.window);
   }
   return AttentionRule::full();
 }
@@ -52,7 +55,8 @@ CausalLm CausalLm::load(const std::string& dir, const std::string& config_name) 
 
 DecodeKernel CausalLm::resolved_decode_kernel(DType kv) const {
   if (decode_kernel_ != DecodeKernel::kAuto) return decode_kernel_;
-  const bool fused_ok = is_supported_decode_head_dim(int32_t(config_.head_dim)) && kv != DType::kFP8E4M3;
+  const bool fused_ok =
+      is_supported_decode_head_dim(int32_t(config_.head_dim)) && kv != DType::kFP8E4M3;
   return fused_ok ? DecodeKernel::kFusedPaged : DecodeKernel::kPagedPrefill;
 }
 
@@ -85,7 +89,8 @@ void CausalLm::attention_layer(KvCache& cache, const Batch& b, int32_t layer, co
   w.k.forward(x, R, k.data());
   w.v.forward(x, R, v.data());
   if (c.learned_qk_norm) {  // per head, before RoPE; Gemma scales by (1 + w)
-    const NormWeight mode = c.family == ModelFamily::kGemma3 ? NormWeight::kOnePlus : NormWeight::kPlain;
+    const NormWeight mode =
+        c.family == ModelFamily::kGemma3 ? NormWeight::kOnePlus : NormWeight::kPlain;
     rms_norm(q.data(), R * Hq, D, w.q_norm.data(), mode, eps);
     rms_norm(k.data(), R * Hkv, D, w.k_norm.data(), mode, eps);
   }
@@ -99,7 +104,8 @@ void CausalLm::attention_layer(KvCache& cache, const Batch& b, int32_t layer, co
   } else if (c.attn_temperature_tuning) {  // Llama 4 NoPE layers
     for (int64_t r = 0; r < R; ++r) {
       const float s = std::log1p(std::floor((float(b.pos[r]) + 1.0f) / float(c.floor_scale))) *
-                          float(c.attn_scale) + 1.0f;
+                          float(c.attn_scale) +
+                      1.0f;
       for (int64_t i = 0; i < Hq * D; ++i) q[r * Hq * D + i] *= s;
     }
   }
@@ -182,7 +188,8 @@ std::vector<float> CausalLm::run(KvCache& cache, const Batch& b, std::span<const
   // Gemma scales embeddings by sqrt(hidden) rounded to the weights' dtype (f32 here).
   const float embed_scale = gemma ? float(std::sqrt(double(H))) : 1.0f;
   for (int64_t r = 0; r < R; ++r)
-    for (int64_t i = 0; i < H; ++i) x[r * H + i] = weights_.embed[int64_t(tokens[r]) * H + i] * embed_scale;
+    for (int64_t i = 0; i < H; ++i)
+      x[r * H + i] = weights_.embed[int64_t(tokens[r]) * H + i] * embed_scale;
 
   for (int32_t layer = 0; layer < int32_t(c.num_layers); ++layer) {
     const LayerWeights& lw = weights_.layers[layer];
@@ -190,7 +197,8 @@ std::vector<float> CausalLm::run(KvCache& cache, const Batch& b, std::span<const
     attention_layer(cache, b, layer, h.data(), y.data());
     if (gemma) rms_norm(y.data(), R, H, lw.post_attn_norm.data(), mode, eps);
     for (int64_t i = 0; i < R * H; ++i) x[i] += y[i];
-    rms_norm_to(x.data(), h.data(), R, H, gemma ? lw.pre_ff_norm.data() : lw.post_attn_norm.data(), mode, eps);
+    rms_norm_to(x.data(), h.data(), R, H, gemma ? lw.pre_ff_norm.data() : lw.post_attn_norm.data(),
+                mode, eps);
     if (lw.moe) {
       lw.moe->forward(h.data(), R, y.data());
     } else {
@@ -241,9 +249,21 @@ std::vector<float> CausalLm::decode(KvCache& cache, std::span<const SeqId> seqs,
   for (size_t i = 0; i < seqs.size(); ++i) {
     PKV_CHECK(cache.has_sequence(seqs[i]) && cache.num_tokens(seqs[i]) >= 1, InvalidArgument,
               "decode: sequence ", seqs[i], " is unknown or has no prefill");
-    PKV_CHECK(tokens[i] >= 0 && tokens[i] < config_.vocab_size, InvalidArgument, "decode: token id ",
-              tokens[i], " outside the vocabulary of ", config_.vocab_size);
-    PKV_CHECK(cache.can_append(seqs[i], 1), OutOfMemory, "decode: no KV blocks for sequence ", seqs[i]);
+    PKV_CHECK(tokens[i] >= 0 && tokens[i] < config_.vocab_size, InvalidArgument,
+              "decode: token id ", tokens[i], " outside the vocabulary of ", config_.vocab_size);
+  }
+  // The whole batch must fit before anything is appended (all or nothing): per group, the blocks
+  // the batch needs beyond those its slides free.
+  for (int32_t g = 0; g < cache.num_groups(); ++g) {
+    int64_t needed = 0, freed = 0;
+    for (SeqId s : seqs) {
+      const BlockTable::AppendPlan plan = cache.table(g, s).plan_append(cache.allocator(g), 1);
+      needed += plan.needed();
+      freed += plan.freed;
+    }
+    PKV_CHECK(needed <= cache.allocator(g).available() + freed, OutOfMemory, "decode: layer group ",
+              g, " needs ", needed, " KV blocks for ", seqs.size(), " sequences, ",
+              cache.allocator(g).available() + freed, " available");
   }
   Batch b;
   b.seqs.assign(seqs.begin(), seqs.end());
@@ -295,7 +315,8 @@ std::vector<int32_t> generate_greedy(const CausalLm& model, std::span<const int3
   out.push_back(argmax(logits.data()));
   while (int32_t(out.size()) < max_new_tokens) {
     const int32_t last = out.back();
-    logits = model.decode(cache, std::span<const SeqId>(&seq, 1), std::span<const int32_t>(&last, 1));
+    logits =
+        model.decode(cache, std::span<const SeqId>(&seq, 1), std::span<const int32_t>(&last, 1));
     out.push_back(argmax(logits.data()));
   }
   return out;

@@ -41,7 +41,8 @@ class CausalLm {
   DecodeKernel resolved_decode_kernel(DType kv) const;
 
   // The layer groups (one per distinct attention rule) of a KvCache that serves this model.
-  KvCacheConfig kv_cache_config(int32_t num_blocks, int32_t block_size, DType dtype = DType::kF32) const;
+  KvCacheConfig kv_cache_config(int32_t num_blocks, int32_t block_size,
+                                DType dtype = DType::kF32) const;
 
   // Appends tokens (>= 1) to seq (already added to cache). Returns logits [T, V] for every token,
   // or [1, V] for the last one when all_logits is false.
@@ -60,7 +61,8 @@ class CausalLm {
 
  private:
   struct Batch;  // rows being computed: their sequences, positions, and which step kind
-  void attention_layer(KvCache& cache, const Batch& b, int32_t layer, const float* x, float* out) const;
+  void attention_layer(KvCache& cache, const Batch& b, int32_t layer, const float* x,
+                       float* out) const;
   std::vector<float> run(KvCache& cache, const Batch& b, std::span<const int32_t> tokens,
                          bool all_logits) const;
 

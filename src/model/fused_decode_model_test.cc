@@ -7,7 +7,6 @@
 
 #include <algorithm>
 #include <cstring>
-
 #include <nlohmann/json.hpp>
 
 #include "core/error.h"
@@ -22,8 +21,9 @@ namespace {
 constexpr int32_t kBlockSize = 4;
 
 ModelConfig synthetic_config(const std::string& family) {
-  nlohmann::json j = {{"hidden_size", 128}, {"intermediate_size", 96}, {"num_attention_heads", 4},
-                      {"num_key_value_heads", 2}, {"head_dim", 64}, {"vocab_size", 97},
+  nlohmann::json j = {{"hidden_size", 128},       {"intermediate_size", 96},
+                      {"num_attention_heads", 4}, {"num_key_value_heads", 2},
+                      {"head_dim", 64},           {"vocab_size", 97},
                       {"num_hidden_layers", 4}};
   if (family == "llama3") j["architectures"] = {"LlamaForCausalLM"};
   if (family == "qwen3") j["architectures"] = {"Qwen3ForCausalLM"};
@@ -47,12 +47,14 @@ ModelConfig synthetic_config(const std::string& family) {
 }
 
 // Prefill a random prompt then decode random tokens; all logits rows.
-std::vector<float> run(const CausalLm& m, KvCache& cache, SeqId seq, const std::vector<int32_t>& tokens,
-                       size_t prompt_len) {
+std::vector<float> run(const CausalLm& m, KvCache& cache, SeqId seq,
+                       const std::vector<int32_t>& tokens, size_t prompt_len) {
   cache.add_sequence(seq);
-  std::vector<float> out = m.prefill(cache, seq, std::span<const int32_t>(tokens.data(), prompt_len));
+  std::vector<float> out =
+      m.prefill(cache, seq, std::span<const int32_t>(tokens.data(), prompt_len));
   for (size_t i = prompt_len; i < tokens.size(); ++i) {
-    const auto l = m.decode(cache, std::span<const SeqId>(&seq, 1), std::span<const int32_t>(&tokens[i], 1));
+    const auto l =
+        m.decode(cache, std::span<const SeqId>(&seq, 1), std::span<const int32_t>(&tokens[i], 1));
     out.insert(out.end(), l.begin(), l.end());
   }
   return out;
@@ -80,7 +82,8 @@ TEST_P(FusedDecodeModel, MatchesPagedPrefillPathAndIsPlacementInvariant) {
   const auto b = run(simple, c2, 1, tokens, P);
   ASSERT_EQ(a.size(), b.size());
   for (size_t t = 0; t < a.size() / V; ++t)
-    EXPECT_LE(relative_error({a.data() + t * V, size_t(V)}, {b.data() + t * V, size_t(V)}), 1e-5) << "row " << t;
+    EXPECT_LE(relative_error({a.data() + t * V, size_t(V)}, {b.data() + t * V, size_t(V)}), 1e-5)
+        << "row " << t;
 
   KvCache c3(fused.kv_cache_config(64, kBlockSize));
   for (int32_t g = 0; g < c3.num_groups(); ++g) {  // scramble every free queue
@@ -111,7 +114,8 @@ TEST_P(FusedDecodeModel, MatchesPagedPrefillPathAndIsPlacementInvariant) {
   EXPECT_EQ(std::memcmp(batched.data(), a.data() + P * V, batched.size() * sizeof(float)), 0);
 }
 
-INSTANTIATE_TEST_SUITE_P(Families, FusedDecodeModel, testing::Values("llama3", "qwen3", "gemma3", "llama4"));
+INSTANTIATE_TEST_SUITE_P(Families, FusedDecodeModel,
+                         testing::Values("llama3", "qwen3", "gemma3", "llama4"));
 
 }  // namespace
 }  // namespace pagedkv

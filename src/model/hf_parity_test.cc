@@ -23,8 +23,8 @@ struct Variant {
 };
 
 std::string name_of(const testing::TestParamInfo<Variant>& info) {
-  std::string s = str_cat(info.param.family, "_", *info.param.subdir ? info.param.subdir : "f32", "_",
-                          info.param.config);
+  std::string s = str_cat(info.param.family, "_", *info.param.subdir ? info.param.subdir : "f32",
+                          "_", info.param.config);
   std::replace(s.begin(), s.end(), '.', '_');
   return s;
 }
@@ -57,7 +57,8 @@ TEST_P(HfParity, LogitsAndGreedyTokensMatchHf) {
     }
     ASSERT_EQ(rows.size(), fx.logits[i].size());
     for (int64_t t = 0; t < int64_t(rows.size()) / V; ++t) {
-      const double err = relative_error({rows.data() + t * V, size_t(V)}, {fx.logits[i].data() + t * V, size_t(V)});
+      const double err = relative_error({rows.data() + t * V, size_t(V)},
+                                        {fx.logits[i].data() + t * V, size_t(V)});
       worst = std::max(worst, err);
       EXPECT_LE(err, kTolerance) << "row " << t << (t < P ? " (prefill)" : " (decode)");
       if (t >= P - 1) {
@@ -71,14 +72,15 @@ TEST_P(HfParity, LogitsAndGreedyTokensMatchHf) {
 
 INSTANTIATE_TEST_SUITE_P(
     Families, HfParity,
-    testing::Values(Variant{"llama3", "", "config.json"}, Variant{"llama3", "", "config_v5.json"},
-                    Variant{"llama3", "bf16", "config.json"}, Variant{"llama3", "bf16", "config_v5.json"},
-                    Variant{"qwen3", "", "config.json"}, Variant{"qwen3", "", "config_v5.json"},
-                    Variant{"qwen3", "bf16", "config.json"}, Variant{"qwen3", "bf16", "config_v5.json"},
-                    Variant{"gemma3", "", "config.json"}, Variant{"gemma3", "", "config_v5.json"},
-                    Variant{"gemma3", "bf16", "config.json"}, Variant{"gemma3", "bf16", "config_v5.json"},
-                    Variant{"llama4", "", "config.json"}, Variant{"llama4", "", "config_v5.json"},
-                    Variant{"llama4", "bf16", "config.json"}, Variant{"llama4", "bf16", "config_v5.json"}),
+    testing::Values(
+        Variant{"llama3", "", "config.json"}, Variant{"llama3", "", "config_v5.json"},
+        Variant{"llama3", "bf16", "config.json"}, Variant{"llama3", "bf16", "config_v5.json"},
+        Variant{"qwen3", "", "config.json"}, Variant{"qwen3", "", "config_v5.json"},
+        Variant{"qwen3", "bf16", "config.json"}, Variant{"qwen3", "bf16", "config_v5.json"},
+        Variant{"gemma3", "", "config.json"}, Variant{"gemma3", "", "config_v5.json"},
+        Variant{"gemma3", "bf16", "config.json"}, Variant{"gemma3", "bf16", "config_v5.json"},
+        Variant{"llama4", "", "config.json"}, Variant{"llama4", "", "config_v5.json"},
+        Variant{"llama4", "bf16", "config.json"}, Variant{"llama4", "bf16", "config_v5.json"}),
     name_of);
 
 // End to end: generate_greedy (prefill + decode, block size 16) reproduces HF's tokens.
@@ -89,7 +91,8 @@ TEST(HfParity, GenerateGreedyReproducesHfTokens) {
     const HfFixture fx = load_hf_fixture(dir);
     const CausalLm model = CausalLm::load(dir);
     const auto& prompt = fx.prompts.back();
-    EXPECT_EQ(generate_greedy(model, prompt, int32_t(fx.generated.back().size()), 16), fx.generated.back());
+    EXPECT_EQ(generate_greedy(model, prompt, int32_t(fx.generated.back().size()), 16),
+              fx.generated.back());
   }
 }
 

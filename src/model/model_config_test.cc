@@ -1,14 +1,14 @@
 // config.json parsing: both formats of every fixture resolve to the same per-layer description,
 // absent keys take HF's family defaults, unknown architectures are refused by name.
 
+#include "model/model_config.h"
+
 #include <gtest/gtest.h>
 
 #include <fstream>
-
 #include <nlohmann/json.hpp>
 
 #include "core/error.h"
-#include "model/model_config.h"
 
 namespace pagedkv {
 namespace {
@@ -61,7 +61,8 @@ TEST(ModelConfig, Gemma3LayerPatternAndRopeBases) {
 }
 
 TEST(ModelConfig, AbsentKeysTakeFamilyDefaults) {
-  const ModelConfig g = parse_model_config(json{{"architectures", {"Gemma3ForCausalLM"}}, {"num_hidden_layers", 12}});
+  const ModelConfig g =
+      parse_model_config(json{{"architectures", {"Gemma3ForCausalLM"}}, {"num_hidden_layers", 12}});
   EXPECT_TRUE(g.tie_word_embeddings);
   EXPECT_EQ(g.head_dim, 256);
   EXPECT_EQ(g.layers[5].attention, LayerKind::kFull);
@@ -71,14 +72,15 @@ TEST(ModelConfig, AbsentKeysTakeFamilyDefaults) {
   EXPECT_EQ(g.layers[5].rope.theta, 1e6);
   EXPECT_EQ(g.activation, Activation::kGeluTanh);
 
-  const ModelConfig l = parse_model_config(json{{"architectures", {"LlamaForCausalLM"}}, {"hidden_size", 256},
-                                                {"num_attention_heads", 8}});
+  const ModelConfig l = parse_model_config(json{
+      {"architectures", {"LlamaForCausalLM"}}, {"hidden_size", 256}, {"num_attention_heads", 8}});
   EXPECT_FALSE(l.tie_word_embeddings);
   EXPECT_EQ(l.head_dim, 32);
   EXPECT_EQ(l.num_kv_heads, 8);
   EXPECT_EQ(l.layers[0].rope.theta, 10000.0);
 
-  const ModelConfig m = parse_model_config(json{{"architectures", {"Llama4ForCausalLM"}}, {"num_hidden_layers", 8},
+  const ModelConfig m = parse_model_config(json{{"architectures", {"Llama4ForCausalLM"}},
+                                                {"num_hidden_layers", 8},
                                                 {"interleave_moe_layer_step", 2}});
   EXPECT_EQ(m.layers[0].use_rope, true);
   EXPECT_EQ(m.layers[3].use_rope, false);
@@ -113,7 +115,9 @@ TEST(ModelConfig, UnknownArchitectureAndRopeTypeAreRefused) {
     EXPECT_EQ(e.kind(), ErrorKind::kUnsupported);
     EXPECT_NE(std::string(e.what()).find("yarn"), std::string::npos) << e.what();
   }
-  EXPECT_THROW(parse_model_config(json{{"architectures", {"LlamaForCausalLM"}}, {"hidden_size", "big"}}), Error);
+  EXPECT_THROW(
+      parse_model_config(json{{"architectures", {"LlamaForCausalLM"}}, {"hidden_size", "big"}}),
+      Error);
 }
 
 }  // namespace

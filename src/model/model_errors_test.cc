@@ -1,6 +1,6 @@
 // Model-level checkpoint errors: a missing tensor, a tensor of the wrong shape, an unknown
 // architecture, a malformed config.json all give a clear Error naming the problem (the
-// safetensors-level ones are in safetensors_test.cc).
+// safetensors-level ones are in safetensors_test.cc). Also: an f16 copy of a checkpoint loads.
 
 #include <gtest/gtest.h>
 
@@ -8,11 +8,12 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
-
 #include <nlohmann/json.hpp>
 
+#include "core/dtype.h"
 #include "core/error.h"
 #include "model/causal_lm.h"
+#include "model/hf_fixture.h"
 #include "model/safetensors.h"
 
 namespace pagedkv {
@@ -34,7 +35,9 @@ class BrokenCheckpoint : public testing::Test {
   void TearDown() override { fs::remove_all(dir_); }
 
   // Writes model.safetensors from the fixture's tensors; edit may drop (return false) or reshape.
-  void write_tensors(const std::function<bool(const std::string&, std::vector<int64_t>&)>& edit) {
+  // f16: store every tensor as F16 (rounded to nearest even) instead of F32.
+  void write_tensors(const std::function<bool(const std::string&, std::vector<int64_t>&)>& edit,
+                     const std::string& int_tensor = "", bool f16 = false) {
     const TensorStore src = TensorStore::open("testdata/llama3");
     nlohmann::json header = nlohmann::json::object();
     std::string data;
@@ -42,9 +45,21 @@ class BrokenCheckpoint : public testing::Test {
       const TensorInfo& t = src.info(name);
       std::vector<int64_t> shape = t.shape;
       if (!edit(name, shape)) continue;
-      header[name] = {{"dtype", "F32"}, {"shape", shape},
-                      {"data_offsets", {data.size(), data.size() + t.bytes}}};
-      data.append(reinterpret_cast<const char*>(t.data), t.bytes);
+      std::string bytes(reinterpret_cast<const char*>(t.data), t.bytes);
+      if (f16) {
+        std::string half(t.bytes / 2, '\0');
+        for (size_t i = 0; i < t.bytes / 4; ++i) {
+          float x;
+          std::memcpy(&x, bytes.data() + 4 * i, 4);
+          const uint16_t h = f32_to_f16(x);
+          std::memcpy(half.data() + 2 * i, &h, 2);
+        }
+        bytes = half;
+      }
+      header[name] = {{"dtype", name == int_tensor ? "I32" : (f16 ? "F16" : "F32")},
+                      {"shape", shape},
+                      {"data_offsets", {data.size(), data.size() + bytes.size()}}};
+      data += bytes;
     }
     const std::string h = header.dump();
     std::ofstream out(dir_ / "model.safetensors", std::ios::binary);
@@ -72,6 +87,24 @@ TEST_F(BrokenCheckpoint, IntactCopyLoads) {
   EXPECT_NO_THROW(CausalLm::load(dir_.string()));
 }
 
+// Not an error case: f16 weights load (upcast once) and stay close to HF's f32 logits (f16
+// rounding of every weight, ~5e-4 relative, is the only difference).
+TEST_F(BrokenCheckpoint, F16WeightsLoadAndTrackHf) {
+  write_tensors([](const std::string&, std::vector<int64_t>&) { return true; }, "", true);
+  const CausalLm m = CausalLm::load(dir_.string());
+  const HfFixture fx = load_hf_fixture("testdata/llama3");
+  KvCache cache(m.kv_cache_config(32, 4));
+  cache.add_sequence(1);
+  const auto rows = m.prefill(cache, 1, fx.prompts[1]);
+  const int64_t V = fx.vocab_size;
+  for (size_t t = 0; t < fx.prompts[1].size(); ++t) {
+    const double err =
+        relative_error({rows.data() + t * V, size_t(V)}, {fx.logits[1].data() + t * V, size_t(V)});
+    EXPECT_LE(err, 1e-2) << "row " << t;
+    EXPECT_GT(err, 0.0) << "row " << t;  // really rounded
+  }
+}
+
 TEST_F(BrokenCheckpoint, MissingTensorIsNamed) {
   write_tensors([](const std::string& name, std::vector<int64_t>&) {
     return name != "model.layers.1.mlp.up_proj.weight";
@@ -91,6 +124,14 @@ TEST_F(BrokenCheckpoint, WrongShapeIsNamed) {
   EXPECT_NE(msg.find("model.layers.0.self_attn.o_proj.weight"), std::string::npos) << msg;
 }
 
+TEST_F(BrokenCheckpoint, NonFloatTensorIsNamed) {
+  // Same bytes, declared I32: a valid safetensors file whose tensor no float path can use.
+  write_tensors([](const std::string&, std::vector<int64_t>&) { return true; },
+                "model.norm.weight");
+  const std::string msg = expect_load_error(ErrorKind::kUnsupported);
+  EXPECT_NE(msg.find("model.norm.weight"), std::string::npos) << msg;
+}
+
 TEST_F(BrokenCheckpoint, UnknownArchitectureIsNamed) {
   write_tensors([](const std::string&, std::vector<int64_t>&) { return true; });
   std::ifstream in(dir_ / "config.json");
@@ -105,7 +146,8 @@ TEST_F(BrokenCheckpoint, UnknownArchitectureIsNamed) {
 
 TEST_F(BrokenCheckpoint, MalformedConfigIsCorrupt) {
   write_tensors([](const std::string&, std::vector<int64_t>&) { return true; });
-  std::ofstream(dir_ / "config.json") << "{\"architectures\": [\"LlamaForCausalLM\"], \"hidden_size\": ";
+  std::ofstream(dir_ / "config.json")
+      << "{\"architectures\": [\"LlamaForCausalLM\"], \"hidden_size\": ";
   const std::string msg = expect_load_error(ErrorKind::kCorrupt);
   EXPECT_NE(msg.find("config.json"), std::string::npos) << msg;
 }

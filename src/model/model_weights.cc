@@ -23,7 +23,8 @@ struct Loader {
     if (bias) l.bias = tensor(prefix + ".bias", {out});
     return l;
   }
-  GatedMlp mlp(const std::string& prefix, int64_t hidden, int64_t inter, bool bias, Activation act) const {
+  GatedMlp mlp(const std::string& prefix, int64_t hidden, int64_t inter, bool bias,
+               Activation act) const {
     GatedMlp m;
     m.gate = linear(prefix + ".gate_proj", inter, hidden, bias);
     m.up = linear(prefix + ".up_proj", inter, hidden, bias);

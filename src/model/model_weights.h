@@ -17,9 +17,9 @@ namespace pagedkv {
 class TensorStore;
 
 struct AttentionWeights {
-  Linear q, k, v, o;            // q [Hq*D, H], k/v [Hkv*D, H], o [H, Hq*D]
-  std::vector<float> q_norm;    // [D] (Qwen 3, Gemma 3)
-  std::vector<float> k_norm;    // [D]
+  Linear q, k, v, o;          // q [Hq*D, H], k/v [Hkv*D, H], o [H, Hq*D]
+  std::vector<float> q_norm;  // [D] (Qwen 3, Gemma 3)
+  std::vector<float> k_norm;  // [D]
 };
 
 struct LayerWeights {
@@ -28,15 +28,15 @@ struct LayerWeights {
   std::vector<float> pre_ff_norm;     // [H] Gemma 3 only
   std::vector<float> post_ff_norm;    // [H] Gemma 3 only
   AttentionWeights attn;
-  GatedMlp mlp;                       // dense layers
-  std::unique_ptr<MoeLayer> moe;      // Llama 4 MoE layers
+  GatedMlp mlp;                   // dense layers
+  std::unique_ptr<MoeLayer> moe;  // Llama 4 MoE layers
 };
 
 struct ModelWeights {
-  std::vector<float> embed;           // [V, H]
-  std::vector<LayerWeights> layers;   // [L]
-  std::vector<float> final_norm;      // [H]
-  Linear lm_head;                     // [V, H] (a copy of embed when tied)
+  std::vector<float> embed;          // [V, H]
+  std::vector<LayerWeights> layers;  // [L]
+  std::vector<float> final_norm;     // [H]
+  Linear lm_head;                    // [V, H] (a copy of embed when tied)
 };
 
 ModelWeights load_model_weights(const TensorStore& store, const ModelConfig& config);

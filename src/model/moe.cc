@@ -32,19 +32,19 @@ void MoeLayer::forward(const float* x, int64_t rows, float* y) const {
       if (score[r * E + e] != 0.0f) members.push_back(r);
     if (members.empty()) continue;  // an unpicked expert sees a zero input and adds exact zeros
     const int64_t m = int64_t(members.size());
-    in.assign(m * H, 0.0f);   // [m, H] tokens scaled by their score
+    in.assign(m * H, 0.0f);  // [m, H] tokens scaled by their score
     for (int64_t i = 0; i < m; ++i) {
       const float s = score[members[i] * E + e];
       const float* xr = x + members[i] * H;
       for (int64_t c = 0; c < H; ++c) in[i * H + c] = xr[c] * s;
     }
-    gu.resize(m * 2 * I);     // [m, 2I]
+    gu.resize(m * 2 * I);  // [m, 2I]
     matmul_kn(in.data(), m, H, gate_up.data() + e * H * 2 * I, 2 * I, gu.data());
-    h.resize(m * I);          // [m, I] = up * act(gate)
+    h.resize(m * I);  // [m, I] = up * act(gate)
     for (int64_t i = 0; i < m; ++i)
       for (int64_t c = 0; c < I; ++c)
         h[i * I + c] = gu[i * 2 * I + I + c] * activate(act, gu[i * 2 * I + c]);
-    out.resize(m * H);        // [m, H]
+    out.resize(m * H);  // [m, H]
     matmul_kn(h.data(), m, I, down.data() + e * I * H, H, out.data());
     for (int64_t i = 0; i < m; ++i)
       for (int64_t c = 0; c < H; ++c) routed[members[i] * H + c] += out[i * H + c];

@@ -78,7 +78,8 @@ ModelWeights random_model_weights(const ModelConfig& c, Rng& rng) {
       m->shared = mlp(rng, H, I, false, c.activation);
       l.moe = std::move(m);
     } else {
-      const int64_t inter = c.family == ModelFamily::kLlama4 ? c.intermediate_size_mlp : c.intermediate_size;
+      const int64_t inter =
+          c.family == ModelFamily::kLlama4 ? c.intermediate_size_mlp : c.intermediate_size;
       l.mlp = mlp(rng, H, inter, c.mlp_bias, c.activation);
     }
   }
