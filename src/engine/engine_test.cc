@@ -7,6 +7,7 @@
 
 #include <gtest/gtest.h>
 
+#include <set>
 #include <string>
 
 #include "core/error.h"
@@ -175,6 +176,34 @@ TEST(Engine, SixtyFourRequestsHoldOneCopyOfASharedPrefix) {
   EXPECT_EQ(m.prefill_tokens, 1024 + 64 * 8) << "cached prefix tokens are not recomputed";
   EXPECT_GE(m.blocks_cached, 64);
   EXPECT_EQ(m.preemptions, 0);
+}
+
+TEST(Engine, SamplesForkThePromptBlocksAndCopyOnlyTheSharedTail) {
+  const CausalLm model = CausalLm::load(str_cat(PAGEDKV_TESTDATA_DIR, "/llama3"));
+  Rng rng(seed_from_env(4));
+  SCOPED_TRACE(str_cat("seed=", rng.seed()));
+  EngineConfig c;
+  c.block_size = 4;
+  c.num_blocks = 64;
+  Engine e(model, c);
+  SamplingParams p;
+  p.n = 4;
+  p.max_tokens = 3;
+  p.temperature = 1.0f;  // the samples diverge
+  p.seed = 9;
+  e.add_request(random_tokens(rng, 30, model.config().vocab_size), p);  // 7 full blocks + 2 tokens
+  e.step();  // prefill, fork into 4 samples, first token each
+  EXPECT_EQ(e.metrics().running, 4);
+  EXPECT_EQ(e.metrics().blocks_used, 8) << "the 4 samples share the prompt's 8 blocks";
+  e.step();  // each appends one token: 3 copy the shared partial tail, the last owns it
+  EXPECT_EQ(e.metrics().blocks_used, 7 + 4);
+  const std::vector<RequestOutput> out = e.run();
+  ASSERT_EQ(out.size(), 1u);
+  ASSERT_EQ(out[0].samples.size(), 4u);
+  std::set<std::vector<int32_t>> distinct;
+  for (const SampleOutput& s : out[0].samples) distinct.insert(s.tokens);
+  EXPECT_GT(distinct.size(), 1u) << "samples drew from their own generators";
+  EXPECT_EQ(e.metrics().blocks_used, 0);
 }
 
 TEST(Engine, BadRequestsAreRejectedWithoutDisturbingRunningOnes) {
