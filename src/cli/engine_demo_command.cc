@@ -136,43 +136,48 @@ void run_engine_demo(const EngineDemoOptions& o) {
   c.max_model_len = 4096;
   c.scheduler.max_num_batched_tokens = o.batch_tokens;
   c.scheduler.max_num_seqs = o.max_seqs;
-  std::cout << "1. continuous batching with prefix sharing\n";
+  std::cout << "1. continuous batching with prefix sharing in the small pool\n";
   const RunResult shared = serve(model, w, c, true);
   const EngineMetrics& m = shared.metrics;
 
-  std::cout << "2. the same requests without prefix sharing (prefix cache off, a pool large enough "
-               "for all of them)\n";
-  EngineConfig big = c;
-  big.enable_prefix_cache = false;
-  int64_t all_blocks = 0;
+  int64_t all_blocks = 0;  // every sample's blocks at once, nothing shared
   for (size_t i = 0; i < w.prompts.size(); ++i)
     all_blocks += int64_t(w.params[i].n) *
                   ((int64_t(w.prompts[i].size()) + w.params[i].max_tokens + o.block_size - 1) / o.block_size + 1);
+  EngineConfig big = c;
   big.num_blocks = int32_t(all_blocks);
+  std::cout << "2. the same requests in a pool large enough for all of them, with prefix sharing\n";
+  const RunResult roomy = serve(model, w, big, false);
+  std::cout << "3. ... and without prefix sharing (prefix cache off)\n";
+  big.enable_prefix_cache = false;
   const RunResult plain = serve(model, w, big, false);
 
-  const int64_t bytes_per_block = m.blocks_total > 0 ? m.bytes_total / m.blocks_total : 0;
-  std::cout << "\nthroughput (with sharing): " << m.prefill_tokens << " prefill tokens at "
+  auto pool_line = [&](const char* what, const RunResult& r) {
+    const EngineMetrics& x = r.metrics;
+    std::cout << "  " << what << "peak " << x.peak_blocks_used << " of " << x.blocks_total
+              << " blocks (" << mib(x.peak_bytes_used) << "), " << x.prefill_tokens
+              << " prefill tokens computed, " << x.preemptions << " preemptions, " << x.steps
+              << " steps in " << r.seconds << " s\n";
+  };
+  std::cout << "\nthroughput (run 1): " << m.prefill_tokens << " prefill tokens at "
             << int64_t(m.prefill_tokens_per_s()) << " tok/s, " << m.decode_tokens
             << " decode tokens at " << int64_t(m.decode_tokens_per_s()) << " tok/s; " << m.steps
             << " steps in " << shared.seconds << " s\n"
-            << "pool with prefix sharing:    peak " << m.peak_blocks_used << " blocks ("
-            << mib(m.peak_bytes_used) << ") of " << m.blocks_total << " (" << mib(m.bytes_total)
-            << "), " << m.blocks_cached << " blocks cached at the end\n"
-            << "pool without prefix sharing: peak " << plain.metrics.peak_blocks_used << " blocks ("
-            << mib(plain.metrics.peak_bytes_used) << "), " << plain.metrics.prefill_tokens
-            << " prefill tokens computed, " << plain.metrics.steps << " steps in " << plain.seconds
-            << " s\n"
-            << "  (" << bytes_per_block << " bytes per block; sharing saved "
-            << plain.metrics.prefill_tokens - m.prefill_tokens << " prefill tokens)\n"
-            << "prefix cache: " << m.prefix_hit_tokens << " of " << m.prefix_query_tokens
+            << "pool (" << (m.blocks_total > 0 ? m.bytes_total / m.blocks_total : 0)
+            << " bytes per block):\n";
+  pool_line("1. small pool, sharing:    ", shared);
+  pool_line("2. large pool, sharing:    ", roomy);
+  pool_line("3. large pool, no sharing: ", plain);
+  std::cout << "prefix cache (run 1): " << m.prefix_hit_tokens << " of " << m.prefix_query_tokens
             << " prompt tokens served from cached blocks (hit rate " << 100.0 * m.prefix_hit_rate
-            << "%), " << m.evictions << " evictions\n"
-            << "preemptions: " << m.preemptions << " (recomputed from their tokens later)\n";
+            << "%), " << m.blocks_cached << " blocks cached at the end, " << m.evictions
+            << " evictions\n"
+            << "preemptions (run 1): " << m.preemptions << " (recomputed from their tokens later)\n";
 
   if (!o.check) return;
-  std::cout << "\n3. check: every request alone (fresh engine, large pool) gives the same tokens\n";
-  int32_t same = 0, same_plain = 0;
+  std::cout << "\n4. check: every request alone (fresh engine, large pool) gives the same tokens\n";
+  const RunResult* runs[] = {&shared, &roomy, &plain};
+  int32_t same[3] = {0, 0, 0};
   for (size_t i = 0; i < w.prompts.size(); ++i) {
     EngineConfig solo = c;  // room for every sample at once: nothing is ever preempted
     solo.num_blocks = int32_t(w.params[i].n * ((int64_t(w.prompts[i].size()) + w.params[i].max_tokens +
@@ -180,19 +185,17 @@ void run_engine_demo(const EngineDemoOptions& o) {
     Engine e(model, solo);
     e.add_request(w.prompts[i], w.params[i]);
     const std::vector<RequestOutput> alone = e.run();
-    bool ok = true, ok_plain = true;
-    for (size_t s = 0; s < alone[0].samples.size(); ++s) {
-      ok = ok && shared.outputs[i].samples[s].tokens == alone[0].samples[s].tokens;
-      ok_plain = ok_plain && plain.outputs[i].samples[s].tokens == alone[0].samples[s].tokens;
+    for (int r = 0; r < 3; ++r) {
+      bool ok = true;
+      for (size_t s = 0; s < alone[0].samples.size(); ++s)
+        ok = ok && runs[r]->outputs[i].samples[s].tokens == alone[0].samples[s].tokens;
+      same[r] += ok ? 1 : 0;
+      if (!ok) std::cout << "  MISMATCH: run " << r + 1 << ", request " << i << "\n";
     }
-    same += ok ? 1 : 0;
-    same_plain += ok_plain ? 1 : 0;
-    if (!ok) std::cout << "  MISMATCH: request " << i << "\n";
   }
-  std::cout << "  busy run with sharing:    " << same << "/" << o.requests << " requests identical\n"
-            << "  busy run without sharing: " << same_plain << "/" << o.requests
-            << " requests identical\n";
-  PKV_CHECK(same == o.requests && same_plain == o.requests, Internal,
+  for (int r = 0; r < 3; ++r)
+    std::cout << "  run " << r + 1 << ": " << same[r] << "/" << o.requests << " requests identical\n";
+  PKV_CHECK(same[0] == o.requests && same[1] == o.requests && same[2] == o.requests, Internal,
             "demo: some requests differ from their solo runs");
   std::cout << "OK\n";
 }
