@@ -22,8 +22,8 @@
 
 // Static dispatch only: the build picks one target (-march=native here), no runtime dispatch.
 #define HWY_COMPILE_ONLY_STATIC 1
-#include <hwy/highway.h>
 #include <hwy/contrib/math/math-inl.h>
+#include <hwy/highway.h>
 
 #if defined(__AVX512BF16__) && HWY_TARGET <= HWY_AVX3
 #include <immintrin.h>
@@ -55,8 +55,8 @@ HWY_INLINE void row_to_f32(const KT* HWY_RESTRICT src, float* HWY_RESTRICT dst) 
   if constexpr (std::is_same_v<KT, float>) {
     for (size_t i = 0; i < size_t(D); i += N) hn::StoreU(hn::LoadU(df, src + i), df, dst + i);
   } else {
-    using HT = std::conditional_t<std::is_same_v<KT, hwy::bfloat16_t>, hwy::bfloat16_t,
-                                  hwy::float16_t>;
+    using HT =
+        std::conditional_t<std::is_same_v<KT, hwy::bfloat16_t>, hwy::bfloat16_t, hwy::float16_t>;
     const hn::Rebind<HT, DF> dh;
     for (size_t i = 0; i < size_t(D); i += N) {
       hn::StoreU(hn::PromoteTo(df, hn::LoadU(dh, src + i)), df, dst + i);
@@ -129,7 +129,10 @@ struct TokenCursor {
     for (int32_t i = 0; i < n; ++i) {
       if constexpr (kPaged) {
         off[i] = int64_t(blocks[block_pos]) * stride_block + int64_t(slot) * stride_token;
-        if (++slot == block_size) { slot = 0; ++block_pos; }
+        if (++slot == block_size) {
+          slot = 0;
+          ++block_pos;
+        }
       } else {
         off[i] = (t + i) * stride_token;
       }
@@ -420,11 +423,16 @@ using ItemFn = void (*)(const CpuDecodeJob&, const WorkItem&, Scratch&, float*);
 template <typename KT, bool kPaged, bool kBf16Dot = false>
 ItemFn pick_head_dim(int32_t D) {
   switch (D) {
-    case 64: return &attend_item<KT, 64, kPaged, kBf16Dot>;
-    case 80: return &attend_item<KT, 80, kPaged, false>;  // not a multiple of 32 bf16 pairs
-    case 96: return &attend_item<KT, 96, kPaged, kBf16Dot>;
-    case 128: return &attend_item<KT, 128, kPaged, kBf16Dot>;
-    case 256: return &attend_item<KT, 256, kPaged, kBf16Dot>;
+    case 64:
+      return &attend_item<KT, 64, kPaged, kBf16Dot>;
+    case 80:
+      return &attend_item<KT, 80, kPaged, false>;  // not a multiple of 32 bf16 pairs
+    case 96:
+      return &attend_item<KT, 96, kPaged, kBf16Dot>;
+    case 128:
+      return &attend_item<KT, 128, kPaged, kBf16Dot>;
+    case 256:
+      return &attend_item<KT, 256, kPaged, kBf16Dot>;
   }
   fail(ErrorKind::kUnsupported, str_cat("CPU decode: head_dim ", D, " is not supported"));
 }
@@ -433,14 +441,17 @@ ItemFn pick_head_dim(int32_t D) {
 template <bool kPaged>
 ItemFn pick(DType q, DType kv, int32_t D) {
   switch (kv) {
-    case DType::kF32: return pick_head_dim<float, kPaged>(D);
+    case DType::kF32:
+      return pick_head_dim<float, kPaged>(D);
     case DType::kBF16:
       if (PAGEDKV_BF16_DOT && q == DType::kBF16) {
         return pick_head_dim<hwy::bfloat16_t, kPaged, PAGEDKV_BF16_DOT != 0>(D);
       }
       return pick_head_dim<hwy::bfloat16_t, kPaged>(D);
-    case DType::kF16: return pick_head_dim<hwy::float16_t, kPaged>(D);
-    default: break;
+    case DType::kF16:
+      return pick_head_dim<hwy::float16_t, kPaged>(D);
+    default:
+      break;
   }
   fail(ErrorKind::kUnsupported,
        str_cat("CPU decode: KV dtype ", dtype_name(kv), " is not supported (f32, f16, bf16)"));
@@ -461,9 +472,9 @@ void run(const CpuDecodeJob& j, const CpuDecodeOptions& opt) {
   // heads are cut into groups only if there are still too few items to keep every thread busy
   // (head grouping does not change any result: heads are independent).
   const int64_t target_items = 4 * int64_t(pool.num_threads());
-  const int32_t max_splits =
-      opt.max_splits > 0 ? opt.max_splits
-                         : int32_t(std::max<int64_t>(1, (target_items + B - 1) / B));
+  const int32_t max_splits = opt.max_splits > 0
+                                 ? opt.max_splits
+                                 : int32_t(std::max<int64_t>(1, (target_items + B - 1) / B));
   const int32_t min_tokens = std::max(opt.min_split_tokens, kTile);
   std::vector<int32_t> splits(B), chunk(B), split_start(B + 1, 0);
   for (int32_t b = 0; b < B; ++b) {
@@ -476,8 +487,8 @@ void run(const CpuDecodeJob& j, const CpuDecodeOptions& opt) {
     split_start[b + 1] = split_start[b] + splits[b];
   }
   const int32_t total_splits = split_start[B];
-  const int32_t head_groups = int32_t(std::clamp<int64_t>(
-      (target_items + total_splits - 1) / total_splits, 1, Hkv));
+  const int32_t head_groups =
+      int32_t(std::clamp<int64_t>((target_items + total_splits - 1) / total_splits, 1, Hkv));
   std::vector<WorkItem> items;
   items.reserve(size_t(total_splits) * head_groups);
   for (int32_t b = 0; b < B; ++b) {
@@ -505,8 +516,8 @@ void run(const CpuDecodeJob& j, const CpuDecodeOptions& opt) {
     thread_local Scratch scratch;
     const WorkItem& w = items[order[k]];
     const int32_t sidx = w.t0 / chunk[w.b];
-    float* part = partials.data() + size_t(split_start[w.b] + sidx) * split_size +
-                  size_t(w.h0) * G * ps;
+    float* part =
+        partials.data() + size_t(split_start[w.b] + sidx) * split_size + size_t(w.h0) * G * ps;
     fn(j, w, scratch, part);
   });
 
@@ -519,7 +530,8 @@ void run(const CpuDecodeJob& j, const CpuDecodeOptions& opt) {
     for (int32_t g = 0; g < G; ++g) {
       const int32_t h = kvh * G + g;
       float M = j.sinks ? j.sinks[h] : -std::numeric_limits<float>::infinity();
-      for (int32_t sidx = 0; sidx < ns; ++sidx) M = std::max(M, first[sidx * split_size + h * ps + D]);
+      for (int32_t sidx = 0; sidx < ns; ++sidx)
+        M = std::max(M, first[sidx * split_size + h * ps + D]);
       float L = j.sinks ? std::exp(j.sinks[h] - M) : 0.0f;
       std::fill(o.begin(), o.end(), 0.0f);
       for (int32_t sidx = 0; sidx < ns; ++sidx) {

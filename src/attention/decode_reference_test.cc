@@ -129,7 +129,11 @@ TEST(DecodeValidate, RejectsBadInputBeforeAnyWork) {
       {"null indices", [](DecodeParams& p) { p.pages.indices = nullptr; }, "indices is null"},
       {"null len", [](DecodeParams& p) { p.pages.visible_len = nullptr; }, "visible_len is null"},
       {"Hq % Hkv", [](DecodeParams& p) { p.num_q_heads = 5; }, "not a multiple"},
-      {"head dim", [](DecodeParams& p) { p.kv.head_dim = 72; p.kv.stride_head = 72; },
+      {"head dim",
+       [](DecodeParams& p) {
+         p.kv.head_dim = 72;
+         p.kv.stride_head = 72;
+       },
        "head_dim 72 is not supported"},
       {"q dtype", [](DecodeParams& p) { p.q_dtype = DType::kFP8E4M3; }, "q/out dtype fp8_e4m3"},
       {"scale", [](DecodeParams& p) { p.scale = 0.f; }, "scale must be"},
