@@ -1,6 +1,5 @@
 // pagedkv command line: one subcommand per file, registered here.
 #include <CLI/CLI.hpp>
-
 #include <iostream>
 
 #include "cli/bench_command.h"

@@ -25,8 +25,8 @@ int32_t BlockAllocator::available() const {
 
 void BlockAllocator::set_budget(int32_t max_used_blocks) {
   if (max_used_blocks != kNone) {
-    PKV_CHECK(max_used_blocks >= 0 && max_used_blocks <= num_blocks(), InvalidArgument,
-              "budget ", max_used_blocks, " is outside [0, ", num_blocks(), "]");
+    PKV_CHECK(max_used_blocks >= 0 && max_used_blocks <= num_blocks(), InvalidArgument, "budget ",
+              max_used_blocks, " is outside [0, ", num_blocks(), "]");
     PKV_CHECK(max_used_blocks >= num_used(), InvalidArgument, "budget ", max_used_blocks,
               " is below the ", num_used(), " blocks already in use");
   }
@@ -36,8 +36,8 @@ void BlockAllocator::set_budget(int32_t max_used_blocks) {
 std::vector<int32_t> BlockAllocator::allocate(int32_t n) {
   PKV_CHECK(n >= 1, InvalidArgument, "allocate needs n >= 1 blocks, got ", n);
   PKV_CHECK(n <= available(), OutOfMemory, "cannot allocate ", n, " blocks: ", num_free_,
-            " free of ", num_blocks(), budget_ == kNone ? "" : str_cat(", budget ", budget_),
-            ", ", num_used(), " in use");
+            " free of ", num_blocks(), budget_ == kNone ? "" : str_cat(", budget ", budget_), ", ",
+            num_used(), " in use");
   std::vector<int32_t> out;
   out.reserve(n);
   for (int32_t i = 0; i < n; ++i) {
@@ -77,8 +77,8 @@ void BlockAllocator::take_free(int32_t block) {
   check_id(block, "take_free");
   PKV_CHECK(ref_[block] == 0, InvalidArgument, "take_free: block ", block, " is in use (ref ",
             ref_[block], ")");
-  PKV_CHECK(budget_ == kNone || num_used() < budget_, OutOfMemory, "take_free: budget of ",
-            budget_, " blocks is exhausted");
+  PKV_CHECK(budget_ == kNone || num_used() < budget_, OutOfMemory, "take_free: budget of ", budget_,
+            " blocks is exhausted");
   queue_remove(block);
   ref_[block] = 1;
 }

@@ -73,7 +73,8 @@ class BlockAllocator {
   // Ref counts, queue order and budget as text: equal strings mean equal state (tests).
   std::string debug_string() const;
   // Internal consistency: links form one list of num_free blocks, a block is in the queue iff
-  // its ref count is 0, no negative counts. Throws Error(Internal) naming the first violation. O(N).
+  // its ref count is 0, no negative counts. Throws Error(Internal) naming the first violation.
+  // O(N).
   void check_invariants() const;
 
  private:
@@ -81,9 +82,9 @@ class BlockAllocator {
   void queue_remove(int32_t block);
   void queue_push_back(int32_t block);
 
-  std::vector<int32_t> ref_;   // [N] ref counts
-  std::vector<int32_t> prev_;  // [N] free-queue links, kNone at the ends / when not queued
-  std::vector<int32_t> next_;  // [N]
+  std::vector<int32_t> ref_;     // [N] ref counts
+  std::vector<int32_t> prev_;    // [N] free-queue links, kNone at the ends / when not queued
+  std::vector<int32_t> next_;    // [N]
   std::vector<uint8_t> queued_;  // [N] 1 iff in the free queue
   int32_t head_ = kNone;
   int32_t tail_ = kNone;

@@ -104,8 +104,10 @@ TEST(BlockAllocator, BudgetCapsBlocksInUse) {
 TEST(BlockAllocator, BadInputGivesClearErrorsAndChangesNothing) {
   BlockAllocator a(4);
   const int32_t b = a.allocate_one();
-  expect_error_unchanged(a, ErrorKind::kInvalidArgument, "unknown block id 9", [&] { a.release(9); });
-  expect_error_unchanged(a, ErrorKind::kInvalidArgument, "unknown block id -1", [&] { a.retain(-1); });
+  expect_error_unchanged(a, ErrorKind::kInvalidArgument, "unknown block id 9",
+                         [&] { a.release(9); });
+  expect_error_unchanged(a, ErrorKind::kInvalidArgument, "unknown block id -1",
+                         [&] { a.retain(-1); });
   expect_error_unchanged(a, ErrorKind::kInvalidArgument, "double release", [&] { a.release(2); });
   expect_error_unchanged(a, ErrorKind::kInvalidArgument, "is free", [&] { a.retain(3); });
   expect_error_unchanged(a, ErrorKind::kInvalidArgument, "n >= 1", [&] { a.allocate(0); });

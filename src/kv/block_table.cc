@@ -103,8 +103,7 @@ bool BlockTable::make_writable(BlockAllocator& alloc, KvStorage& storage, int64_
   return true;
 }
 
-void BlockTable::adopt_prefix(int64_t num_tokens, int64_t num_released,
-                              std::vector<int32_t> held) {
+void BlockTable::adopt_prefix(int64_t num_tokens, int64_t num_released, std::vector<int32_t> held) {
   PKV_CHECK(num_tokens_ == 0 && blocks_.empty(), InvalidArgument,
             "adopt_prefix: the table is not empty");
   PKV_CHECK(num_tokens >= 0 && num_tokens % block_size_ == 0 && num_released >= 0 &&
@@ -124,12 +123,13 @@ void BlockTable::release_all(BlockAllocator& alloc) {
 }
 
 void BlockTable::append_visible_pages(PageList& out) const {
-  PKV_CHECK(num_tokens_ >= 1, InvalidArgument, "page list: a sequence with no tokens has no "
+  PKV_CHECK(num_tokens_ >= 1, InvalidArgument,
+            "page list: a sequence with no tokens has no "
             "query to attend");
   const int64_t begin = rule_.visible_begin(num_tokens_);
   const int64_t first = begin / block_size_, last = (num_tokens_ - 1) / block_size_;
-  PKV_CHECK(first >= num_released_, Internal, "page list: visible block ", first,
-            " was released (", num_released_, " released)");
+  PKV_CHECK(first >= num_released_, Internal, "page list: visible block ", first, " was released (",
+            num_released_, " released)");
   for (int64_t i = first; i <= last; ++i) out.indices.push_back(blocks_[i - num_released_]);
   out.indptr.push_back(int32_t(out.indices.size()));
   out.first_offset.push_back(int32_t(begin % block_size_));

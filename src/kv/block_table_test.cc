@@ -26,8 +26,8 @@ std::vector<int64_t> released_after_each_append(AttentionRule rule, int32_t bs, 
   for (int64_t n = 0; n < steps; ++n) {
     t.append(pool.alloc, pool.storage, 1);
     released.push_back(t.num_released());
-    const int64_t limit = rule.kind == AttentionKind::kSliding ? (rule.window + bs - 1) / bs + 1
-                                                               : 1 << 30;
+    const int64_t limit =
+        rule.kind == AttentionKind::kSliding ? (rule.window + bs - 1) / bs + 1 : 1 << 30;
     EXPECT_LE(int64_t(t.blocks().size()), limit) << "at n=" << n;
   }
   return released;
@@ -56,8 +56,8 @@ TEST(BlockTable, SlidingWindowBs2W4ReleasesPerTheIssueCounts) {
   Pool pool(16, 2);
   BlockTable t(rule, 2);
   const std::vector<int64_t> rel = released_after_each_append(rule, 2, 12, pool, t);
-  EXPECT_EQ(rel[4], 0);   // 4 cached: nothing released
-  EXPECT_EQ(rel[5], 1);   // 5 cached: block 0
+  EXPECT_EQ(rel[4], 0);  // 4 cached: nothing released
+  EXPECT_EQ(rel[5], 1);  // 5 cached: block 0
   EXPECT_EQ(rel[6], 1);
   EXPECT_EQ(rel[7], 2);   // 7 cached: blocks 0-1
   EXPECT_EQ(rel[11], 4);  // 11 cached: blocks 0-3
@@ -75,7 +75,7 @@ TEST(BlockTable, ChunkedBs2C4ReleasesPerTheIssueCounts) {
   BlockTable t(rule, 2);
   const std::vector<int64_t> rel = released_after_each_append(rule, 2, 13, pool, t);
   EXPECT_EQ(rel[3], 0);
-  EXPECT_EQ(rel[4], 2);   // 4 cached: 2 blocks released
+  EXPECT_EQ(rel[4], 2);  // 4 cached: 2 blocks released
   EXPECT_EQ(rel[7], 2);
   EXPECT_EQ(rel[8], 4);
   EXPECT_EQ(rel[12], 6);  // 12 cached: 6

@@ -12,8 +12,8 @@ KvCacheConfig KvCacheConfig::uniform(std::vector<LayerGroupSpec> specs, int32_t 
   KvCacheConfig config;
   for (LayerGroupSpec& spec : specs) {
     KvGroupConfig g;
-    g.geometry = {int32_t(spec.layers.size()), num_blocks, block_size, num_kv_heads, head_dim,
-                  dtype};
+    g.geometry = {
+        int32_t(spec.layers.size()), num_blocks, block_size, num_kv_heads, head_dim, dtype};
     g.spec = std::move(spec);
     config.groups.push_back(std::move(g));
   }
@@ -46,8 +46,8 @@ KvCache::KvCache(KvCacheConfig config, KvStorageFactory make_storage) {
   }
   for (KvGroupConfig& g : config.groups) {
     Group group;
-    group.alloc = std::make_unique<BlockAllocator>(g.geometry.num_blocks,
-                                                   g.geometry.bytes_per_block());
+    group.alloc =
+        std::make_unique<BlockAllocator>(g.geometry.num_blocks, g.geometry.bytes_per_block());
     group.alloc->set_budget(g.budget_blocks);
     group.storage = make_storage(g.geometry);
     PKV_CHECK(group.storage != nullptr, InvalidArgument, "storage factory returned null");
@@ -61,9 +61,8 @@ KvCache::KvCache(KvCacheConfig config, KvStorageFactory make_storage) {
                 Unsupported, "the prefix cache needs one block size across layer groups");
       blocks.push_back(g.alloc->num_blocks());
     }
-    prefix_ = std::make_unique<PrefixIndex>(std::move(blocks),
-                                            groups_[0].storage->geometry().block_size,
-                                            config.block_hash);
+    prefix_ = std::make_unique<PrefixIndex>(
+        std::move(blocks), groups_[0].storage->geometry().block_size, config.block_hash);
     // Lazy eviction: a cached free block keeps its hash until allocate() hands it out again.
     for (int32_t gi = 0; gi < num_groups(); ++gi)
       groups_[gi].alloc->set_on_reuse([this, gi](int32_t block) {
@@ -83,12 +82,30 @@ int32_t KvCache::group_of_layer(int32_t layer) const {
   return layer_group_[layer];
 }
 
-const LayerGroupSpec& KvCache::group_spec(int32_t g) const { check_group(g); return groups_[g].spec; }
-const KvGeometry& KvCache::geometry(int32_t g) const { check_group(g); return groups_[g].storage->geometry(); }
-const BlockAllocator& KvCache::allocator(int32_t g) const { check_group(g); return *groups_[g].alloc; }
-BlockAllocator& KvCache::allocator(int32_t g) { check_group(g); return *groups_[g].alloc; }
-const KvStorage& KvCache::storage(int32_t g) const { check_group(g); return *groups_[g].storage; }
-KvStorage& KvCache::storage(int32_t g) { check_group(g); return *groups_[g].storage; }
+const LayerGroupSpec& KvCache::group_spec(int32_t g) const {
+  check_group(g);
+  return groups_[g].spec;
+}
+const KvGeometry& KvCache::geometry(int32_t g) const {
+  check_group(g);
+  return groups_[g].storage->geometry();
+}
+const BlockAllocator& KvCache::allocator(int32_t g) const {
+  check_group(g);
+  return *groups_[g].alloc;
+}
+BlockAllocator& KvCache::allocator(int32_t g) {
+  check_group(g);
+  return *groups_[g].alloc;
+}
+const KvStorage& KvCache::storage(int32_t g) const {
+  check_group(g);
+  return *groups_[g].storage;
+}
+KvStorage& KvCache::storage(int32_t g) {
+  check_group(g);
+  return *groups_[g].storage;
+}
 
 const KvCache::Sequence& KvCache::sequence(SeqId seq, const char* what) const {
   auto it = seqs_.find(seq);
@@ -105,7 +122,8 @@ KvCache::Sequence& KvCache::sequence(SeqId seq, const char* what) {
 void KvCache::add_sequence(SeqId seq) {
   PKV_CHECK(!has_sequence(seq), InvalidArgument, "add_sequence: sequence ", seq, " exists");
   Sequence s;
-  for (const Group& g : groups_) s.tables.emplace_back(g.spec.rule, g.storage->geometry().block_size);
+  for (const Group& g : groups_)
+    s.tables.emplace_back(g.spec.rule, g.storage->geometry().block_size);
   seqs_.emplace(seq, std::move(s));
 }
 
@@ -159,7 +177,8 @@ void KvCache::fork(SeqId parent, SeqId child) {
   c.tokens = p.tokens;
   c.ns = p.ns;
   c.published_blocks = p.published_blocks;
-  for (int32_t g = 0; g < num_groups(); ++g) c.tables.push_back(p.tables[g].fork(*groups_[g].alloc));
+  for (int32_t g = 0; g < num_groups(); ++g)
+    c.tables.push_back(p.tables[g].fork(*groups_[g].alloc));
   seqs_.emplace(child, std::move(c));
 }
 
@@ -169,16 +188,22 @@ void KvCache::release(SeqId seq) {
   seqs_.erase(seq);
 }
 
+TokenSlot KvCache::slot_for_write(SeqId seq, int32_t group, int64_t pos) {
+  check_group(group);
+  BlockTable& t = sequence(seq, "write").tables[group];
+  t.make_writable(*groups_[group].alloc, *groups_[group].storage, pos);  // validates pos first
+  const TokenSlot at = t.locate(pos);
+  // Rewriting a published block in place would change what its hash promises: unpublish it.
+  if (prefix_) prefix_->detach(group, at.block);
+  return at;
+}
+
 void KvCache::write(SeqId seq, int32_t layer, int64_t pos, const void* k, const void* v,
                     DType src) {
   const int32_t g = group_of_layer(layer);
-  Sequence& s = sequence(seq, "write");
+  sequence(seq, "write");
   PKV_CHECK(k != nullptr && v != nullptr, InvalidArgument, "write: null K or V");
-  BlockTable& t = s.tables[g];
-  t.make_writable(*groups_[g].alloc, *groups_[g].storage, pos);  // validates pos first
-  const TokenSlot at = t.locate(pos);
-  // Rewriting a published block in place would change what its hash promises: unpublish it.
-  if (prefix_) prefix_->detach(g, at.block);
+  const TokenSlot at = slot_for_write(seq, g, pos);
   groups_[g].storage->write_token(layer_local_[layer], at.block, at.slot, k, v, src);
 }
 
@@ -217,8 +242,8 @@ void KvCache::check_invariants() const {
     for (const auto& [id, s] : seqs_) {
       const BlockTable& t = s.tables[g];
       const int64_t logical = (t.num_tokens() + t.block_size() - 1) / t.block_size();
-      PKV_CHECK(int64_t(t.blocks().size()) + t.num_released() == logical, Internal, "sequence ",
-                id, " group ", g, " holds ", t.blocks().size(), " blocks + ", t.num_released(),
+      PKV_CHECK(int64_t(t.blocks().size()) + t.num_released() == logical, Internal, "sequence ", id,
+                " group ", g, " holds ", t.blocks().size(), " blocks + ", t.num_released(),
                 " released for ", t.num_tokens(), " tokens");
       for (int32_t b : t.blocks()) {
         PKV_CHECK(alloc.valid(b), Internal, "sequence ", id, " names invalid block ", b);
@@ -227,8 +252,7 @@ void KvCache::check_invariants() const {
     }
     for (int32_t b = 0; b < alloc.num_blocks(); ++b)
       PKV_CHECK(refs[b] == alloc.ref_count(b), Internal, "group ", g, " block ", b,
-                " has ref count ", alloc.ref_count(b), " but tables hold ", refs[b],
-                " references");
+                " has ref count ", alloc.ref_count(b), " but tables hold ", refs[b], " references");
   }
 }
 

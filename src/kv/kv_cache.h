@@ -35,8 +35,8 @@ namespace pagedkv {
 using SeqId = int64_t;
 
 struct KvGroupConfig {
-  LayerGroupSpec spec;       // rule + model layer ids
-  KvGeometry geometry;       // num_layers is taken from spec.layers.size()
+  LayerGroupSpec spec;  // rule + model layer ids
+  KvGeometry geometry;  // num_layers is taken from spec.layers.size()
   int32_t budget_blocks = BlockAllocator::kNone;
 };
 
@@ -53,11 +53,11 @@ struct KvCacheConfig {
 };
 
 struct PrefixCacheMetrics {
-  int64_t queries = 0;        // prompts looked up by add_prompt
-  int64_t query_tokens = 0;   // their tokens
-  int64_t hits = 0;           // prompts with a hit of >= 1 block
-  int64_t hit_tokens = 0;     // tokens served from the cache
-  int64_t evictions = 0;      // cached blocks whose hash was dropped to reuse the block
+  int64_t queries = 0;       // prompts looked up by add_prompt
+  int64_t query_tokens = 0;  // their tokens
+  int64_t hits = 0;          // prompts with a hit of >= 1 block
+  int64_t hit_tokens = 0;    // tokens served from the cache
+  int64_t evictions = 0;     // cached blocks whose hash was dropped to reuse the block
   int64_t resets = 0;
   int64_t cached_blocks = 0;  // blocks currently cached, all groups (in use or free)
 };
@@ -72,6 +72,7 @@ struct PrefixHit {
 // Makes a group's storage; the default keeps host memory. A CUDA build passes a device factory.
 using KvStorageFactory = std::function<std::unique_ptr<KvStorage>(const KvGeometry&)>;
 
+// Not thread-safe: one engine thread drives it (kernels only read the views it hands out).
 class KvCache {
  public:
   explicit KvCache(KvCacheConfig config, KvStorageFactory make_storage = make_host_kv_storage);
@@ -111,6 +112,10 @@ class KvCache {
   void write(SeqId seq, int32_t layer, int64_t pos, const float* k, const float* v) {
     write(seq, layer, pos, k, v, DType::kF32);
   }
+  // Where a kernel may store position pos of seq in a group's storage (every layer of the
+  // group): copies the block first if it is shared and unpublishes it from the prefix cache, as
+  // write() does. For models that write K/V on the device themselves (slot mapping).
+  TokenSlot slot_for_write(SeqId seq, int32_t group, int64_t pos);
   void read(SeqId seq, int32_t layer, int64_t pos, float* k, float* v) const;
   TokenSlot locate(int32_t group, SeqId seq, int64_t pos) const;
 

@@ -26,8 +26,8 @@ PrefixHit KvCache::lookup(std::span<const int32_t> prompt, uint64_t ns) const {
   // for sliding (vLLM's SlidingWindowManager), the current chunk's for chunked. Shrink L until
   // every group accepts it; each group's answer only lowers L, so this settles.
   auto group_ok = [&](int32_t g, int64_t len) {
-    const int64_t first = groups_[g].spec.rule.retained_begin(len) / bs, end = len / bs;
-    return first >= end || uncached[g][end] - uncached[g][first] == 0;
+    const auto [first, end] = groups_[g].spec.rule.hit_blocks(len, bs);
+    return uncached[g][end] - uncached[g][first] == 0;
   };
   int64_t len = m * bs;
   for (bool changed = true; changed && len > 0;) {
@@ -41,8 +41,7 @@ PrefixHit KvCache::lookup(std::span<const int32_t> prompt, uint64_t ns) const {
   }
   hit.num_tokens = len;
   for (int32_t g = 0; g < num_groups() && len > 0; ++g) {
-    const int64_t first = groups_[g].spec.rule.retained_begin(len) / bs;
-    hit.released[g] = std::min(first, len / bs);
+    hit.released[g] = groups_[g].spec.rule.hit_blocks(len, bs).first;
     for (int64_t i = hit.released[g]; i < len / bs; ++i)
       hit.blocks[g].push_back(prefix_->block_of(chain[i], g));
   }
@@ -132,9 +131,8 @@ int32_t KvCache::cache_full_blocks(SeqId seq) {
 void KvCache::reset_prefix_cache() {
   PKV_CHECK(prefix_ != nullptr, InvalidArgument, "reset: the prefix cache is off");
   for (int32_t g = 0; g < num_groups(); ++g)
-    PKV_CHECK(groups_[g].alloc->num_used() == 0, InvalidArgument,
-              "reset refused: layer group ", g, " has ", groups_[g].alloc->num_used(),
-              " blocks in use");
+    PKV_CHECK(groups_[g].alloc->num_used() == 0, InvalidArgument, "reset refused: layer group ", g,
+              " has ", groups_[g].alloc->num_used(), " blocks in use");
   prefix_->clear();
   for (auto& [id, s] : seqs_) s.published_blocks = 0;
   ++prefix_metrics_.resets;

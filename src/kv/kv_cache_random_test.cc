@@ -30,9 +30,12 @@ class RandomKvTest {
     chunk_ = rng_.uniform_int(1, 8);
     KvCacheConfig config;
     // Layers 0, 3 full (bf16), 1 sliding (f32), 2 chunked (f16).
-    config.groups.push_back({{AttentionRule::full(), {0, 3}}, {2, 64 / bs, bs, 1, 2, DType::kBF16}, -1});
-    config.groups.push_back({{AttentionRule::sliding(window_), {1}}, {1, 48 / bs, bs, 1, 2, DType::kF32}, -1});
-    config.groups.push_back({{AttentionRule::chunked(chunk_), {2}}, {1, 48 / bs, bs, 1, 2, DType::kF16}, -1});
+    config.groups.push_back(
+        {{AttentionRule::full(), {0, 3}}, {2, 64 / bs, bs, 1, 2, DType::kBF16}, -1});
+    config.groups.push_back(
+        {{AttentionRule::sliding(window_), {1}}, {1, 48 / bs, bs, 1, 2, DType::kF32}, -1});
+    config.groups.push_back(
+        {{AttentionRule::chunked(chunk_), {2}}, {1, 48 / bs, bs, 1, 2, DType::kF16}, -1});
     cache_ = std::make_unique<KvCache>(std::move(config));
   }
 
@@ -71,7 +74,8 @@ class RandomKvTest {
     for (float& x : kv) x = rng_.normal(0.f, 4.f);
     cache_->write(id, layer, pos, kv, kv + kHeadElems);
     std::vector<float>& s = seqs_[id].kv[layer];
-    for (int i = 0; i < 2 * kHeadElems; ++i) s[pos * 2 * kHeadElems + i] = round_through(dtype_of(layer), kv[i]);
+    for (int i = 0; i < 2 * kHeadElems; ++i)
+      s[pos * 2 * kHeadElems + i] = round_through(dtype_of(layer), kv[i]);
   }
 
   void append(SeqId id, int64_t n) {
@@ -97,7 +101,8 @@ class RandomKvTest {
 
   std::vector<int64_t> released(SeqId id) const {
     std::vector<int64_t> r;
-    for (int32_t g = 0; g < cache_->num_groups(); ++g) r.push_back(cache_->table(g, id).num_released());
+    for (int32_t g = 0; g < cache_->num_groups(); ++g)
+      r.push_back(cache_->table(g, id).num_released());
     return r;
   }
 

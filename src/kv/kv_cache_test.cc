@@ -28,7 +28,8 @@ std::string snapshot(const KvCache& cache) {
 }
 
 template <typename F>
-void expect_error_unchanged(const KvCache& cache, ErrorKind kind, const std::string& needle, F&& f) {
+void expect_error_unchanged(const KvCache& cache, ErrorKind kind, const std::string& needle,
+                            F&& f) {
   const std::string before = snapshot(cache);
   try {
     f();
@@ -43,9 +44,9 @@ void expect_error_unchanged(const KvCache& cache, ErrorKind kind, const std::str
 
 // One full-attention layer (0) and one sliding layer (1), f32, Hkv = 1, D = 2.
 KvCache make_cache(int32_t blocks, int32_t bs, int64_t window = 4) {
-  return KvCache(KvCacheConfig::uniform({{AttentionRule::full(), {0}},
-                                         {AttentionRule::sliding(window), {1}}},
-                                        blocks, bs, 1, 2, DType::kF32));
+  return KvCache(
+      KvCacheConfig::uniform({{AttentionRule::full(), {0}}, {AttentionRule::sliding(window), {1}}},
+                             blocks, bs, 1, 2, DType::kF32));
 }
 
 // Distinct K/V per (seq tag, layer, pos).
@@ -121,6 +122,24 @@ TEST(KvCache, CopyOnWriteOfASharedPartialTailCopiesOnlyThatBlock) {
   cache.check_invariants();
 }
 
+TEST(KvCache, SlotForWriteCopiesASharedBlockForDeviceWriters) {
+  KvCache cache = make_cache(16, 4, 64);
+  cache.add_sequence(1);
+  cache.append(1, 8);  // blocks 0, 1 (both full)
+  fill(cache, 1, 100, 0, 8);
+  cache.fork(1, 2);
+  const TokenSlot at = cache.slot_for_write(2, 0, 5);  // shared block 1: copied to block 2
+  EXPECT_EQ(at.block, 2);
+  EXPECT_EQ(at.slot, 1);
+  EXPECT_THAT(cache.table(0, 2).blocks(), ElementsAre(0, 2));
+  EXPECT_EQ(read_k0(cache, 2, 0, 6), 106.0f);         // the copy carries the block's tokens
+  EXPECT_EQ(cache.slot_for_write(2, 0, 5).block, 2);  // now private: no second copy
+  EXPECT_EQ(cache.locate(0, 1, 5).block, 1);
+  EXPECT_THROW(cache.slot_for_write(2, 0, 8), Error);
+  EXPECT_THROW(cache.slot_for_write(2, 3, 0), Error);
+  cache.check_invariants();
+}
+
 TEST(KvCache, FailedAppendChangesNothingInAnyGroup) {
   KvCacheConfig config = KvCacheConfig::uniform(
       {{AttentionRule::full(), {0}}, {AttentionRule::full(), {1}}}, 8, 2, 1, 2, DType::kF32);
@@ -143,8 +162,8 @@ TEST(KvCache, FailedAppendChangesNothingInAnyGroup) {
 }
 
 TEST(KvCache, SlidingAppendMayUseTheBlocksItsSlideFrees) {
-  KvCache cache(KvCacheConfig::uniform({{AttentionRule::sliding(2), {0}}}, 2, 2, 1, 2,
-                                       DType::kF32));
+  KvCache cache(
+      KvCacheConfig::uniform({{AttentionRule::sliding(2), {0}}}, 2, 2, 1, 2, DType::kF32));
   cache.add_sequence(1);
   for (int i = 0; i < 20; ++i) {  // a 2-block pool suffices for a window of 2 with bs = 2
     ASSERT_TRUE(cache.can_append(1, 1)) << i;
@@ -200,8 +219,10 @@ TEST(KvCache, BadInputGivesClearErrorsAndChangesNothing) {
   const float k[2] = {1, 2};
   float out[2];
   using EK = ErrorKind;
-  expect_error_unchanged(cache, EK::kInvalidArgument, "unknown sequence 9", [&] { cache.append(9, 1); });
-  expect_error_unchanged(cache, EK::kInvalidArgument, "unknown sequence 9", [&] { cache.release(9); });
+  expect_error_unchanged(cache, EK::kInvalidArgument, "unknown sequence 9",
+                         [&] { cache.append(9, 1); });
+  expect_error_unchanged(cache, EK::kInvalidArgument, "unknown sequence 9",
+                         [&] { cache.release(9); });
   expect_error_unchanged(cache, EK::kInvalidArgument, "n >= 1", [&] { cache.append(1, 0); });
   expect_error_unchanged(cache, EK::kInvalidArgument, "n >= 1", [&] { cache.append(1, -2); });
   expect_error_unchanged(cache, EK::kOutOfMemory, "cannot append", [&] { cache.append(1, 100); });
@@ -213,12 +234,14 @@ TEST(KvCache, BadInputGivesClearErrorsAndChangesNothing) {
                          [&] { cache.write(1, 1, 0, k, k); });
   expect_error_unchanged(cache, EK::kInvalidArgument, "layer 2 outside",
                          [&] { cache.write(1, 2, 0, k, k); });
-  expect_error_unchanged(cache, EK::kInvalidArgument, "null", [&] { cache.write(1, 0, 0, k, nullptr); });
+  expect_error_unchanged(cache, EK::kInvalidArgument, "null",
+                         [&] { cache.write(1, 0, 0, k, nullptr); });
   expect_error_unchanged(cache, EK::kInvalidArgument, "never allocated",
                          [&] { cache.read(1, 0, 7, out, out); });
   expect_error_unchanged(cache, EK::kInvalidArgument, "exists", [&] { cache.add_sequence(1); });
   expect_error_unchanged(cache, EK::kInvalidArgument, "exists", [&] { cache.fork(1, 1); });
-  expect_error_unchanged(cache, EK::kInvalidArgument, "unknown sequence 4", [&] { cache.fork(4, 5); });
+  expect_error_unchanged(cache, EK::kInvalidArgument, "unknown sequence 4",
+                         [&] { cache.fork(4, 5); });
   cache.add_sequence(2);
   const SeqId batch[] = {1, 2};
   expect_error_unchanged(cache, EK::kInvalidArgument, "has no tokens",

@@ -19,8 +19,7 @@ void KvGeometry::validate() const {
 
 KvStorage::KvStorage(const KvGeometry& geometry) : geometry_(geometry) { geometry_.validate(); }
 
-void KvStorage::check_location(int32_t layer, int32_t block, int32_t slot,
-                               const char* what) const {
+void KvStorage::check_location(int32_t layer, int32_t block, int32_t slot, const char* what) const {
   PKV_CHECK(layer >= 0 && layer < geometry_.num_layers, InvalidArgument, what, ": layer ", layer,
             " outside [0, ", geometry_.num_layers, ")");
   PKV_CHECK(block >= 0 && block < geometry_.num_blocks, InvalidArgument, what, ": block ", block,

@@ -53,7 +53,8 @@ class KvStorage {
   }
   // Read one token back as f32 into host arrays [num_kv_heads, head_dim] (tests, debugging).
   void read_token(int32_t layer, int32_t block, int32_t slot, float* k, float* v) const;
-  // Copy block src to block dst in every layer (copy-on-write). Cost: one block of K and V per layer.
+  // Copy block src to block dst in every layer (copy-on-write). Cost: one block of K and V per
+  // layer.
   void copy_block(int32_t src, int32_t dst);
 
   // The view kernels read: pointers (device pointers for a device storage) and strides.
@@ -83,8 +84,7 @@ class HostKvStorage final : public KvStorage {
  protected:
   void do_write_token(int32_t layer, int32_t block, int32_t slot, const void* k, const void* v,
                       DType src_dtype) override;
-  void do_read_token(int32_t layer, int32_t block, int32_t slot, float* k,
-                     float* v) const override;
+  void do_read_token(int32_t layer, int32_t block, int32_t slot, float* k, float* v) const override;
   void do_copy_block(int32_t src, int32_t dst) override;
 
  private:

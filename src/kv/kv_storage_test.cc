@@ -16,7 +16,8 @@ class HostKvStorageTest : public ::testing::TestWithParam<DType> {};
 TEST_P(HostKvStorageTest, WritesLandAtTheNhdOffsetRoundedToTheStorageDtype) {
   Rng rng(seed_from_env(11));
   SCOPED_TRACE(str_cat("seed=", rng.seed()));
-  const KvGeometry g{/*layers*/ 2, /*blocks*/ 5, /*bs*/ 4, /*Hkv*/ 3, /*D*/ 8, GetParam()};
+  const KvGeometry g{/*layers*/ 2, /*blocks*/ 5, /*bs*/ 4,
+                     /*Hkv*/ 3,    /*D*/ 8,      GetParam()};
   HostKvStorage s(g);
   std::vector<float> k(g.token_elems()), v(g.token_elems());
   rng.fill_normal(k);
@@ -86,8 +87,10 @@ INSTANTIATE_TEST_SUITE_P(Dtypes, HostKvStorageTest,
 TEST(HostKvStorage, WriteFromAnotherDtypeConverts) {
   const KvGeometry g{1, 2, 2, 1, 4, DType::kF32};
   HostKvStorage s(g);
-  const uint16_t k[4] = {f32_to_bf16(1.5f), f32_to_bf16(-2.0f), f32_to_bf16(0.25f), f32_to_bf16(3.0f)};
-  const uint16_t v[4] = {f32_to_bf16(-1.0f), f32_to_bf16(4.0f), f32_to_bf16(0.5f), f32_to_bf16(7.0f)};
+  const uint16_t k[4] = {f32_to_bf16(1.5f), f32_to_bf16(-2.0f), f32_to_bf16(0.25f),
+                         f32_to_bf16(3.0f)};
+  const uint16_t v[4] = {f32_to_bf16(-1.0f), f32_to_bf16(4.0f), f32_to_bf16(0.5f),
+                         f32_to_bf16(7.0f)};
   s.write_token(0, 1, 1, k, v, DType::kBF16);
   float k2[4], v2[4];
   s.read_token(0, 1, 1, k2, v2);
@@ -98,14 +101,15 @@ TEST(HostKvStorage, WriteFromAnotherDtypeConverts) {
 }
 
 TEST(HostKvStorage, BadGeometryAndLocationsAreClearErrors) {
-  EXPECT_THROW(HostKvStorage(KvGeometry{1, 4, 3, 1, 4, DType::kF32}), Error);   // bs not 2^k
-  EXPECT_THROW(HostKvStorage(KvGeometry{1, 4, 512, 1, 4, DType::kF32}), Error); // bs > 256
+  EXPECT_THROW(HostKvStorage(KvGeometry{1, 4, 3, 1, 4, DType::kF32}), Error);    // bs not 2^k
+  EXPECT_THROW(HostKvStorage(KvGeometry{1, 4, 512, 1, 4, DType::kF32}), Error);  // bs > 256
   EXPECT_THROW(HostKvStorage(KvGeometry{0, 4, 4, 1, 4, DType::kF32}), Error);
   EXPECT_THROW(HostKvStorage(KvGeometry{1, 0, 4, 1, 4, DType::kF32}), Error);
   EXPECT_THROW(HostKvStorage(KvGeometry{1, 4, 4, 0, 4, DType::kF32}), Error);
   EXPECT_THROW(HostKvStorage(KvGeometry{1, 4, 4, 1, -4, DType::kF32}), Error);
   EXPECT_THROW(HostKvStorage(KvGeometry{1, 4, 4, 1, 4, DType::kFP8E4M3}), Error);
-  for (int bs : {1, 2, 16, 256}) EXPECT_NO_THROW(HostKvStorage(KvGeometry{1, 2, bs, 1, 2, DType::kF16}));
+  for (int bs : {1, 2, 16, 256})
+    EXPECT_NO_THROW(HostKvStorage(KvGeometry{1, 2, bs, 1, 2, DType::kF16}));
   HostKvStorage s(KvGeometry{2, 4, 4, 1, 2, DType::kF32});
   const float x[2] = {1, 2};
   float y[2];

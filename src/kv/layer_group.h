@@ -14,6 +14,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "core/error.h"
@@ -24,9 +25,12 @@ enum class AttentionKind : uint8_t { kFull, kSliding, kChunked };
 
 inline const char* attention_kind_name(AttentionKind kind) {
   switch (kind) {
-    case AttentionKind::kFull: return "full";
-    case AttentionKind::kSliding: return "sliding";
-    case AttentionKind::kChunked: return "chunked";
+    case AttentionKind::kFull:
+      return "full";
+    case AttentionKind::kSliding:
+      return "sliding";
+    case AttentionKind::kChunked:
+      return "chunked";
   }
   return "?";
 }
@@ -51,9 +55,12 @@ struct AttentionRule {
   // First visible position for the query at position len - 1 (len >= 1).
   int64_t visible_begin(int64_t len) const {
     switch (kind) {
-      case AttentionKind::kFull: return 0;
-      case AttentionKind::kSliding: return std::max<int64_t>(0, len - window);
-      case AttentionKind::kChunked: return ((len - 1) / chunk) * chunk;
+      case AttentionKind::kFull:
+        return 0;
+      case AttentionKind::kSliding:
+        return std::max<int64_t>(0, len - window);
+      case AttentionKind::kChunked:
+        return ((len - 1) / chunk) * chunk;
     }
     return 0;
   }
@@ -61,18 +68,30 @@ struct AttentionRule {
   // First position that must stay cached before the token at position n is appended.
   int64_t retained_begin(int64_t n) const {
     switch (kind) {
-      case AttentionKind::kFull: return 0;
-      case AttentionKind::kSliding: return std::max<int64_t>(0, n + 1 - window);
-      case AttentionKind::kChunked: return (n / chunk) * chunk;
+      case AttentionKind::kFull:
+        return 0;
+      case AttentionKind::kSliding:
+        return std::max<int64_t>(0, n + 1 - window);
+      case AttentionKind::kChunked:
+        return (n / chunk) * chunk;
     }
     return 0;
   }
 
+  // Logical blocks [first, second) that must be cached for a prefix-cache hit of len tokens
+  // (len a multiple of bs): what the rule retains before position len is appended.
+  std::pair<int64_t, int64_t> hit_blocks(int64_t len, int64_t bs) const {
+    return {std::min(retained_begin(len) / bs, len / bs), len / bs};
+  }
+
   std::string describe() const {
     switch (kind) {
-      case AttentionKind::kFull: return "full";
-      case AttentionKind::kSliding: return str_cat("sliding(W=", window, ")");
-      case AttentionKind::kChunked: return str_cat("chunked(C=", chunk, ")");
+      case AttentionKind::kFull:
+        return "full";
+      case AttentionKind::kSliding:
+        return str_cat("sliding(W=", window, ")");
+      case AttentionKind::kChunked:
+        return str_cat("chunked(C=", chunk, ")");
     }
     return "?";
   }

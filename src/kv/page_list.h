@@ -11,10 +11,10 @@
 namespace pagedkv {
 
 struct PageList {
-  std::vector<int32_t> indptr{0};      // [B + 1]
-  std::vector<int32_t> indices;        // [indptr[B]]: physical block ids, oldest first
-  std::vector<int32_t> first_offset;   // [B]: slot of the first visible token in its first block
-  std::vector<int32_t> visible_len;    // [B]: visible tokens, >= 1
+  std::vector<int32_t> indptr{0};     // [B + 1]
+  std::vector<int32_t> indices;       // [indptr[B]]: physical block ids, oldest first
+  std::vector<int32_t> first_offset;  // [B]: slot of the first visible token in its first block
+  std::vector<int32_t> visible_len;   // [B]: visible tokens, >= 1
 
   int32_t batch_size() const { return int32_t(visible_len.size()); }
   PageListView view() const {

@@ -31,6 +31,19 @@ uint64_t namespace_key(std::string_view name) {
   return mix64(h) | 1;  // never 0
 }
 
+int64_t longest_hit_tokens(const AttentionRule& rule, int64_t bs, std::span<const uint8_t> cached,
+                           int64_t max_tokens) {
+  PKV_CHECK(bs >= 1, InvalidArgument, "block size must be >= 1");
+  std::vector<int64_t> missing(cached.size() + 1, 0);  // missing[i]: uncached among [0, i)
+  for (size_t i = 0; i < cached.size(); ++i) missing[i + 1] = missing[i] + (cached[i] ? 0 : 1);
+  for (int64_t len = std::min<int64_t>(max_tokens, int64_t(cached.size()) * bs) / bs * bs; len > 0;
+       len -= bs) {
+    const auto [first, end] = rule.hit_blocks(len, bs);
+    if (missing[end] - missing[first] == 0) return len;
+  }
+  return 0;
+}
+
 PrefixIndex::PrefixIndex(std::vector<int32_t> blocks_per_group, int32_t block_size,
                          BlockHashFn hash)
     : block_size_(block_size), hash_(hash) {
@@ -120,7 +133,8 @@ void PrefixIndex::prune(int64_t node) {
     auto it = nodes_.find(node);
     if (it == nodes_.end()) return;
     const Node& n = it->second;
-    if (n.children > 0 || std::any_of(n.blocks.begin(), n.blocks.end(), [](int32_t b) { return b != -1; }))
+    if (n.children > 0 ||
+        std::any_of(n.blocks.begin(), n.blocks.end(), [](int32_t b) { return b != -1; }))
       return;
     const int64_t parent = n.parent;
     auto [lo, hi] = by_hash_.equal_range(n.hash);

@@ -20,6 +20,8 @@
 #include <unordered_map>
 #include <vector>
 
+#include "kv/layer_group.h"
+
 namespace pagedkv {
 
 // hash(parent_hash, block tokens, namespace key). Injectable so tests can force collisions.
@@ -29,6 +31,13 @@ uint64_t default_block_hash(uint64_t parent_hash, std::span<const int32_t> token
                             uint64_t namespace_key);
 // A namespace key for a cache salt or adapter name (0 means "no namespace").
 uint64_t namespace_key(std::string_view name);
+
+// Longest hit in one group: the largest len <= max_tokens, a multiple of bs, such that every block
+// the rule needs (AttentionRule::hit_blocks) is cached; cached[i] says whether chain block i is.
+// len = 0 always qualifies. Full attention needs every block, sliding only the window's (vLLM's
+// SlidingWindowManager), chunked only the current chunk's (ChunkedLocalAttentionManager).
+int64_t longest_hit_tokens(const AttentionRule& rule, int64_t bs, std::span<const uint8_t> cached,
+                           int64_t max_tokens);
 
 class PrefixIndex {
  public:
@@ -40,7 +49,8 @@ class PrefixIndex {
   int32_t block_size() const { return block_size_; }
   // Verified chain for the first blocks of `tokens` (at most max_blocks full blocks): node ids of
   // blocks 0, 1, ... up to the first block with no matching node.
-  std::vector<int64_t> match(std::span<const int32_t> tokens, uint64_t ns, int64_t max_blocks) const;
+  std::vector<int64_t> match(std::span<const int32_t> tokens, uint64_t ns,
+                             int64_t max_blocks) const;
   // The node for `tokens` (one block) after `parent` (kNoNode for the first block), created if
   // absent.
   int64_t find_or_add(int64_t parent, std::span<const int32_t> tokens, uint64_t ns);
@@ -51,7 +61,9 @@ class PrefixIndex {
   bool attach(int64_t node, int32_t group, int32_t block);
   // Drop a block's cache entry (eviction, or a write into it). Returns true if it was cached.
   bool detach(int32_t group, int32_t block);
-  bool is_cached(int32_t group, int32_t block) const { return block_node_[group][block] != kNoNode; }
+  bool is_cached(int32_t group, int32_t block) const {
+    return block_node_[group][block] != kNoNode;
+  }
   // Remove nodes that hold nothing (call after find_or_add chains whose blocks did not attach).
   void prune(int64_t node);
 
