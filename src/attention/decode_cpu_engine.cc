@@ -154,6 +154,12 @@ HWY_INLINE void prefetch_run(const void* k, const void* v, size_t bytes) {
   }
 }
 
+// N lanes of a row as f32.
+HWY_INLINE hn::Vec<DF> load_f32(DF df, const float* p) { return hn::LoadU(df, p); }
+HWY_INLINE hn::Vec<DF> load_f32(DF df, const hwy::bfloat16_t* p) {
+  return hn::PromoteTo(df, hn::LoadU(hn::Rebind<hwy::bfloat16_t, DF>(), p));
+}
+
 // Logits of G query heads (f32, pre-scaled) against n f32 K rows: 4 tokens at a time share
 // each q load; 4-way interleaved horizontal sums.
 template <int D>
@@ -220,8 +226,10 @@ HWY_INLINE void tile_logits_bf16(const uint16_t* HWY_RESTRICT qb, const uint16_t
 
 // The rest of one online-softmax step of one kv head over a tile of n tokens, once the logits
 // sc[G, kTile] are in: softcap, rescale, accumulate p * V (V rows already f32 at vrow[i]).
-template <int D>
-HWY_INLINE void tile_softmax_pv(const float* const* vrow, int32_t n, int32_t G, float cap,
+// VT: float (rows already f32) or hwy::bfloat16_t (raw rows, widened here once per token and
+// chunk for every kHeadBlock heads, which saves an f32 copy of V through the cache).
+template <int D, typename VT = float>
+HWY_INLINE void tile_softmax_pv(const VT* const* vrow, int32_t n, int32_t G, float cap,
                                 float* HWY_RESTRICT acc, float* HWY_RESTRICT sc,
                                 float* HWY_RESTRICT m, float* HWY_RESTRICT l) {
   const DF df;
@@ -278,7 +286,7 @@ HWY_INLINE void tile_softmax_pv(const float* const* vrow, int32_t n, int32_t G, 
       auto x2 = hn::Mul(hn::LoadU(df, a + 2 * D + c), hn::Set(df, al[g + 2]));
       auto x3 = hn::Mul(hn::LoadU(df, a + 3 * D + c), hn::Set(df, al[g + 3]));
       for (int32_t i = 0; i < n; ++i) {
-        const auto v = hn::LoadU(df, vrow[i] + c);
+        const auto v = load_f32(df, vrow[i] + c);
         x0 = hn::MulAdd(hn::Set(df, p0[i]), v, x0);
         x1 = hn::MulAdd(hn::Set(df, p1[i]), v, x1);
         x2 = hn::MulAdd(hn::Set(df, p2[i]), v, x2);
@@ -374,7 +382,12 @@ void attend_item(const CpuDecodeJob& j, const WorkItem& w, Scratch& s, float* HW
           } else {
             row_to_f32<KT, D>(kbase + off[i] + hh * sh, s.kf.data() + r);
           }
-          row_to_f32<KT, D>(vbase + off[i] + hh * sh, s.vf.data() + r);
+          if constexpr (kBf16Dot) {
+            std::memcpy(reinterpret_cast<uint16_t*>(s.vf.data()) + r, vbase + off[i] + hh * sh,
+                        sizeof(uint16_t) * D);
+          } else {
+            row_to_f32<KT, D>(vbase + off[i] + hh * sh, s.vf.data() + r);
+          }
         }
       }
     }
@@ -400,6 +413,16 @@ void attend_item(const CpuDecodeJob& j, const WorkItem& w, Scratch& s, float* HW
 #endif
       } else {
         tile_logits<D>(qf + r * D, krow, n, G, sc + r * kTile);
+      }
+      if constexpr (kBf16Dot) {
+        const hwy::bfloat16_t* vb[kTile];
+        for (int32_t i = 0; i < n; ++i) {
+          vb[i] =
+              reinterpret_cast<const hwy::bfloat16_t*>(s.vf.data()) + (size_t(hh) * kTile + i) * D;
+        }
+        tile_softmax_pv<D, hwy::bfloat16_t>(vb, n, G, j.softcap, acc + r * D, sc + r * kTile,
+                                            s.m.data() + r, s.l.data() + r);
+        continue;
       }
       tile_softmax_pv<D>(vrow, n, G, j.softcap, acc + r * D, sc + r * kTile, s.m.data() + r,
                          s.l.data() + r);
