@@ -1,13 +1,18 @@
 // The CPU decode engine: online softmax over tiles of kTile visible tokens, one work item per
-// (sequence, kv head, KV split), all G query heads of the kv head's group sharing each K/V row
+// (sequence, KV split, group of kv heads), all G query heads of a kv head sharing each K/V row
 // load, then a log-sum-exp merge of the splits. SIMD through Highway (static dispatch: the target
-// chosen at compile time, AVX-512 with -march=native here, SSE/NEON/scalar elsewhere).
+// chosen at compile time, AVX-512 with -march=native here, SSE/NEON/scalar elsewhere), plus a
+// vdpbf16ps path for bf16 q x bf16 K where the compiler targets AVX512_BF16.
 //
-// Cost model: decode is memory bound. Each K and V row (D elements of one token and kv head) is
-// read from memory exactly once and widened to f32 in a tile buffer that stays in L1; the G dot
-// products and G FMA updates then run out of L1. Tile boundaries are counted in visible-token
-// index from the split start, never in blocks, so the block layout cannot change the arithmetic:
-// that is what makes the output placement invariant (and equal between paged and dense).
+// Cost model: decode is memory bound (MHA) or close to it (GQA). Each tile's K and V rows of the
+// item's kv heads are read from memory exactly once, token by token (one contiguous run per token
+// in NHD, so every block is read front to back and the hardware prefetcher never runs into a
+// neighbouring block the table does not list), into a per-thread staging buffer (L1/L2): f32 for
+// f32/f16 pools, raw bf16 for the bf16 path. The G dot products and G FMA updates per row then run
+// out of cache. The next tile's runs are prefetched while the current one is staged.
+// Tile boundaries are counted in visible-token index from the split start, never in blocks, so the
+// block layout cannot change the arithmetic: that is what makes the output placement invariant
+// (and bit-identical between paged, gather and dense).
 
 #include "attention/decode_cpu_engine.h"
 
@@ -101,6 +106,7 @@ constexpr int32_t kHeadBlock = 4;
 inline int32_t padded_group(int32_t G) { return (G + kHeadBlock - 1) / kHeadBlock * kHeadBlock; }
 
 struct Scratch {
+  // kf / vf: staged K / V rows [heads, kTile, D] (f32, or raw bf16 in the first half).
   std::vector<float> q, acc, kf, vf, scores, m, l;
   void reserve(int32_t heads, int32_t G, int32_t D) {
     const size_t rows = size_t(heads) * padded_group(G);
