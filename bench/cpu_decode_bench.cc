@@ -12,15 +12,15 @@
 // Configurations whose footprint would exceed kMaxBytes are skipped (2-core, 24 GB shared VM).
 
 #include <benchmark/benchmark.h>
+#include <sys/mman.h>
 
 #include <algorithm>
 #include <chrono>
-#include <functional>
 #include <cmath>
 #include <cstring>
+#include <functional>
 #include <numeric>
 #include <random>
-#include <sys/mman.h>
 #include <vector>
 
 #include "attention/decode_gather.h"
@@ -45,7 +45,9 @@ void fill_bf16(uint16_t* p, size_t n, uint64_t seed) {
     uint64_t x = seed * 0x9E3779B97F4A7C15ull + part + 1;
     const size_t lo = n * part / parts, hi = n * (part + 1) / parts;
     for (size_t i = lo; i < hi; ++i) {
-      x ^= x << 13; x ^= x >> 7; x ^= x << 17;
+      x ^= x << 13;
+      x ^= x >> 7;
+      x ^= x << 17;
       p[i] = uint16_t(((x >> 20) & 1) << 15 | (120 + (x >> 8) % 7) << 7 | (x & 0x7f));
     }
   });
@@ -60,9 +62,9 @@ void advise_huge_pages(AlignedBuffer& buf) {
 
 struct Problem {
   int32_t hq = 0, hkv = 0, batch = 0, len = 0;
-  AlignedBuffer k, v;        // [B * L / 16, 16, Hkv, D] bf16 each
-  AlignedBuffer q, out;      // [B, Hq, D] bf16
-  std::vector<float> lse;    // [B, Hq]
+  AlignedBuffer k, v;      // [B * L / 16, 16, Hkv, D] bf16 each
+  AlignedBuffer q, out;    // [B, Hq, D] bf16
+  std::vector<float> lse;  // [B, Hq]
   std::vector<int32_t> indptr, shuffled, identity, first_offset, visible_len;
   std::vector<const void*> seq_k, seq_v;  // dense view: [L, Hkv, D] per sequence
   DecodeGatherWorkspace gather_ws;
@@ -76,7 +78,8 @@ struct Problem {
     p.num_q_heads = hq;
     p.kv = make_nhd_view(k.data(), v.data(), DType::kBF16, batch * len / kBlock, kBlock, hkv,
                          kHeadDim);
-    p.pages = {indptr.data(), shuffled_table ? shuffled.data() : identity.data(), first_offset.data(), visible_len.data(), batch};
+    p.pages = {indptr.data(), shuffled_table ? shuffled.data() : identity.data(),
+               first_offset.data(), visible_len.data(), batch};
     p.scale = 1.0f / std::sqrt(float(kHeadDim));
     p.out = out.data();
     p.lse = lse.data();
@@ -107,7 +110,10 @@ Problem& problem_for(int32_t hq, int32_t hkv, int32_t batch, int32_t len) {
   static Problem pr;
   if (pr.hq == hq && pr.hkv == hkv && pr.batch == batch && pr.len == len) return pr;
   pr = Problem();
-  pr.hq = hq; pr.hkv = hkv; pr.batch = batch; pr.len = len;
+  pr.hq = hq;
+  pr.hkv = hkv;
+  pr.batch = batch;
+  pr.len = len;
   const int32_t blocks_per_seq = len / kBlock, num_blocks = batch * blocks_per_seq;
   const size_t pool_elems = size_t(num_blocks) * kBlock * hkv * kHeadDim;
   pr.k = AlignedBuffer(pool_elems * 2);
@@ -179,7 +185,8 @@ void BM_Decode(benchmark::State& state) {
   const size_t kv = size_t(batch) * len * hkv * kHeadDim * 4;
   if (kv + 2 * kCopyBytes > kMaxBytes) {
     state.SkipWithError("skipped: KV above the benchmark's memory cap");
-    for (auto _ : state) {}
+    for (auto _ : state) {
+    }
     return;
   }
   const bool run_gather = 2 * kv + 2 * kCopyBytes <= kMaxBytes;

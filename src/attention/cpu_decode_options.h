@@ -8,7 +8,9 @@ namespace pagedkv {
 class ThreadPool;
 
 struct CpuDecodeOptions {
-  ThreadPool* pool = nullptr;      // null: ThreadPool::global()
+  // null: ThreadPool::global(). ThreadPool::parallel_for is not reentrant: do not call a CPU
+  // decode from inside a parallel_for of the same pool.
+  ThreadPool* pool = nullptr;
   // KV split (flash-decoding): each (sequence, kv head) is cut into up to max_splits pieces of at
   // least min_split_tokens, run in parallel and merged through their log-sum-exp. 0 = automatic:
   // enough pieces for ~4 work items per thread, so one long sequence still uses every core.

@@ -1,13 +1,18 @@
 // The CPU decode engine: online softmax over tiles of kTile visible tokens, one work item per
-// (sequence, kv head, KV split), all G query heads of the kv head's group sharing each K/V row
+// (sequence, KV split, group of kv heads), all G query heads of a kv head sharing each K/V row
 // load, then a log-sum-exp merge of the splits. SIMD through Highway (static dispatch: the target
-// chosen at compile time, AVX-512 with -march=native here, SSE/NEON/scalar elsewhere).
+// chosen at compile time, AVX-512 with -march=native here, SSE/NEON/scalar elsewhere), plus a
+// vdpbf16ps path for bf16 q x bf16 K where the compiler targets AVX512_BF16.
 //
-// Cost model: decode is memory bound. Each K and V row (D elements of one token and kv head) is
-// read from memory exactly once and widened to f32 in a tile buffer that stays in L1; the G dot
-// products and G FMA updates then run out of L1. Tile boundaries are counted in visible-token
-// index from the split start, never in blocks, so the block layout cannot change the arithmetic:
-// that is what makes the output placement invariant (and equal between paged and dense).
+// Cost model: decode is memory bound (MHA) or close to it (GQA). Each tile's K and V rows of the
+// item's kv heads are read from memory exactly once, token by token (one contiguous run per token
+// in NHD, so every block is read front to back and the hardware prefetcher never runs into a
+// neighbouring block the table does not list), into a per-thread staging buffer (L1/L2): f32 for
+// f32/f16 pools, raw bf16 for the bf16 path. The G dot products and G FMA updates per row then run
+// out of cache. The next tile's runs are prefetched while the current one is staged.
+// Tile boundaries are counted in visible-token index from the split start, never in blocks, so the
+// block layout cannot change the arithmetic: that is what makes the output placement invariant
+// (and bit-identical between paged, gather and dense).
 
 #include "attention/decode_cpu_engine.h"
 
@@ -22,23 +27,15 @@
 
 // Static dispatch only: the build picks one target (-march=native here), no runtime dispatch.
 #define HWY_COMPILE_ONLY_STATIC 1
-#include <hwy/highway.h>
 #include <hwy/contrib/math/math-inl.h>
+#include <hwy/highway.h>
 
-#if defined(__AVX512BF16__) && HWY_TARGET <= HWY_AVX3
-#include <immintrin.h>
-#define PAGEDKV_BF16_DOT 1
-#else
-#define PAGEDKV_BF16_DOT 0
-#endif
+#include "attention/decode_cpu_tile-inl.h"
 
 HWY_BEFORE_NAMESPACE();
 namespace pagedkv::detail {
 namespace HWY_NAMESPACE {
 namespace hn = hwy::HWY_NAMESPACE;
-
-using DF = hn::ScalableTag<float>;
-constexpr int32_t kTile = 16;  // tokens per online-softmax step
 
 struct WorkItem {
   int32_t b, h0, h1, t0, t1;
@@ -47,60 +44,9 @@ struct WorkItem {
 // Partial result of a work item for its G query heads: [G, D + 2] = unnormalized acc, then m, l.
 inline size_t partial_stride(int32_t D) { return size_t(D) + 2; }
 
-// Widen one row of D elements to f32.
-template <typename KT, int D>
-HWY_INLINE void row_to_f32(const KT* HWY_RESTRICT src, float* HWY_RESTRICT dst) {
-  const DF df;
-  const size_t N = hn::Lanes(df);
-  if constexpr (std::is_same_v<KT, float>) {
-    for (size_t i = 0; i < size_t(D); i += N) hn::StoreU(hn::LoadU(df, src + i), df, dst + i);
-  } else {
-    using HT = std::conditional_t<std::is_same_v<KT, hwy::bfloat16_t>, hwy::bfloat16_t,
-                                  hwy::float16_t>;
-    const hn::Rebind<HT, DF> dh;
-    for (size_t i = 0; i < size_t(D); i += N) {
-      hn::StoreU(hn::PromoteTo(df, hn::LoadU(dh, src + i)), df, dst + i);
-    }
-  }
-}
-
-// out[0..4) = horizontal sums of a0..a3. Two interleave rounds leave, in every 128-bit block,
-// the four partial sums side by side; the blocks are then added. ~3 ops per sum instead of a
-// full reduction tree per vector (the logits of a GQA group are bound by these reductions).
-template <class V>
-HWY_INLINE void sum4(V a0, V a1, V a2, V a3, float* HWY_RESTRICT out) {
-  const DF df;
-#if HWY_TARGET == HWY_SCALAR
-  out[0] = hn::GetLane(a0);
-  out[1] = hn::GetLane(a1);
-  out[2] = hn::GetLane(a2);
-  out[3] = hn::GetLane(a3);
-  (void)df;
-#else
-  const hn::Repartition<uint64_t, DF> du64;
-  // Per block: [a0_0+a0_2, a1_0+a1_2, a0_1+a0_3, a1_1+a1_3] and the same for a2, a3.
-  const V t01 = hn::Add(hn::InterleaveLower(df, a0, a1), hn::InterleaveUpper(df, a0, a1));
-  const V t23 = hn::Add(hn::InterleaveLower(df, a2, a3), hn::InterleaveUpper(df, a2, a3));
-  // Per block: [sum a0, sum a1, sum a2, sum a3] over the block's four lanes.
-  const auto w01 = hn::BitCast(du64, t01), w23 = hn::BitCast(du64, t23);
-  const V u = hn::Add(hn::BitCast(df, hn::InterleaveLower(du64, w01, w23)),
-                      hn::BitCast(df, hn::InterleaveUpper(du64, w01, w23)));
-  HWY_ALIGN float blocks[hn::MaxLanes(DF())];
-  hn::Store(u, df, blocks);
-  const hn::Full128<float> d4;
-  auto r = hn::Load(d4, blocks);
-  for (size_t b = 4; b < hn::Lanes(df); b += 4) r = hn::Add(r, hn::Load(d4, blocks + b));
-  hn::StoreU(r, d4, out);
-#endif
-}
-
-// Per-thread scratch, sized for the largest item seen. Each kv head's query rows are padded to a
-// multiple of kHeadBlock so the PV loop always updates kHeadBlock accumulators (padding heads keep
-// p = 0 and their rows are never read back).
-constexpr int32_t kHeadBlock = 4;
-inline int32_t padded_group(int32_t G) { return (G + kHeadBlock - 1) / kHeadBlock * kHeadBlock; }
-
+// Per-thread scratch, sized for the largest item seen.
 struct Scratch {
+  // kf / vf: staged K / V rows [heads, kTile, D] (f32, or raw bf16 in the first half).
   std::vector<float> q, acc, kf, vf, scores, m, l;
   void reserve(int32_t heads, int32_t G, int32_t D) {
     const size_t rows = size_t(heads) * padded_group(G);
@@ -129,7 +75,10 @@ struct TokenCursor {
     for (int32_t i = 0; i < n; ++i) {
       if constexpr (kPaged) {
         off[i] = int64_t(blocks[block_pos]) * stride_block + int64_t(slot) * stride_token;
-        if (++slot == block_size) { slot = 0; ++block_pos; }
+        if (++slot == block_size) {
+          slot = 0;
+          ++block_pos;
+        }
       } else {
         off[i] = (t + i) * stride_token;
       }
@@ -148,144 +97,6 @@ HWY_INLINE void prefetch_run(const void* k, const void* v, size_t bytes) {
   for (size_t b = 0; b < bytes; b += 64) {
     __builtin_prefetch(kr + b, 0, 2);
     __builtin_prefetch(vr + b, 0, 2);
-  }
-}
-
-// Logits of G query heads (f32, pre-scaled) against n f32 K rows: 4 tokens at a time share
-// each q load; 4-way interleaved horizontal sums.
-template <int D>
-HWY_INLINE void tile_logits(const float* HWY_RESTRICT qf, const float* const* krow_in, int32_t n,
-                            int32_t G, float* HWY_RESTRICT sc) {
-  const DF df;
-  const size_t N = hn::Lanes(df);
-  const float* krow[kTile];
-  for (int32_t i = 0; i < n; ++i) krow[i] = krow_in[i];
-  for (int32_t i = n; i < kTile; ++i) krow[i] = krow[0];  // padding: computed, then masked
-  const int32_t n4 = (n + 3) & ~3;
-  for (int32_t g = 0; g < G; ++g) {
-    float* row = sc + g * kTile;
-    const float* qg = qf + g * D;
-    for (int32_t i = 0; i < n4; i += 4) {
-      auto a0 = hn::Zero(df), a1 = hn::Zero(df), a2 = hn::Zero(df), a3 = hn::Zero(df);
-      for (size_t c = 0; c < size_t(D); c += N) {
-        const auto qv = hn::LoadU(df, qg + c);
-        a0 = hn::MulAdd(qv, hn::LoadU(df, krow[i] + c), a0);
-        a1 = hn::MulAdd(qv, hn::LoadU(df, krow[i + 1] + c), a1);
-        a2 = hn::MulAdd(qv, hn::LoadU(df, krow[i + 2] + c), a2);
-        a3 = hn::MulAdd(qv, hn::LoadU(df, krow[i + 3] + c), a3);
-      }
-      sum4(a0, a1, a2, a3, row + i);
-    }
-  }
-}
-
-#if PAGEDKV_BF16_DOT
-// bf16 q and bf16 K on CPUs with AVX512_BF16: vdpbf16ps multiplies bf16 pairs exactly and
-// accumulates in f32, 32 products per instruction, with no widening pass over K. The scale is
-// applied to the logits afterwards (q stays as stored).
-template <int D>
-HWY_INLINE void tile_logits_bf16(const uint16_t* HWY_RESTRICT qb, const uint16_t* const* krow_in,
-                                 int32_t n, int32_t G, float scale, float* HWY_RESTRICT sc) {
-  static_assert(D % 32 == 0);
-  const DF df;
-  const uint16_t* krow[kTile];
-  for (int32_t i = 0; i < n; ++i) krow[i] = krow_in[i];
-  for (int32_t i = n; i < kTile; ++i) krow[i] = krow[0];
-  const int32_t n4 = (n + 3) & ~3;
-  const auto vscale = hn::Set(df, scale);
-  for (int32_t g = 0; g < G; ++g) {
-    float* row = sc + g * kTile;
-    const uint16_t* qg = qb + g * D;
-    for (int32_t i = 0; i < n4; i += 4) {
-      __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
-      for (int32_t c = 0; c < D; c += 32) {
-        const __m512bh qv = (__m512bh)_mm512_loadu_si512(qg + c);
-        a0 = _mm512_dpbf16_ps(a0, qv, (__m512bh)_mm512_loadu_si512(krow[i] + c));
-        a1 = _mm512_dpbf16_ps(a1, qv, (__m512bh)_mm512_loadu_si512(krow[i + 1] + c));
-        a2 = _mm512_dpbf16_ps(a2, qv, (__m512bh)_mm512_loadu_si512(krow[i + 2] + c));
-        a3 = _mm512_dpbf16_ps(a3, qv, (__m512bh)_mm512_loadu_si512(krow[i + 3] + c));
-      }
-      sum4(hn::Vec512<float>{a0}, hn::Vec512<float>{a1}, hn::Vec512<float>{a2},
-           hn::Vec512<float>{a3}, row + i);
-    }
-    for (int32_t i = 0; i < kTile; i += int32_t(hn::Lanes(df))) {
-      hn::StoreU(hn::Mul(hn::LoadU(df, row + i), vscale), df, row + i);
-    }
-  }
-}
-#endif
-
-// The rest of one online-softmax step of one kv head over a tile of n tokens, once the logits
-// sc[G, kTile] are in: softcap, rescale, accumulate p * V (V rows already f32 at vrow[i]).
-template <int D>
-HWY_INLINE void tile_softmax_pv(const float* const* vrow, int32_t n, int32_t G, float cap,
-                                float* HWY_RESTRICT acc, float* HWY_RESTRICT sc,
-                                float* HWY_RESTRICT m, float* HWY_RESTRICT l) {
-  const DF df;
-  const size_t N = hn::Lanes(df);
-  const int32_t Gp = padded_group(G);
-  const float neg_inf = -std::numeric_limits<float>::infinity();
-  for (int32_t g = 0; g < G; ++g) {
-    float* row = sc + g * kTile;
-    if (cap > 0.0f) {
-      const auto vcap = hn::Set(df, cap), vinv = hn::Set(df, 1.0f / cap);
-      for (int32_t i = 0; i < kTile; i += int32_t(N)) {
-        const auto x = hn::Mul(hn::LoadU(df, row + i), vinv);
-        hn::StoreU(hn::Mul(vcap, hn::Tanh(df, x)), df, row + i);
-      }
-    }
-    for (int32_t i = n; i < kTile; ++i) row[i] = neg_inf;
-  }
-  // Online softmax: rescale factor alpha per head, probabilities in place of the logits.
-  float alpha_small[32];
-  std::vector<float> alpha_big;
-  float* al = alpha_small;
-  if (Gp > 32) {
-    alpha_big.resize(Gp);
-    al = alpha_big.data();
-  }
-  for (int32_t g = 0; g < Gp; ++g) al[g] = 1.0f;
-  for (int32_t g = 0; g < G; ++g) {
-    float* row = sc + g * kTile;
-    float tile_max = row[0];
-    for (int32_t i = 1; i < n; ++i) tile_max = std::max(tile_max, row[i]);
-    const float m_new = std::max(m[g], tile_max);
-    al[g] = std::exp(m[g] - m_new);  // 0 on the first tile (m = -inf)
-    const auto vm = hn::Set(df, m_new);
-    auto psum = hn::Zero(df);
-    for (int32_t i = 0; i < kTile; i += int32_t(N)) {
-      // Padding lanes hold -inf: Exp returns 0 below its range, so they add nothing.
-      const auto p = hn::Exp(df, hn::Sub(hn::LoadU(df, row + i), vm));
-      hn::StoreU(p, df, row + i);
-      psum = hn::Add(psum, p);
-    }
-    l[g] = l[g] * al[g] + hn::GetLane(hn::SumOfLanes(df, psum));
-    m[g] = m_new;
-  }
-  // acc[g] = alpha[g] * acc[g] + sum_i p[g][i] * V[i]: kHeadBlock heads share each V load.
-  for (int32_t g = 0; g < Gp; g += kHeadBlock) {
-    const float* p0 = sc + g * kTile;
-    const float* p1 = p0 + kTile;
-    const float* p2 = p1 + kTile;
-    const float* p3 = p2 + kTile;
-    float* a = acc + size_t(g) * D;
-    for (size_t c = 0; c < size_t(D); c += N) {
-      auto x0 = hn::Mul(hn::LoadU(df, a + c), hn::Set(df, al[g]));
-      auto x1 = hn::Mul(hn::LoadU(df, a + D + c), hn::Set(df, al[g + 1]));
-      auto x2 = hn::Mul(hn::LoadU(df, a + 2 * D + c), hn::Set(df, al[g + 2]));
-      auto x3 = hn::Mul(hn::LoadU(df, a + 3 * D + c), hn::Set(df, al[g + 3]));
-      for (int32_t i = 0; i < n; ++i) {
-        const auto v = hn::LoadU(df, vrow[i] + c);
-        x0 = hn::MulAdd(hn::Set(df, p0[i]), v, x0);
-        x1 = hn::MulAdd(hn::Set(df, p1[i]), v, x1);
-        x2 = hn::MulAdd(hn::Set(df, p2[i]), v, x2);
-        x3 = hn::MulAdd(hn::Set(df, p3[i]), v, x3);
-      }
-      hn::StoreU(x0, df, a + c);
-      hn::StoreU(x1, df, a + D + c);
-      hn::StoreU(x2, df, a + 2 * D + c);
-      hn::StoreU(x3, df, a + 3 * D + c);
-    }
   }
 }
 
@@ -371,7 +182,12 @@ void attend_item(const CpuDecodeJob& j, const WorkItem& w, Scratch& s, float* HW
           } else {
             row_to_f32<KT, D>(kbase + off[i] + hh * sh, s.kf.data() + r);
           }
-          row_to_f32<KT, D>(vbase + off[i] + hh * sh, s.vf.data() + r);
+          if constexpr (kBf16Dot) {
+            std::memcpy(reinterpret_cast<uint16_t*>(s.vf.data()) + r, vbase + off[i] + hh * sh,
+                        sizeof(uint16_t) * D);
+          } else {
+            row_to_f32<KT, D>(vbase + off[i] + hh * sh, s.vf.data() + r);
+          }
         }
       }
     }
@@ -398,6 +214,16 @@ void attend_item(const CpuDecodeJob& j, const WorkItem& w, Scratch& s, float* HW
       } else {
         tile_logits<D>(qf + r * D, krow, n, G, sc + r * kTile);
       }
+      if constexpr (kBf16Dot) {
+        const hwy::bfloat16_t* vb[kTile];
+        for (int32_t i = 0; i < n; ++i) {
+          vb[i] =
+              reinterpret_cast<const hwy::bfloat16_t*>(s.vf.data()) + (size_t(hh) * kTile + i) * D;
+        }
+        tile_softmax_pv<D, hwy::bfloat16_t>(vb, n, G, j.softcap, acc + r * D, sc + r * kTile,
+                                            s.m.data() + r, s.l.data() + r);
+        continue;
+      }
       tile_softmax_pv<D>(vrow, n, G, j.softcap, acc + r * D, sc + r * kTile, s.m.data() + r,
                          s.l.data() + r);
     }
@@ -420,11 +246,16 @@ using ItemFn = void (*)(const CpuDecodeJob&, const WorkItem&, Scratch&, float*);
 template <typename KT, bool kPaged, bool kBf16Dot = false>
 ItemFn pick_head_dim(int32_t D) {
   switch (D) {
-    case 64: return &attend_item<KT, 64, kPaged, kBf16Dot>;
-    case 80: return &attend_item<KT, 80, kPaged, false>;  // not a multiple of 32 bf16 pairs
-    case 96: return &attend_item<KT, 96, kPaged, kBf16Dot>;
-    case 128: return &attend_item<KT, 128, kPaged, kBf16Dot>;
-    case 256: return &attend_item<KT, 256, kPaged, kBf16Dot>;
+    case 64:
+      return &attend_item<KT, 64, kPaged, kBf16Dot>;
+    case 80:
+      return &attend_item<KT, 80, kPaged, false>;  // not a multiple of 32 bf16 pairs
+    case 96:
+      return &attend_item<KT, 96, kPaged, kBf16Dot>;
+    case 128:
+      return &attend_item<KT, 128, kPaged, kBf16Dot>;
+    case 256:
+      return &attend_item<KT, 256, kPaged, kBf16Dot>;
   }
   fail(ErrorKind::kUnsupported, str_cat("CPU decode: head_dim ", D, " is not supported"));
 }
@@ -433,14 +264,17 @@ ItemFn pick_head_dim(int32_t D) {
 template <bool kPaged>
 ItemFn pick(DType q, DType kv, int32_t D) {
   switch (kv) {
-    case DType::kF32: return pick_head_dim<float, kPaged>(D);
+    case DType::kF32:
+      return pick_head_dim<float, kPaged>(D);
     case DType::kBF16:
       if (PAGEDKV_BF16_DOT && q == DType::kBF16) {
         return pick_head_dim<hwy::bfloat16_t, kPaged, PAGEDKV_BF16_DOT != 0>(D);
       }
       return pick_head_dim<hwy::bfloat16_t, kPaged>(D);
-    case DType::kF16: return pick_head_dim<hwy::float16_t, kPaged>(D);
-    default: break;
+    case DType::kF16:
+      return pick_head_dim<hwy::float16_t, kPaged>(D);
+    default:
+      break;
   }
   fail(ErrorKind::kUnsupported,
        str_cat("CPU decode: KV dtype ", dtype_name(kv), " is not supported (f32, f16, bf16)"));
@@ -461,9 +295,9 @@ void run(const CpuDecodeJob& j, const CpuDecodeOptions& opt) {
   // heads are cut into groups only if there are still too few items to keep every thread busy
   // (head grouping does not change any result: heads are independent).
   const int64_t target_items = 4 * int64_t(pool.num_threads());
-  const int32_t max_splits =
-      opt.max_splits > 0 ? opt.max_splits
-                         : int32_t(std::max<int64_t>(1, (target_items + B - 1) / B));
+  const int32_t max_splits = opt.max_splits > 0
+                                 ? opt.max_splits
+                                 : int32_t(std::max<int64_t>(1, (target_items + B - 1) / B));
   const int32_t min_tokens = std::max(opt.min_split_tokens, kTile);
   std::vector<int32_t> splits(B), chunk(B), split_start(B + 1, 0);
   for (int32_t b = 0; b < B; ++b) {
@@ -476,8 +310,8 @@ void run(const CpuDecodeJob& j, const CpuDecodeOptions& opt) {
     split_start[b + 1] = split_start[b] + splits[b];
   }
   const int32_t total_splits = split_start[B];
-  const int32_t head_groups = int32_t(std::clamp<int64_t>(
-      (target_items + total_splits - 1) / total_splits, 1, Hkv));
+  const int32_t head_groups =
+      int32_t(std::clamp<int64_t>((target_items + total_splits - 1) / total_splits, 1, Hkv));
   std::vector<WorkItem> items;
   items.reserve(size_t(total_splits) * head_groups);
   for (int32_t b = 0; b < B; ++b) {
@@ -505,8 +339,8 @@ void run(const CpuDecodeJob& j, const CpuDecodeOptions& opt) {
     thread_local Scratch scratch;
     const WorkItem& w = items[order[k]];
     const int32_t sidx = w.t0 / chunk[w.b];
-    float* part = partials.data() + size_t(split_start[w.b] + sidx) * split_size +
-                  size_t(w.h0) * G * ps;
+    float* part =
+        partials.data() + size_t(split_start[w.b] + sidx) * split_size + size_t(w.h0) * G * ps;
     fn(j, w, scratch, part);
   });
 
@@ -519,7 +353,8 @@ void run(const CpuDecodeJob& j, const CpuDecodeOptions& opt) {
     for (int32_t g = 0; g < G; ++g) {
       const int32_t h = kvh * G + g;
       float M = j.sinks ? j.sinks[h] : -std::numeric_limits<float>::infinity();
-      for (int32_t sidx = 0; sidx < ns; ++sidx) M = std::max(M, first[sidx * split_size + h * ps + D]);
+      for (int32_t sidx = 0; sidx < ns; ++sidx)
+        M = std::max(M, first[sidx * split_size + h * ps + D]);
       float L = j.sinks ? std::exp(j.sinks[h] - M) : 0.0f;
       std::fill(o.begin(), o.end(), 0.0f);
       for (int32_t sidx = 0; sidx < ns; ++sidx) {

@@ -19,7 +19,7 @@ struct CpuDecodeJob {
   int32_t num_q_heads = 0;
   int32_t num_kv_heads = 0;
   int32_t head_dim = 0;
-  DType kv_dtype = DType::kF32;  // f32, f16 or bf16
+  DType kv_dtype = DType::kF32;          // f32, f16 or bf16
   const int32_t* visible_len = nullptr;  // [B]
   float scale = 0.0f;
   float softcap = 0.0f;

@@ -21,7 +21,7 @@ void decode_gather(const DecodeParams& p, DecodeGatherWorkspace& ws,
   if (B == 0) return;
   const size_t esize = dtype_size(kv.dtype);
   const size_t token_bytes = size_t(Hkv) * D * esize;  // one token, all kv heads, contiguous
-  std::vector<int64_t> start(B + 1, 0);                 // token offset of sequence b in the buffer
+  std::vector<int64_t> start(B + 1, 0);                // token offset of sequence b in the buffer
   for (int32_t b = 0; b < B; ++b) start[b + 1] = start[b] + pl.visible_len[b];
   const size_t need = std::max<size_t>(size_t(start[B]) * token_bytes, 64);
   if (ws.k.bytes() < need) ws.k = AlignedBuffer(need);

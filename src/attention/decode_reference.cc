@@ -27,7 +27,8 @@ DecodeReferenceResult decode_reference_f64(const DecodeParams& p) {
       const int32_t kvh = h / G;
       const double ks = !fp8 ? 1.0 : kv.k_head_scale ? kv.k_head_scale[kvh] : kv.k_scale;
       const double vs = !fp8 ? 1.0 : kv.v_head_scale ? kv.v_head_scale[kvh] : kv.v_scale;
-      for (int32_t d = 0; d < D; ++d) q[d] = load_as_f32(p.q, p.q_dtype, (size_t(b) * Hq + h) * D + d);
+      for (int32_t d = 0; d < D; ++d)
+        q[d] = load_as_f32(p.q, p.q_dtype, (size_t(b) * Hq + h) * D + d);
       // Element offset of visible token t of this sequence, kv head kvh, dim 0.
       auto token_offset = [&](int32_t t) {
         const int64_t pos = int64_t(pl.first_offset[b]) + t;

@@ -93,6 +93,59 @@ TEST(DecodeReference, MatchesDenseSoftmaxWithSoftcapAndSinks) {
   }
 }
 
+// fp8 e4m3 KV (for the CUDA kernels): stored value * scale, per-tensor or per kv head.
+TEST(DecodeReference, Fp8KvAppliesScales) {
+  Rng rng(seed_from_env(15));
+  SCOPED_TRACE(str_cat("seed=", rng.seed()));
+  DecodeProblemSpec s = small_spec();
+  s.kv_dtype = DType::kFP8E4M3;
+  DecodeProblem prob(s, rng);
+  for (bool per_head : {false, true}) {
+    SCOPED_TRACE(str_cat("per_head=", per_head));
+    DecodeParams p = prob.params();
+    const std::vector<float> khs = {0.25f, 3.0f}, vhs = {1.5f, 0.5f};
+    p.kv.k_scale = 0.5f;
+    p.kv.v_scale = 2.0f;
+    if (per_head) {
+      p.kv.k_head_scale = khs.data();
+      p.kv.v_head_scale = vhs.data();
+    }
+    const auto r = decode_reference_f64(p);
+    const int32_t bs = s.block_size, D = s.head_dim, Hq = s.num_q_heads;
+    for (int32_t b = 0; b < prob.batch(); ++b) {
+      const int32_t len = prob.visible_len()[b];
+      for (int32_t h = 0; h < Hq; ++h) {
+        const int32_t kvh = h / 2;
+        const double ks = per_head ? khs[kvh] : 0.5, vs = per_head ? vhs[kvh] : 2.0;
+        std::vector<double> w(len);
+        std::vector<int64_t> rows(len);
+        double m = -1e300;
+        for (int32_t t = 0; t < len; ++t) {
+          const int32_t pos = prob.first_offset()[b] + t;
+          const int32_t block = prob.indices()[prob.indptr()[b] + pos / bs];
+          rows[t] = (int64_t(block) * bs + pos % bs) * s.num_kv_heads * D + kvh * D;
+          double dot = 0;
+          for (int32_t d = 0; d < D; ++d) {
+            dot += double(load_as_f32(p.q, p.q_dtype, (b * Hq + h) * D + d)) * ks *
+                   fp8e4m3_to_f32(static_cast<const uint8_t*>(p.kv.k)[rows[t] + d]);
+          }
+          w[t] = dot * p.scale;
+          m = std::max(m, w[t]);
+        }
+        double denom = 0;
+        for (double& x : w) denom += (x = std::exp(x - m));
+        for (int32_t d = 0; d < D; ++d) {
+          double o = 0;
+          for (int32_t t = 0; t < len; ++t) {
+            o += w[t] * vs * fp8e4m3_to_f32(static_cast<const uint8_t*>(p.kv.v)[rows[t] + d]);
+          }
+          EXPECT_NEAR(r.out[(b * Hq + h) * D + d], o / denom, 1e-9);
+        }
+      }
+    }
+  }
+}
+
 TEST(DecodeReference, WritesOutputInQDtype) {
   Rng rng(seed_from_env(13));
   SCOPED_TRACE(str_cat("seed=", rng.seed()));
@@ -129,7 +182,11 @@ TEST(DecodeValidate, RejectsBadInputBeforeAnyWork) {
       {"null indices", [](DecodeParams& p) { p.pages.indices = nullptr; }, "indices is null"},
       {"null len", [](DecodeParams& p) { p.pages.visible_len = nullptr; }, "visible_len is null"},
       {"Hq % Hkv", [](DecodeParams& p) { p.num_q_heads = 5; }, "not a multiple"},
-      {"head dim", [](DecodeParams& p) { p.kv.head_dim = 72; p.kv.stride_head = 72; },
+      {"head dim",
+       [](DecodeParams& p) {
+         p.kv.head_dim = 72;
+         p.kv.stride_head = 72;
+       },
        "head_dim 72 is not supported"},
       {"q dtype", [](DecodeParams& p) { p.q_dtype = DType::kFP8E4M3; }, "q/out dtype fp8_e4m3"},
       {"scale", [](DecodeParams& p) { p.scale = 0.f; }, "scale must be"},

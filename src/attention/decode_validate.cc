@@ -8,8 +8,14 @@ namespace pagedkv {
 
 bool is_supported_decode_head_dim(int32_t head_dim) {
   switch (head_dim) {
-    case 64: case 80: case 96: case 128: case 256: return true;
-    default: return false;
+    case 64:
+    case 80:
+    case 96:
+    case 128:
+    case 256:
+      return true;
+    default:
+      return false;
   }
 }
 
@@ -32,8 +38,8 @@ void validate_decode_params(const DecodeParams& p) {
             p.num_q_heads, ") is not a multiple of num_kv_heads (", kv.num_kv_heads, ")");
   PKV_CHECK(is_supported_decode_head_dim(kv.head_dim), Unsupported, "decode: head_dim ",
             kv.head_dim, " is not supported (supported: 64, 80, 96, 128, 256)");
-  PKV_CHECK(is_float_dtype(p.q_dtype), Unsupported, "decode: q/out dtype ",
-            dtype_name(p.q_dtype), " is not supported (f32, f16, bf16)");
+  PKV_CHECK(is_float_dtype(p.q_dtype), Unsupported, "decode: q/out dtype ", dtype_name(p.q_dtype),
+            " is not supported (f32, f16, bf16)");
   PKV_CHECK(is_float_dtype(kv.dtype) || kv.dtype == DType::kFP8E4M3, Unsupported,
             "decode: KV dtype ", dtype_name(kv.dtype), " is not supported");
   PKV_CHECK(kv.block_size >= 1, InvalidArgument, "decode: block_size must be >= 1, got ",

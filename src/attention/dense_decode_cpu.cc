@@ -12,8 +12,8 @@ void validate_dense_decode_params(const DenseDecodeParams& p) {
   const int32_t B = p.batch_size;
   PKV_CHECK(B >= 0, InvalidArgument, "dense decode: batch_size must be >= 0, got ", B);
   PKV_CHECK(p.num_kv_heads >= 1 && p.num_q_heads >= 1, InvalidArgument,
-            "dense decode: head counts must be >= 1 (Hq ", p.num_q_heads, ", Hkv ",
-            p.num_kv_heads, ")");
+            "dense decode: head counts must be >= 1 (Hq ", p.num_q_heads, ", Hkv ", p.num_kv_heads,
+            ")");
   PKV_CHECK(p.num_q_heads % p.num_kv_heads == 0, InvalidArgument, "dense decode: num_q_heads (",
             p.num_q_heads, ") is not a multiple of num_kv_heads (", p.num_kv_heads, ")");
   PKV_CHECK(is_supported_decode_head_dim(p.head_dim), Unsupported, "dense decode: head_dim ",

@@ -144,13 +144,13 @@ TEST(PagedDecodeWithCache, ForksCopyOnWriteWindowSlidesChunks) {
     SCOPED_TRACE(str_cat("block_size=", bs));
     CacheHarness h(bs, DType::kBF16, rng);
     h.add(1);
-    h.grow(1, 42);             // prompt with a partial last block
+    h.grow(1, 42);  // prompt with a partial last block
     h.check_all({1});
-    h.fork(1, 2);              // 2 shares every block of 1
+    h.fork(1, 2);  // 2 shares every block of 1
     h.fork(1, 3);
     h.check_all({1, 2, 3});
-    h.grow(2, 1);              // copy-on-write of the shared partial tail
-    h.grow(3, 30);             // 3 slides its window past the shared prefix, crosses a chunk
+    h.grow(2, 1);   // copy-on-write of the shared partial tail
+    h.grow(3, 30);  // 3 slides its window past the shared prefix, crosses a chunk
     h.grow(1, 5);
     h.check_all({3, 1, 2});
     for (int step = 0; step < 70; ++step) {  // decode steps: windows slide, chunks roll over
@@ -160,7 +160,7 @@ TEST(PagedDecodeWithCache, ForksCopyOnWriteWindowSlidesChunks) {
       if (step % 23 == 0) h.check_all({1, 2, 3});
     }
     h.add(4);
-    h.grow(4, 1);              // a one-token sequence next to long ones
+    h.grow(4, 1);  // a one-token sequence next to long ones
     h.check_all({2, 4, 1, 3});
   }
 }

@@ -69,9 +69,15 @@ void run_dense(DecodeProblem& prob, const CpuDecodeOptions& opt) {
 void run(Impl impl, DecodeProblem& prob, const CpuDecodeOptions& opt = {}) {
   prob.poison_outputs();
   switch (impl) {
-    case Impl::kPaged: paged_decode_cpu(prob.params(), opt); break;
-    case Impl::kGather: decode_gather(prob.params(), opt); break;
-    case Impl::kDense: run_dense(prob, opt); break;
+    case Impl::kPaged:
+      paged_decode_cpu(prob.params(), opt);
+      break;
+    case Impl::kGather:
+      decode_gather(prob.params(), opt);
+      break;
+    case Impl::kDense:
+      run_dense(prob, opt);
+      break;
   }
 }
 
@@ -258,9 +264,11 @@ TEST(CpuDecode, PlacementInvarianceBitForBit) {
       std::vector<int32_t> to_identity(shuffled.num_blocks(), -1);
       int32_t next = 0;
       for (int32_t id : shuffled.indices()) to_identity[id] = next++;
-      for (int32_t& id : to_identity) if (id < 0) id = next++;
+      for (int32_t& id : to_identity)
+        if (id < 0) id = next++;
       DecodeProblem identity = shuffled.relocated(to_identity);
-      for (size_t i = 0; i < identity.indices().size(); ++i) ASSERT_EQ(identity.indices()[i], int32_t(i));
+      for (size_t i = 0; i < identity.indices().size(); ++i)
+        ASSERT_EQ(identity.indices()[i], int32_t(i));
       std::vector<int32_t> perm(shuffled.num_blocks());
       std::iota(perm.begin(), perm.end(), 0);
       std::shuffle(perm.begin(), perm.end(), rng.engine());
@@ -321,9 +329,17 @@ TEST(CpuDecode, BadInputFailsBeforeAnyWork) {
       {[](DecodeParams& p) { p.num_q_heads = 3; }, "is not a multiple of num_kv_heads"},
       {[](DecodeParams& p) { p.kv.head_dim = 100; }, "head_dim 100 is not supported"},
       {[](DecodeParams& p) { p.kv.dtype = DType::kFP8E4M3; }, "fp8 KV is not supported"},
-      {[&](DecodeParams& p) { arr = prob.visible_len(); arr[1] = 0; p.pages.visible_len = arr.data(); },
+      {[&](DecodeParams& p) {
+         arr = prob.visible_len();
+         arr[1] = 0;
+         p.pages.visible_len = arr.data();
+       },
        "empty visible range"},
-      {[&](DecodeParams& p) { arr = prob.indices(); arr[3] = 1 << 20; p.pages.indices = arr.data(); },
+      {[&](DecodeParams& p) {
+         arr = prob.indices();
+         arr[3] = 1 << 20;
+         p.pages.indices = arr.data();
+       },
        "outside the pool"},
   };
   for (Impl impl : {Impl::kPaged, Impl::kGather}) {
@@ -333,7 +349,10 @@ TEST(CpuDecode, BadInputFailsBeforeAnyWork) {
       mutate(p);
       prob.poison_outputs();
       try {
-        if (impl == Impl::kPaged) paged_decode_cpu(p); else decode_gather(p);
+        if (impl == Impl::kPaged)
+          paged_decode_cpu(p);
+        else
+          decode_gather(p);
         ADD_FAILURE() << "no error";
       } catch (const Error& e) {
         EXPECT_NE(std::string(e.what()).find(expect), std::string::npos) << e.what();

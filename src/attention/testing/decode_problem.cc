@@ -47,8 +47,8 @@ DecodeProblem::DecodeProblem(const DecodeProblemSpec& spec, Rng& rng) : spec_(sp
   visible_len_ = spec.visible_len;
   first_offset_.resize(B);
   for (int32_t b = 0; b < B; ++b) {
-    first_offset_[b] = spec.first_offset.empty() ? int32_t(rng.uniform_int(0, bs - 1))
-                                                 : spec.first_offset[b];
+    first_offset_[b] =
+        spec.first_offset.empty() ? int32_t(rng.uniform_int(0, bs - 1)) : spec.first_offset[b];
   }
   indptr_.assign(B + 1, 0);
   for (int32_t b = 0; b < B; ++b) {
@@ -119,8 +119,8 @@ void DecodeProblem::copy_block(int32_t src, int32_t dst) {
 }
 
 DecodeProblem DecodeProblem::relocated(const std::vector<int32_t>& new_id) const {
-  PKV_CHECK(int32_t(new_id.size()) == num_blocks_, InvalidArgument,
-            "relocated: permutation size ", new_id.size(), " != num_blocks ", num_blocks_);
+  PKV_CHECK(int32_t(new_id.size()) == num_blocks_, InvalidArgument, "relocated: permutation size ",
+            new_id.size(), " != num_blocks ", num_blocks_);
   DecodeProblem r;
   r.spec_ = spec_;
   r.num_blocks_ = num_blocks_;
@@ -193,10 +193,14 @@ double max_abs_error(const float* out, const std::vector<double>& ref) {
 
 double decode_error_bound(DType out_dtype, DType /*kv_dtype*/) {
   switch (out_dtype) {
-    case DType::kF32: return 1e-5;
-    case DType::kF16: return 2e-3;
-    case DType::kBF16: return 1e-2;
-    default: return 1e-2;
+    case DType::kF32:
+      return 1e-5;
+    case DType::kF16:
+      return 2e-3;
+    case DType::kBF16:
+      return 1e-2;
+    default:
+      return 1e-2;
   }
 }
 

@@ -22,11 +22,11 @@ struct DecodeProblemSpec {
   int32_t block_size = 16;
   DType q_dtype = DType::kF32;
   DType kv_dtype = DType::kF32;
-  float softcap = 0.0f;          // 0 = off
-  bool sinks = false;            // random per-head sink logits
-  bool shuffle_blocks = true;    // false: identity table (sequence blocks laid out in order)
-  int32_t spare_blocks = 3;      // extra pool blocks no sequence uses (filled with noise)
-  float qk_stddev = 1.0f;        // spread of q and K values (bigger = peakier softmax)
+  float softcap = 0.0f;        // 0 = off
+  bool sinks = false;          // random per-head sink logits
+  bool shuffle_blocks = true;  // false: identity table (sequence blocks laid out in order)
+  int32_t spare_blocks = 3;    // extra pool blocks no sequence uses (filled with noise)
+  float qk_stddev = 1.0f;      // spread of q and K values (bigger = peakier softmax)
 };
 
 // Visible ranges the cache would hand the kernel (DESIGN §3), as [start, start + count).
@@ -63,11 +63,11 @@ class DecodeProblem {
   // Raw storage. Pool elements: [num_blocks, block_size, Hkv, D] in kv_dtype.
   AlignedBuffer& k_pool() { return k_; }
   AlignedBuffer& v_pool() { return v_; }
-  AlignedBuffer& q() { return q_; }                    // [B, Hq, D] in q_dtype
-  AlignedBuffer& out() { return out_; }                // [B, Hq, D] in q_dtype
-  std::vector<float>& lse() { return lse_; }           // [B, Hq]
-  std::vector<float>& sinks() { return sinks_; }       // [Hq] (empty when off)
-  size_t block_bytes() const;                          // bytes of one block of K (or V)
+  AlignedBuffer& q() { return q_; }               // [B, Hq, D] in q_dtype
+  AlignedBuffer& out() { return out_; }           // [B, Hq, D] in q_dtype
+  std::vector<float>& lse() { return lse_; }      // [B, Hq]
+  std::vector<float>& sinks() { return sinks_; }  // [Hq] (empty when off)
+  size_t block_bytes() const;                     // bytes of one block of K (or V)
 
   // Copies block `src` onto block `dst` in both K and V.
   void copy_block(int32_t src, int32_t dst);
