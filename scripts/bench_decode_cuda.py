@@ -26,7 +26,7 @@ DATASHEET_TBS = {"H100": 3.35, "H200": 4.8}
 def load_lib(path):
     lib = ctypes.CDLL(path)
     lib.pkv_plan.restype = ctypes.c_void_p
-    lib.pkv_plan.argtypes = [ctypes.c_int] * 7
+    lib.pkv_plan.argtypes = [ctypes.c_int] * 8
     lib.pkv_last_error.restype = ctypes.c_char_p
     lib.pkv_workspace_bytes.restype = ctypes.c_int64
     lib.pkv_workspace_bytes.argtypes = [ctypes.c_void_p]
@@ -113,7 +113,7 @@ class Case:
                    for _ in range(self.nsets)]
         self.out = torch.empty(B, Hq, D, device="cuda", dtype=torch.bfloat16)
         self.scale = 1.0 / math.sqrt(D)
-        self.plan = lib.pkv_plan(B, Hq, Hkv, D, DT_CODE[kv_dtype], L, 0)
+        self.plan = lib.pkv_plan(B, Hq, Hkv, D, DT_CODE[kv_dtype], L, 0, 2)
         if not self.plan:
             raise RuntimeError(lib.pkv_last_error().decode())
         self.ws = torch.empty(max(1, lib.pkv_workspace_bytes(self.plan)), dtype=torch.uint8,

@@ -5,8 +5,10 @@
 
 #include <algorithm>
 #include <bit>
+#include <cmath>
 
 #include "attention/cuda/paged_decode_kernel.cuh"
+#include "attention/cuda/paged_decode_mma.cuh"
 #include "core/error.h"
 
 namespace pagedkv {
@@ -15,6 +17,7 @@ namespace {
 using cuda_detail::Cfg;
 using cuda_detail::KernelArgs;
 using cuda_detail::KvKind;
+using cuda_detail::MmaCfg;
 
 void check_cuda(cudaError_t err, const char* what) {
   PKV_CHECK(err == cudaSuccess, Internal, what, ": ", cudaGetErrorString(err));
@@ -45,8 +48,9 @@ struct KernelEntry {
   void (*launch)(dim3, int, cudaStream_t, const KernelArgs&) = nullptr;
 };
 
+// CUDA-core kernel (any q dtype, any KV dtype).
 template <int D, KvKind KV, int GP>
-KernelEntry entry() {
+KernelEntry simt_entry() {
   KernelEntry e;
   e.fn = reinterpret_cast<const void*>(&cuda_detail::paged_decode_kernel<D, KV, GP>);
   e.smem = Cfg<D, KV>::kSmemBytes;
@@ -56,31 +60,63 @@ KernelEntry entry() {
   return e;
 }
 
-template <int D, KvKind KV>
-KernelEntry entry_gp(int gp) {
-  switch (gp) {
-    case 1: return entry<D, KV, 1>();
-    case 2: return entry<D, KV, 2>();
-    case 4: return entry<D, KV, 4>();
-    default: return entry<D, KV, 8>();
+// Tensor-core kernel (q in the MMA type T).
+template <int D, KvKind KV, typename T, int GP>
+KernelEntry mma_entry() {
+  KernelEntry e;
+  e.fn = reinterpret_cast<const void*>(&cuda_detail::paged_decode_mma_kernel<D, KV, T, GP>);
+  e.smem = MmaCfg<D, KV>::kSmemBytes;
+  e.launch = [](dim3 grid, int smem, cudaStream_t st, const KernelArgs& a) {
+    cuda_detail::paged_decode_mma_kernel<D, KV, T, GP>
+        <<<grid, cuda_detail::kThreads, smem, st>>>(a);
+  };
+  return e;
+}
+
+// Which kernel family serves a (q dtype, KV dtype) pair: tensor cores when q can be an MMA
+// operand without rounding (bf16 q with bf16 KV; f16 q with f16 KV; bf16 or f16 q with fp8 KV,
+// which runs as f16: e4m3 and bf16 values of normal range are exact in f16), else CUDA cores.
+enum class Family { kSimt, kMmaBF16, kMmaF16 };
+Family family_for(DType q, DType kv) {
+  if (q == DType::kBF16 && kv == DType::kBF16) return Family::kMmaBF16;
+  if (q == DType::kF16 && kv == DType::kF16) return Family::kMmaF16;
+  if ((q == DType::kBF16 || q == DType::kF16) && kv == DType::kFP8E4M3) return Family::kMmaF16;
+  return Family::kSimt;
+}
+
+template <int D, int GP>
+KernelEntry entry_family(Family f, DType kv) {
+  switch (f) {
+    case Family::kMmaBF16: return mma_entry<D, KvKind::kBF16, __nv_bfloat16, GP>();
+    case Family::kMmaF16:
+      return kv == DType::kF16 ? mma_entry<D, KvKind::kF16, __half, GP>()
+                               : mma_entry<D, KvKind::kFP8, __half, GP>();
+    default:
+      switch (kv) {
+        case DType::kBF16: return simt_entry<D, KvKind::kBF16, GP>();
+        case DType::kF16: return simt_entry<D, KvKind::kF16, GP>();
+        default: return simt_entry<D, KvKind::kFP8, GP>();
+      }
   }
 }
 
 template <int D>
-KernelEntry entry_kv(DType kv, int gp) {
-  switch (kv) {
-    case DType::kBF16: return entry_gp<D, KvKind::kBF16>(gp);
-    case DType::kF16: return entry_gp<D, KvKind::kF16>(gp);
-    default: return entry_gp<D, KvKind::kFP8>(gp);
+KernelEntry entry_gp(Family f, DType kv, int gp) {
+  switch (gp) {
+    case 1: return entry_family<D, 1>(f, kv);
+    case 2: return entry_family<D, 2>(f, kv);
+    case 4: return entry_family<D, 4>(f, kv);
+    default: return entry_family<D, 8>(f, kv);
   }
 }
 
 // The DISPATCH switch: head dim to a compile-time constant; anything else is unsupported.
-KernelEntry select_kernel(int head_dim, DType kv, int gp) {
+KernelEntry select_kernel(int head_dim, DType q, DType kv, int gp) {
+  const Family f = family_for(q, kv);
   switch (head_dim) {
-    case 64: return entry_kv<64>(kv, gp);
-    case 128: return entry_kv<128>(kv, gp);
-    case 256: return entry_kv<256>(kv, gp);
+    case 64: return entry_gp<64>(f, kv, gp);
+    case 128: return entry_gp<128>(f, kv, gp);
+    case 256: return entry_gp<256>(f, kv, gp);
     default:
       fail(ErrorKind::kUnsupported,
            str_cat("paged_decode_cuda: head_dim ", head_dim, " is not supported (64, 128, 256)"));
@@ -115,6 +151,10 @@ PagedDecodeCudaPlan plan_paged_decode_cuda(const PagedDecodeCudaShape& shape) {
                 shape.kv_dtype == DType::kFP8E4M3,
             Unsupported, "paged_decode_cuda: KV dtype ", dtype_name(shape.kv_dtype),
             " is not supported (bf16, f16, fp8_e4m3)");
+  PKV_CHECK(shape.q_dtype == DType::kF32 || shape.q_dtype == DType::kF16 ||
+                shape.q_dtype == DType::kBF16,
+            Unsupported, "paged_decode_cuda: q dtype ", dtype_name(shape.q_dtype),
+            " is not supported (f32, f16, bf16)");
   PKV_CHECK(shape.num_splits >= 0, InvalidArgument, "paged_decode_cuda: num_splits ",
             shape.num_splits, " is negative");
   PagedDecodeCudaPlan p;
@@ -122,7 +162,8 @@ PagedDecodeCudaPlan plan_paged_decode_cuda(const PagedDecodeCudaShape& shape) {
   const int group = shape.num_q_heads / shape.num_kv_heads;
   p.heads_per_cta = packed_heads(group);
   p.head_groups = (group + p.heads_per_cta - 1) / p.heads_per_cta;
-  const KernelEntry k = select_kernel(shape.head_dim, shape.kv_dtype, p.heads_per_cta);
+  const KernelEntry k =
+      select_kernel(shape.head_dim, shape.q_dtype, shape.kv_dtype, p.heads_per_cta);
   PKV_CHECK(int64_t(shape.num_kv_heads) * p.head_groups <= 65535, InvalidArgument,
             "paged_decode_cuda: too many kv heads ", shape.num_kv_heads);
 
@@ -140,14 +181,28 @@ PagedDecodeCudaPlan plan_paged_decode_cuda(const PagedDecodeCudaShape& shape) {
   if (shape.num_splits > 0) {
     p.num_splits = shape.num_splits;
   } else {
-    // Enough CTAs for ~4 waves of the resident slots (so the last wave's tail is short), but
-    // no slice under 256 tokens (a CTA's prologue and merge must stay small next to its
-    // stream), and no splits once the batch alone fills the machine.
+    // Splits fill the machine in whole waves: the smallest split count whose CTAs cover at
+    // least one wave of resident slots with >= 85% of the last wave used; none of the slices
+    // under 256 tokens (the CTA prologue and the merge must stay small next to the stream).
+    // Small problems that cannot fill one wave take the most splits the length allows.
     const int64_t slots = int64_t(p.sm_count) * p.ctas_per_sm;
     const int64_t base = int64_t(shape.batch_size) * shape.num_kv_heads * p.head_groups;
-    const int64_t want = (4 * slots + base - 1) / base;
-    const int64_t by_len = std::max<int64_t>(1, std::max(shape.expected_len, 1) / 256);
-    p.num_splits = int32_t(std::clamp<int64_t>(std::min(want, by_len), 1, 128));
+    const int64_t max_ns = std::clamp<int64_t>(std::max(shape.expected_len, 1) / 256, 1, 128);
+    int64_t best = 1;
+    double best_eff = -1.0;
+    for (int64_t ns = 1; ns <= max_ns; ++ns) {
+      const double waves = double(base * ns) / double(slots);
+      const double eff = waves / std::ceil(waves);
+      if (waves >= 1.0 && eff >= 0.85) {
+        best = ns;
+        break;
+      }
+      if (eff > best_eff + 1e-9) {
+        best_eff = eff;
+        best = ns;
+      }
+    }
+    p.num_splits = int32_t(best);
   }
   p.workspace_bytes = layout_for(p).total;
   return p;
@@ -172,9 +227,8 @@ void paged_decode_cuda(const PagedDecodeCudaPlan& plan, const DecodeParams& p, v
             dtype_name(kv.dtype), ") do not match the plan (B=", s.batch_size, " Hq=",
             s.num_q_heads, " Hkv=", s.num_kv_heads, " D=", s.head_dim, " kv=",
             dtype_name(s.kv_dtype), ")");
-  PKV_CHECK(p.q_dtype == DType::kF32 || p.q_dtype == DType::kF16 || p.q_dtype == DType::kBF16,
-            Unsupported, "paged_decode_cuda: q dtype ", dtype_name(p.q_dtype),
-            " is not supported (f32, f16, bf16)");
+  PKV_CHECK(p.q_dtype == s.q_dtype, InvalidArgument, "paged_decode_cuda: q dtype ",
+            dtype_name(p.q_dtype), " does not match the plan's ", dtype_name(s.q_dtype));
   PKV_CHECK(p.q && p.out && kv.k && kv.v && p.pages.indptr && p.pages.indices &&
                 p.pages.first_offset && p.pages.visible_len,
             InvalidArgument, "paged_decode_cuda: a required pointer is null");
@@ -195,7 +249,7 @@ void paged_decode_cuda(const PagedDecodeCudaPlan& plan, const DecodeParams& p, v
   PKV_CHECK(plan.num_splits == 1 || workspace != nullptr, InvalidArgument,
             "paged_decode_cuda: workspace of ", plan.workspace_bytes, " bytes required");
 
-  const KernelEntry k = select_kernel(s.head_dim, s.kv_dtype, plan.heads_per_cta);
+  const KernelEntry k = select_kernel(s.head_dim, s.q_dtype, s.kv_dtype, plan.heads_per_cta);
   const WorkspaceLayout w = layout_for(plan);
   auto* ws = static_cast<uint8_t*>(workspace);
 

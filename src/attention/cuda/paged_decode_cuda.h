@@ -1,6 +1,8 @@
 #pragma once
 // Fused paged decode attention on NVIDIA GPUs (../shared/DESIGN.md §3, implementation 4).
 //
+// Two kernels behind one plan: a tensor-core one (mma.m16n8k16; q bf16/f16 with matching or
+// fp8 KV) and a CUDA-core one (f32 q, mixed 16-bit types). See paged_decode_mma.cuh for why.
 // Split-KV ("flash-decoding"): the grid is (split, kv head x head group, sequence). One CTA reads
 // the K/V rows of one kv head for one slice of one sequence, straight from the pool through the
 // page list, and computes the partial softmax for all query heads of the GQA group at once, so
@@ -28,6 +30,7 @@ struct PagedDecodeCudaShape {
   int32_t num_kv_heads = 0;   // Hkv; Hq % Hkv == 0
   int32_t head_dim = 0;       // 64, 128 or 256
   DType kv_dtype = DType::kBF16;  // bf16, f16 or fp8_e4m3
+  DType q_dtype = DType::kBF16;   // f32, f16 or bf16 (also the output's); picks the kernel
   int32_t expected_len = 4096;    // typical visible length: tunes the split count only
   int32_t num_splits = 0;         // > 0 forces the split count (tests); 0 picks it
 };

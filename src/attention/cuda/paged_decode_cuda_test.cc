@@ -83,6 +83,7 @@ class DeviceRun {
     shape.num_kv_heads = host_.kv.num_kv_heads;
     shape.head_dim = host_.kv.head_dim;
     shape.kv_dtype = host_.kv.dtype;
+    shape.q_dtype = host_.q_dtype;
     shape.num_splits = splits;
     shape.expected_len = expected_len > 0 ? expected_len
                                           : *std::max_element(prob_.visible_len().begin(),
@@ -214,6 +215,23 @@ TEST(PagedDecodeCuda, OddGroupsSoftcapSinksF32Query) {
         c.sinks = true;
         c.splits = splits;
         c.bs = 8;
+        check_case(c, seed++);
+      }
+}
+
+// q and KV in different 16-bit types run on the CUDA-core kernel; same checks.
+TEST(PagedDecodeCuda, MixedQueryAndKvTypes) {
+  REQUIRE_GPU();
+  uint64_t seed = 2500;
+  for (DType q : {DType::kF16, DType::kBF16, DType::kF32})
+    for (DType kv : {DType::kBF16, DType::kF16, DType::kFP8E4M3})
+      for (int D : {64, 256}) {
+        Case c;
+        c.q = q;
+        c.kv = kv;
+        c.D = D;
+        c.splits = seed % 2 ? 4 : 1;
+        c.softcap = seed % 3 == 0 ? 20.f : 0.f;
         check_case(c, seed++);
       }
 }

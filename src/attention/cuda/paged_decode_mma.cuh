@@ -1,0 +1,325 @@
+#pragma once
+// Tensor-core variant of the fused paged decode kernel (FlashAttention-2 orientation).
+//
+// Why: the CUDA-core kernel (paged_decode_kernel.cuh) spends ~2*G*D FMAs plus G*log2(D/8)
+// shuffles per K/V row; at G = 4..8 that is more issue slots than HBM leaves per row, so GQA ran
+// compute-bound (v1 on H200: 54% of datasheet at G=4, 23% at G=8). Here one warp computes
+//   S[16 x 16] = Q[16 x D] K^T   and   O[16 x D] += P[16 x 16] V     with mma.m16n8k16,
+// rows = the CTA's query heads (GP <= 8, the rest zero), 16 tokens per warp tile, so the per-row
+// cost no longer grows with G. P goes from the S accumulators straight into the A operand of
+// the PV product (same register layout), K/V come out of shared memory by ldmatrix (V with
+// .trans). Rows of a tile are stored with their 16-byte chunks XOR-swizzled by (token & 7) so
+// the 8 rows an ldmatrix phase reads hit 8 different bank groups.
+// fp8 KV: the tile lands as bytes, is converted once to f16 into a per-warp scratch tile in the
+// same swizzled layout, and the f16 path runs on it (k/v scales are applied to S and O in f32).
+// q must be in the MMA type (bf16 with bf16 KV, f16 with f16 or fp8 KV); other combinations
+// (f32 q, mixed) use the CUDA-core kernel.
+
+#include "attention/cuda/paged_decode_kernel.cuh"
+
+namespace pagedkv::cuda_detail {
+
+template <int D, KvKind KV>
+struct MmaCfg {
+  static constexpr bool kFp8 = KV == KvKind::kFP8;
+  static constexpr int kEs = kFp8 ? 1 : 2;
+  static constexpr int kTile = 16;                        // tokens per warp tile
+  static constexpr int kRowBytes = D * kEs;               // stored row in the ring
+  static constexpr int kRowBytes16 = D * 2;               // 16-bit row (computed from)
+  static constexpr int kChunksPerRow = kRowBytes / 16;
+  static constexpr int kChunksPerLane = kTile * kChunksPerRow / 32;  // per K (and V) tile
+  static constexpr int kStageBytes = 2 * kTile * kRowBytes;
+  static constexpr int kScratchBytes = kFp8 ? 2 * kTile * kRowBytes16 : 0;
+  static constexpr int kStages = kFp8 ? (D == 64 ? 5 : D == 128 ? 4 : 3)
+                                      : (D == 64 ? 4 : D == 128 ? 3 : 2);
+  static constexpr int kWarpBytes = kStages * kStageBytes + kScratchBytes;
+  static constexpr int kSmemBytes = kWarps * kWarpBytes;
+  static_assert(kTile * kChunksPerRow % 32 == 0, "tile must split evenly over a warp");
+};
+
+template <typename T> struct MmaType;
+template <> struct MmaType<__nv_bfloat16> {
+  static __device__ __forceinline__ uint32_t pack(float lo, float hi) {
+    const __nv_bfloat162 v = __floats2bfloat162_rn(lo, hi);
+    return *reinterpret_cast<const uint32_t*>(&v);
+  }
+  static __device__ __forceinline__ void mma(float (&c)[4], uint32_t a0, uint32_t a2,
+                                             uint32_t b0, uint32_t b1) {
+    asm volatile(
+        "mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, "
+        "{%8,%9}, {%0,%1,%2,%3};\n"
+        : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
+        : "r"(a0), "r"(0u), "r"(a2), "r"(0u), "r"(b0), "r"(b1));
+  }
+};
+template <> struct MmaType<__half> {
+  static __device__ __forceinline__ uint32_t pack(float lo, float hi) {
+    const __half2 v = __floats2half2_rn(lo, hi);
+    return *reinterpret_cast<const uint32_t*>(&v);
+  }
+  static __device__ __forceinline__ void mma(float (&c)[4], uint32_t a0, uint32_t a2,
+                                             uint32_t b0, uint32_t b1) {
+    asm volatile(
+        "mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, "
+        "{%8,%9}, {%0,%1,%2,%3};\n"
+        : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
+        : "r"(a0), "r"(0u), "r"(a2), "r"(0u), "r"(b0), "r"(b1));
+  }
+};
+
+__device__ __forceinline__ void ldmatrix_x4(uint32_t (&r)[4], const void* p) {
+  const uint32_t s = static_cast<uint32_t>(__cvta_generic_to_shared(p));
+  asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0,%1,%2,%3}, [%4];\n"
+               : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3]) : "r"(s));
+}
+__device__ __forceinline__ void ldmatrix_x4_trans(uint32_t (&r)[4], const void* p) {
+  const uint32_t s = static_cast<uint32_t>(__cvta_generic_to_shared(p));
+  asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0,%1,%2,%3}, [%4];\n"
+               : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3]) : "r"(s));
+}
+
+// Byte offset of 16-byte chunk `ch` of token row `tok` in a swizzled 16-bit tile.
+template <int RowBytes>
+__device__ __forceinline__ int swz(int tok, int ch) {
+  return tok * RowBytes + ((ch ^ (tok & 7)) << 4);
+}
+
+// Reads q element i (stored as q_kind) as the MMA type's float value.
+__device__ __forceinline__ float q_as_float(const void* q, int kind, int64_t i) {
+  return load_q(q, kind, i);
+}
+
+template <int D, KvKind KV, typename T, int GP>
+__global__ void __launch_bounds__(kThreads, 2) paged_decode_mma_kernel(const KernelArgs a) {
+  using C = MmaCfg<D, KV>;
+  using M = MmaType<T>;
+  constexpr int S = C::kStages;
+  constexpr int TR = C::kTile;
+  constexpr int NT = D / 8;  // output n-tiles
+  extern __shared__ __align__(16) uint8_t smem[];
+
+  const int split = blockIdx.x;
+  const int kvh = blockIdx.y / a.head_groups;
+  const int hg = blockIdx.y % a.head_groups;
+  const int b = blockIdx.z;
+  const int warp = threadIdx.x / 32;
+  const int lane = threadIdx.x % 32;
+
+  // Independent loads first (one round trip for all three).
+  const int len = a.visible_len[b];
+  const int seq_base = a.indptr[b];
+  const int first = a.first_offset[b];
+  int per = (len + a.num_splits - 1) / a.num_splits;
+  per = (per + kWarps * TR - 1) / (kWarps * TR) * (kWarps * TR);
+  const int active = (len + per - 1) / per;
+  if (split >= active) return;
+  const int start = split * per;
+  const int end = min(len, start + per);
+  const int32_t* pages = a.indices + seq_base;
+  const int head0 = kvh * a.group + hg * GP;
+  const int nheads = min(GP, a.group - hg * GP);
+
+  // Q as the A operand: row = head lane/4 (zero beyond nheads), a0: k = (lane%4)*2 + {0,1},
+  // a2: k + 8; rows 8..15 (a1, a3) are zero.
+  const int qrow = lane / 4;
+  const int qk = (lane % 4) * 2;
+  uint32_t qa[D / 16][2];
+#pragma unroll
+  for (int kk = 0; kk < D / 16; ++kk) {
+    float x[4] = {0.f, 0.f, 0.f, 0.f};
+    if (qrow < nheads) {
+      const int64_t base = (int64_t(b) * a.num_q_heads + head0 + qrow) * D + kk * 16 + qk;
+      x[0] = q_as_float(a.q, a.q_kind, base);
+      x[1] = q_as_float(a.q, a.q_kind, base + 1);
+      x[2] = q_as_float(a.q, a.q_kind, base + 8);
+      x[3] = q_as_float(a.q, a.q_kind, base + 9);
+    }
+    qa[kk][0] = M::pack(x[0], x[1]);
+    qa[kk][1] = M::pack(x[2], x[3]);
+  }
+  const float ks = a.k_head_scale ? a.k_head_scale[kvh] : a.k_scale;
+  const float smul = a.scale * ks * (a.softcap > 0.f ? 1.f : kLog2e);
+
+  float m = -INFINITY, l = 0.f;  // head qrow: running max (log2 units) and this lane's sum
+  float o[NT][4];
+#pragma unroll
+  for (int nt = 0; nt < NT; ++nt) o[nt][0] = o[nt][1] = o[nt][2] = o[nt][3] = 0.f;
+
+  const int tiles = (end - start + TR - 1) / TR;
+  const int my_tiles = tiles > warp ? (tiles - warp + kWarps - 1) / kWarps : 0;
+  uint8_t* ring = smem + warp * C::kWarpBytes;
+  uint8_t* scratch = ring + S * C::kStageBytes;
+  const int mask = (1 << a.block_shift) - 1;
+  const int64_t head_off = int64_t(kvh) * a.stride_head;
+
+  int pg[C::kChunksPerLane];
+  auto load_pages = [&](int i) {
+    const int row0 = start + (warp + kWarps * i) * TR;
+#pragma unroll
+    for (int j = 0; j < C::kChunksPerLane; ++j) {
+      const int tok = row0 + (lane + 32 * j) / C::kChunksPerRow;
+      pg[j] = (i < my_tiles && tok < end) ? __ldg(pages + ((first + tok) >> a.block_shift)) : 0;
+    }
+  };
+  auto issue = [&](int i) {
+    uint8_t* st = ring + (i % S) * C::kStageBytes;
+    const int row0 = start + (warp + kWarps * i) * TR;
+#pragma unroll
+    for (int j = 0; j < C::kChunksPerLane; ++j) {
+      const int c = lane + 32 * j;
+      const int r = c / C::kChunksPerRow;
+      const int ch = c % C::kChunksPerRow;
+      const int tok = row0 + r;
+      const bool ok = tok < end;
+      const int64_t off = (int64_t(pg[j]) * a.stride_block +
+                           int64_t((first + tok) & mask) * a.stride_token + head_off) * C::kEs +
+                          ch * 16;
+      // 16-bit rows are stored swizzled; fp8 rows plainly (the conversion swizzles).
+      const int dst = C::kFp8 ? r * C::kRowBytes + ch * 16 : swz<C::kRowBytes>(r, ch);
+      cp_async16(st + dst, ok ? a.k + off : a.k, ok ? 16 : 0);
+      cp_async16(st + TR * C::kRowBytes + dst, ok ? a.v + off : a.v, ok ? 16 : 0);
+    }
+  };
+
+  load_pages(0);
+#pragma unroll
+  for (int i = 0; i < S - 1; ++i) {
+    if (i < my_tiles) {
+      issue(i);
+      load_pages(i + 1);
+    }
+    cp_async_commit();
+  }
+
+  for (int i = 0; i < my_tiles; ++i) {
+    if (i + S - 1 < my_tiles) {
+      issue(i + S - 1);
+      load_pages(i + S);
+    }
+    cp_async_commit();
+    cp_async_wait<S - 1>();
+    __syncwarp();
+
+    const uint8_t* sk;
+    if constexpr (C::kFp8) {
+      // fp8 bytes -> f16, into the swizzled scratch tile (K rows then V rows).
+      const uint8_t* st = ring + (i % S) * C::kStageBytes;
+      constexpr int kChunks8 = 2 * TR * C::kChunksPerRow;  // K and V fp8 chunks of this tile
+#pragma unroll
+      for (int j = 0; j < kChunks8 / 32; ++j) {
+        const int c = lane + 32 * j;
+        const int r = c / C::kChunksPerRow;  // 0..31: K rows, then V rows
+        const int ch = c % C::kChunksPerRow;
+        const uint4 raw = *reinterpret_cast<const uint4*>(st + r * C::kRowBytes + ch * 16);
+        const uint32_t w[4] = {raw.x, raw.y, raw.z, raw.w};
+        uint32_t h[8];
+#pragma unroll
+        for (int e = 0; e < 4; ++e) {
+          const __half2_raw lo = __nv_cvt_fp8x2_to_halfraw2(
+              static_cast<__nv_fp8x2_storage_t>(w[e] & 0xffffu), __NV_E4M3);
+          const __half2_raw hi = __nv_cvt_fp8x2_to_halfraw2(
+              static_cast<__nv_fp8x2_storage_t>(w[e] >> 16), __NV_E4M3);
+          h[2 * e] = uint32_t(lo.x) | (uint32_t(lo.y) << 16);
+          h[2 * e + 1] = uint32_t(hi.x) | (uint32_t(hi.y) << 16);
+        }
+        const int tok = r % TR;
+        uint8_t* dst = scratch + (r / TR) * TR * C::kRowBytes16;
+        *reinterpret_cast<uint4*>(dst + swz<C::kRowBytes16>(tok, 2 * ch)) =
+            make_uint4(h[0], h[1], h[2], h[3]);
+        *reinterpret_cast<uint4*>(dst + swz<C::kRowBytes16>(tok, 2 * ch + 1)) =
+            make_uint4(h[4], h[5], h[6], h[7]);
+      }
+      __syncwarp();
+      sk = scratch;
+    } else {
+      sk = ring + (i % S) * C::kStageBytes;
+    }
+    const uint8_t* sv = sk + TR * C::kRowBytes16;
+    const int row0 = start + (warp + kWarps * i) * TR;
+
+    // S = Q K^T for the tile's 16 tokens: two n-tiles of 8 tokens.
+    float s[2][4] = {{0.f, 0.f, 0.f, 0.f}, {0.f, 0.f, 0.f, 0.f}};
+    {
+      const int mat = lane / 8;
+      const int tok = (mat >> 1) * 8 + lane % 8;
+#pragma unroll
+      for (int kk = 0; kk < D / 16; ++kk) {
+        uint32_t kb[4];
+        ldmatrix_x4(kb, sk + swz<C::kRowBytes16>(tok, 2 * kk + (mat & 1)));
+        M::mma(s[0], qa[kk][0], qa[kk][1], kb[0], kb[1]);
+        M::mma(s[1], qa[kk][0], qa[kk][1], kb[2], kb[3]);
+      }
+    }
+    // Online softmax for head qrow over tokens row0 + nt*8 + qk + {0,1}.
+    float mt = -INFINITY;
+#pragma unroll
+    for (int nt = 0; nt < 2; ++nt)
+#pragma unroll
+      for (int e = 0; e < 2; ++e) {
+        float x = s[nt][e] * smul;
+        if (a.softcap > 0.f) x = a.softcap * tanhf(x / a.softcap) * kLog2e;
+        x = row0 + nt * 8 + qk + e < end ? x : -INFINITY;
+        s[nt][e] = x;
+        mt = fmaxf(mt, x);
+      }
+    mt = fmaxf(mt, __shfl_xor_sync(0xffffffffu, mt, 1));
+    mt = fmaxf(mt, __shfl_xor_sync(0xffffffffu, mt, 2));
+    const float mn = fmaxf(m, mt);  // finite: token row0 is visible
+    const float alpha = exp2f(m - mn);
+    m = mn;
+    float ps = 0.f;
+#pragma unroll
+    for (int nt = 0; nt < 2; ++nt)
+#pragma unroll
+      for (int e = 0; e < 2; ++e) {
+        s[nt][e] = exp2f(s[nt][e] - mn);
+        ps += s[nt][e];
+      }
+    l = l * alpha + ps;
+#pragma unroll
+    for (int nt = 0; nt < NT; ++nt) {
+      o[nt][0] *= alpha;
+      o[nt][1] *= alpha;
+    }
+    // O += P V: P's accumulator layout is the A operand's (rows 8..15 zero).
+    const uint32_t pa0 = M::pack(s[0][0], s[0][1]);
+    const uint32_t pa2 = M::pack(s[1][0], s[1][1]);
+    {
+      const int mat = lane / 8;
+      const int tok = (mat & 1) * 8 + lane % 8;
+#pragma unroll
+      for (int dp = 0; dp < D / 16; ++dp) {
+        uint32_t vb[4];
+        ldmatrix_x4_trans(vb, sv + swz<C::kRowBytes16>(tok, 2 * dp + (mat >> 1)));
+        M::mma(o[2 * dp], pa0, pa2, vb[0], vb[1]);
+        M::mma(o[2 * dp + 1], pa0, pa2, vb[2], vb[3]);
+      }
+    }
+    __syncwarp();
+  }
+  cp_async_wait<0>();
+
+  // The 4 lanes of a head row hold disjoint tokens' sums.
+  l += __shfl_xor_sync(0xffffffffu, l, 1);
+  l += __shfl_xor_sync(0xffffffffu, l, 2);
+
+  __syncthreads();
+  float* wacc = reinterpret_cast<float*>(smem);  // [kWarps, GP, D]
+  float* wm = wacc + kWarps * GP * D;             // [kWarps, GP]
+  float* wl = wm + kWarps * GP;                   // [kWarps, GP]
+  if (qrow < GP) {
+#pragma unroll
+    for (int nt = 0; nt < NT; ++nt) {
+      wacc[(warp * GP + qrow) * D + nt * 8 + qk] = o[nt][0];
+      wacc[(warp * GP + qrow) * D + nt * 8 + qk + 1] = o[nt][1];
+    }
+    if (lane % 4 == 0) {
+      wm[warp * GP + qrow] = m;
+      wl[warp * GP + qrow] = l;
+    }
+  }
+  __syncthreads();
+  finish_cta<D, GP>(a, smem, split, active, kvh, hg, b, head0, nheads);
+}
+
+}  // namespace pagedkv::cuda_detail
