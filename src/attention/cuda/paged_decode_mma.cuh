@@ -32,7 +32,9 @@ struct MmaCfg {
   static constexpr int kScratchBytes = kFp8 ? 2 * kTile * kRowBytes16 : 0;
   static constexpr int kStages = kFp8 ? (D == 64 ? 5 : D == 128 ? 4 : 3)
                                       : (D == 64 ? 4 : D == 128 ? 3 : 2);
-  static constexpr int kWarpBytes = kStages * kStageBytes + kScratchBytes;
+  static constexpr int kPidSlots = 2 * kStages;            // page-id ring, one slot per tile
+  static constexpr int kPidBytes = kPidSlots * kTile * 4;
+  static constexpr int kWarpBytes = kStages * kStageBytes + kScratchBytes + kPidBytes;
   static constexpr int kSmemBytes = kWarps * kWarpBytes;
   static_assert(kTile * kChunksPerRow % 32 == 0, "tile must split evenly over a warp");
 };
@@ -152,17 +154,25 @@ __global__ void __launch_bounds__(kThreads, 2) paged_decode_mma_kernel(const Ker
   const int mask = (1 << a.block_shift) - 1;
   const int64_t head_off = int64_t(kvh) * a.stride_head;
 
-  int pg[C::kChunksPerLane];
-  auto load_pages = [&](int i) {
-    const int row0 = start + (warp + kWarps * i) * TR;
-#pragma unroll
-    for (int j = 0; j < C::kChunksPerLane; ++j) {
-      const int tok = row0 + (lane + 32 * j) / C::kChunksPerRow;
-      pg[j] = (i < my_tiles && tok < end) ? __ldg(pages + ((first + tok) >> a.block_shift)) : 0;
+  // Page ids travel through a per-warp shared ring by cp.async, fetched S-1 tiles ahead of the
+  // tile that needs them, in the same commit group as an earlier tile's K/V: a dependent page
+  // lookup never sits on the critical path of an iteration (v2 fetched them one iteration ahead
+  // into registers, and every iteration waited a loaded-memory round trip for them).
+  int32_t* pid = reinterpret_cast<int32_t*>(scratch + C::kScratchBytes);  // [kPidSlots, 16]
+  auto fetch_pids = [&](int i) {  // page ids of warp tile i -> its ring slot (lanes 0..15)
+    if (lane < TR) {
+      const int tok = start + (warp + kWarps * i) * TR + lane;
+      const bool ok = i < my_tiles && tok < end;
+      int32_t* dst = pid + (i % C::kPidSlots) * TR + lane;
+      const uint32_t sd = static_cast<uint32_t>(__cvta_generic_to_shared(dst));
+      const int32_t* src = ok ? pages + ((first + tok) >> a.block_shift) : pages;
+      asm volatile("cp.async.ca.shared.global [%0], [%1], 4, %2;\n" ::"r"(sd), "l"(src),
+                   "r"(ok ? 4 : 0));
     }
   };
   auto issue = [&](int i) {
     uint8_t* st = ring + (i % S) * C::kStageBytes;
+    const int32_t* tp = pid + (i % C::kPidSlots) * TR;
     const int row0 = start + (warp + kWarps * i) * TR;
 #pragma unroll
     for (int j = 0; j < C::kChunksPerLane; ++j) {
@@ -171,7 +181,7 @@ __global__ void __launch_bounds__(kThreads, 2) paged_decode_mma_kernel(const Ker
       const int ch = c % C::kChunksPerRow;
       const int tok = row0 + r;
       const bool ok = tok < end;
-      const int64_t off = (int64_t(pg[j]) * a.stride_block +
+      const int64_t off = (int64_t(tp[r]) * a.stride_block +
                            int64_t((first + tok) & mask) * a.stride_token + head_off) * C::kEs +
                           ch * 16;
       // 16-bit rows are stored swizzled; fp8 rows plainly (the conversion swizzles).
@@ -181,24 +191,26 @@ __global__ void __launch_bounds__(kThreads, 2) paged_decode_mma_kernel(const Ker
     }
   };
 
-  load_pages(0);
+  // Prologue: page ids of tiles 0..S-2 (one round trip), then those tiles' K/V, each group also
+  // carrying the page ids of the tile S-1 further on.
+  for (int i = 0; i < S - 1; ++i) fetch_pids(i);
+  cp_async_commit();
+  cp_async_wait<0>();
+  __syncwarp();
 #pragma unroll
   for (int i = 0; i < S - 1; ++i) {
-    if (i < my_tiles) {
-      issue(i);
-      load_pages(i + 1);
-    }
+    if (i < my_tiles) issue(i);
+    fetch_pids(i + S - 1);
     cp_async_commit();
   }
 
   for (int i = 0; i < my_tiles; ++i) {
-    if (i + S - 1 < my_tiles) {
-      issue(i + S - 1);
-      load_pages(i + S);
-    }
-    cp_async_commit();
-    cp_async_wait<S - 1>();
+    // Tile i (and the page ids of tile i+S-1, which rode in its group) have landed.
+    cp_async_wait<S - 2>();
     __syncwarp();
+    if (i + S - 1 < my_tiles) issue(i + S - 1);
+    fetch_pids(i + 2 * (S - 1));
+    cp_async_commit();
 
     const uint8_t* sk;
     if constexpr (C::kFp8) {
