@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <bit>
 #include <cmath>
+#include <cstdlib>
 
 #include "attention/cuda/paged_decode_kernel.cuh"
 #include "attention/cuda/paged_decode_mma.cuh"
@@ -61,16 +62,35 @@ KernelEntry simt_entry() {
 }
 
 // Tensor-core kernel (q in the MMA type T).
-template <int D, KvKind KV, typename T, int GP>
+template <int D, KvKind KV, typename T, int GP, bool HEADS = false>
 KernelEntry mma_entry() {
   KernelEntry e;
-  e.fn = reinterpret_cast<const void*>(&cuda_detail::paged_decode_mma_kernel<D, KV, T, GP>);
+  e.fn = reinterpret_cast<const void*>(&cuda_detail::paged_decode_mma_kernel<D, KV, T, GP, HEADS>);
   e.smem = MmaCfg<D, KV>::kSmemBytes;
   e.launch = [](dim3 grid, int smem, cudaStream_t st, const KernelArgs& a) {
-    cuda_detail::paged_decode_mma_kernel<D, KV, T, GP>
+    cuda_detail::paged_decode_mma_kernel<D, KV, T, GP, HEADS>
         <<<grid, cuda_detail::kThreads, smem, st>>>(a);
   };
   return e;
+}
+
+// Head-parallel tensor-core kernels: instantiated for head dim 128 only (the benchmarked shape),
+// to keep compile time modest.
+template <int GP>
+KernelEntry heads_entry(DType kv) {
+  switch (kv) {
+    case DType::kBF16: return mma_entry<128, KvKind::kBF16, __nv_bfloat16, GP, true>();
+    case DType::kF16: return mma_entry<128, KvKind::kF16, __half, GP, true>();
+    default: return mma_entry<128, KvKind::kFP8, __half, GP, true>();
+  }
+}
+KernelEntry select_heads_kernel(DType kv, int gp) {
+  switch (gp) {
+    case 1: return heads_entry<1>(kv);
+    case 2: return heads_entry<2>(kv);
+    case 4: return heads_entry<4>(kv);
+    default: return heads_entry<8>(kv);
+  }
 }
 
 // Which kernel family serves a (q dtype, KV dtype) pair: tensor cores when q can be an MMA
@@ -155,15 +175,24 @@ PagedDecodeCudaPlan plan_paged_decode_cuda(const PagedDecodeCudaShape& shape) {
                 shape.q_dtype == DType::kBF16,
             Unsupported, "paged_decode_cuda: q dtype ", dtype_name(shape.q_dtype),
             " is not supported (f32, f16, bf16)");
-  PKV_CHECK(shape.num_splits >= 0, InvalidArgument, "paged_decode_cuda: num_splits ",
-            shape.num_splits, " is negative");
+  PKV_CHECK(shape.num_splits >= 0 && shape.num_splits <= 128, InvalidArgument,
+            "paged_decode_cuda: num_splits ", shape.num_splits, " out of range [0, 128]");
   PagedDecodeCudaPlan p;
   p.shape = shape;
   const int group = shape.num_q_heads / shape.num_kv_heads;
   p.heads_per_cta = packed_heads(group);
   p.head_groups = (group + p.heads_per_cta - 1) / p.heads_per_cta;
+  p.head_parallel = shape.head_parallel;
+  if (const char* env = std::getenv("PAGEDKV_DECODE_HEADS")) p.head_parallel = env[0] == '1';
+  p.head_parallel = p.head_parallel && shape.head_dim == 128 &&
+                    family_for(shape.q_dtype, shape.kv_dtype) != Family::kSimt;
   const KernelEntry k =
-      select_kernel(shape.head_dim, shape.q_dtype, shape.kv_dtype, p.heads_per_cta);
+      p.head_parallel
+          ? select_heads_kernel(shape.kv_dtype, p.heads_per_cta)
+          : select_kernel(shape.head_dim, shape.q_dtype, shape.kv_dtype, p.heads_per_cta);
+  const int64_t units = int64_t(shape.num_kv_heads) * p.head_groups;
+  p.grid_y = int32_t(p.head_parallel ? (units + cuda_detail::kWarps - 1) / cuda_detail::kWarps
+                                     : units);
   PKV_CHECK(int64_t(shape.num_kv_heads) * p.head_groups <= 65535, InvalidArgument,
             "paged_decode_cuda: too many kv heads ", shape.num_kv_heads);
 
@@ -186,7 +215,7 @@ PagedDecodeCudaPlan plan_paged_decode_cuda(const PagedDecodeCudaShape& shape) {
     // under 256 tokens (the CTA prologue and the merge must stay small next to the stream).
     // Small problems that cannot fill one wave take the most splits the length allows.
     const int64_t slots = int64_t(p.sm_count) * p.ctas_per_sm;
-    const int64_t base = int64_t(shape.batch_size) * shape.num_kv_heads * p.head_groups;
+    const int64_t base = int64_t(shape.batch_size) * p.grid_y;
     const int64_t max_ns = std::clamp<int64_t>(std::max(shape.expected_len, 1) / 256, 1, 128);
     int64_t best = 1;
     double best_eff = -1.0;
@@ -249,7 +278,9 @@ void paged_decode_cuda(const PagedDecodeCudaPlan& plan, const DecodeParams& p, v
   PKV_CHECK(plan.num_splits == 1 || workspace != nullptr, InvalidArgument,
             "paged_decode_cuda: workspace of ", plan.workspace_bytes, " bytes required");
 
-  const KernelEntry k = select_kernel(s.head_dim, s.q_dtype, s.kv_dtype, plan.heads_per_cta);
+  const KernelEntry k =
+      plan.head_parallel ? select_heads_kernel(s.kv_dtype, plan.heads_per_cta)
+                         : select_kernel(s.head_dim, s.q_dtype, s.kv_dtype, plan.heads_per_cta);
   const WorkspaceLayout w = layout_for(plan);
   auto* ws = static_cast<uint8_t*>(workspace);
 
@@ -288,7 +319,7 @@ void paged_decode_cuda(const PagedDecodeCudaPlan& plan, const DecodeParams& p, v
     a.part_o = reinterpret_cast<float*>(ws + w.part_o);
     a.part_lse = reinterpret_cast<float*>(ws + w.part_lse);
   }
-  const dim3 grid(plan.num_splits, s.num_kv_heads * plan.head_groups, s.batch_size);
+  const dim3 grid(plan.num_splits, plan.grid_y, s.batch_size);
   k.launch(grid, k.smem, stream, a);
   check_cuda(cudaGetLastError(), "paged_decode_kernel launch");
 }

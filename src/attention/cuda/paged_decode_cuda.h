@@ -32,7 +32,11 @@ struct PagedDecodeCudaShape {
   DType kv_dtype = DType::kBF16;  // bf16, f16 or fp8_e4m3
   DType q_dtype = DType::kBF16;   // f32, f16 or bf16 (also the output's); picks the kernel
   int32_t expected_len = 4096;    // typical visible length: tunes the split count only
-  int32_t num_splits = 0;         // > 0 forces the split count (tests); 0 picks it
+  int32_t num_splits = 0;         // > 0 forces the split count (tests), <= 128; 0 picks it
+  // Head-parallel warps (tensor-core kernel, head dim 128 only): the 4 warps of a CTA stream
+  // the same tokens of 4 adjacent kv heads. PAGEDKV_DECODE_HEADS=0/1 in the environment
+  // overrides this at plan time (benchmark A/B).
+  bool head_parallel = false;
 };
 
 struct PagedDecodeCudaPlan {
@@ -40,6 +44,8 @@ struct PagedDecodeCudaPlan {
   int32_t heads_per_cta = 0;   // query heads packed in one CTA (1, 2, 4 or 8)
   int32_t head_groups = 0;     // ceil(G / heads_per_cta) CTAs per kv head and split
   int32_t num_splits = 0;      // max slices per sequence
+  bool head_parallel = false;  // see PagedDecodeCudaShape
+  int32_t grid_y = 0;          // CTAs per (split, sequence)
   int32_t ctas_per_sm = 0;     // occupancy of the chosen kernel
   int32_t sm_count = 0;
   size_t workspace_bytes = 0;  // device bytes the run step needs

@@ -91,7 +91,111 @@ __device__ __forceinline__ float q_as_float(const void* q, int kind, int64_t i) 
   return load_q(q, kind, i);
 }
 
-template <int D, KvKind KV, typename T, int GP>
+// Per-warp end of the head-parallel variant: each warp owns its (kv head, head group) for the
+// whole slice, so no CTA merge; the last slice's warp merges the slices (as finish_cta does).
+template <int D, int GP>
+__device__ __forceinline__ void finish_warp(const KernelArgs& a, const float (&o)[D / 8][4],
+                                            float m, float l, int split, int active, int unit,
+                                            int kvh, int b, int head0, int nheads) {
+  const int lane = threadIdx.x % 32;
+  const int qrow = lane / 4, qk = (lane % 4) * 2;
+  const float vs = a.v_head_scale ? a.v_head_scale[kvh] : a.v_scale;
+  const int64_t bh = int64_t(b) * a.num_q_heads + head0 + qrow;
+  if (active == 1) {
+    if (qrow < nheads) {
+      const float sink = a.sinks ? exp2f(a.sinks[head0 + qrow] * kLog2e - m) : 0.f;
+      const float den = l + sink;
+#pragma unroll
+      for (int nt = 0; nt < D / 8; ++nt) {
+        store_out(a.out, a.q_kind, bh * D + nt * 8 + qk, o[nt][0] * vs / den);
+        store_out(a.out, a.q_kind, bh * D + nt * 8 + qk + 1, o[nt][1] * vs / den);
+      }
+      if (qk == 0 && a.lse) a.lse[bh] = (m + log2f(den)) * kLn2;
+    }
+    return;
+  }
+  if (qrow < nheads) {
+    float* po = a.part_o + (bh * a.num_splits + split) * D;
+#pragma unroll
+    for (int nt = 0; nt < D / 8; ++nt)
+      *reinterpret_cast<float2*>(po + nt * 8 + qk) = make_float2(o[nt][0] * vs / l, o[nt][1] * vs / l);
+    if (qk == 0) a.part_lse[bh * a.num_splits + split] = m + log2f(l);
+  }
+  __threadfence();
+  __syncwarp();
+  int last = 0;
+  if (lane == 0) {
+    int32_t* counter = a.counters + int64_t(b) * a.num_kv_heads * a.head_groups + unit;
+    last = atomicAdd(counter, 1) == active - 1;
+    if (last) *counter = 0;
+  }
+  last = __shfl_sync(0xffffffffu, last, 0);
+  if (!last) return;
+  __threadfence();
+  constexpr int kPerLane = (D / 4 + 31) / 32;  // float4 groups of dims per lane
+  for (int g = 0; g < nheads; ++g) {
+    const int64_t bhg = int64_t(b) * a.num_q_heads + head0 + g;
+    const float* pl = a.part_lse + bhg * a.num_splits;
+    float lv[4];
+    float mx = -INFINITY;
+#pragma unroll
+    for (int k = 0; k < 4; ++k) {
+      const int sp = lane + 32 * k;
+      lv[k] = sp < active ? __ldcg(pl + sp) : -INFINITY;
+      mx = fmaxf(mx, lv[k]);
+    }
+#pragma unroll
+    for (int off = 16; off > 0; off /= 2) mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, off));
+    float sum = 0.f;
+#pragma unroll
+    for (int k = 0; k < 4; ++k) {
+      lv[k] = weight2(lv[k], mx);
+      sum += lv[k];
+    }
+#pragma unroll
+    for (int off = 16; off > 0; off /= 2) sum += __shfl_xor_sync(0xffffffffu, sum, off);
+    const float den = sum + (a.sinks ? exp2f(a.sinks[head0 + g] * kLog2e - mx) : 0.f);
+    float4 acc[kPerLane];
+#pragma unroll
+    for (int u = 0; u < kPerLane; ++u) acc[u] = make_float4(0.f, 0.f, 0.f, 0.f);
+    const float* po = a.part_o + bhg * a.num_splits * D;
+    for (int sp = 0; sp < active; ++sp) {
+      const float w = __shfl_sync(0xffffffffu, lv[0], sp % 32) * (sp < 32) +
+                      __shfl_sync(0xffffffffu, lv[1], sp % 32) * (sp >= 32 && sp < 64) +
+                      __shfl_sync(0xffffffffu, lv[2], sp % 32) * (sp >= 64 && sp < 96) +
+                      __shfl_sync(0xffffffffu, lv[3], sp % 32) * (sp >= 96);
+#pragma unroll
+      for (int u = 0; u < kPerLane; ++u) {
+        const int d4 = lane + 32 * u;
+        if (d4 < D / 4) {
+          const float4 v = __ldcg(reinterpret_cast<const float4*>(po + int64_t(sp) * D + d4 * 4));
+          acc[u].x = fmaf(w, v.x, acc[u].x);
+          acc[u].y = fmaf(w, v.y, acc[u].y);
+          acc[u].z = fmaf(w, v.z, acc[u].z);
+          acc[u].w = fmaf(w, v.w, acc[u].w);
+        }
+      }
+    }
+#pragma unroll
+    for (int u = 0; u < kPerLane; ++u) {
+      const int d4 = lane + 32 * u;
+      if (d4 < D / 4) {
+        store_out(a.out, a.q_kind, bhg * D + d4 * 4, acc[u].x / den);
+        store_out(a.out, a.q_kind, bhg * D + d4 * 4 + 1, acc[u].y / den);
+        store_out(a.out, a.q_kind, bhg * D + d4 * 4 + 2, acc[u].z / den);
+        store_out(a.out, a.q_kind, bhg * D + d4 * 4 + 3, acc[u].w / den);
+      }
+    }
+    if (lane == 0 && a.lse) a.lse[bhg] = (mx + log2f(den)) * kLn2;
+  }
+}
+
+// HEADS = false: the CTA's 4 warps split one (kv head, head group)'s tiles and merge in shared
+// memory. HEADS = true ("head-parallel"): warp w owns unit 4*blockIdx.y + w (unit = kv head x
+// head group) for the whole slice, so the 4 warps of a CTA stream the same tokens of 4 adjacent
+// heads at the same time: for NHD pools that is 4 adjacent 256-byte row pieces per token instead
+// of one, which the DRAM serves with fewer row activations.
+template <int D, KvKind KV, typename T, int GP, bool HEADS>
 __global__ void __launch_bounds__(kThreads, 2) paged_decode_mma_kernel(const KernelArgs a) {
   using C = MmaCfg<D, KV>;
   using M = MmaType<T>;
@@ -101,18 +205,21 @@ __global__ void __launch_bounds__(kThreads, 2) paged_decode_mma_kernel(const Ker
   extern __shared__ __align__(16) uint8_t smem[];
 
   const int split = blockIdx.x;
-  const int kvh = blockIdx.y / a.head_groups;
-  const int hg = blockIdx.y % a.head_groups;
   const int b = blockIdx.z;
   const int warp = threadIdx.x / 32;
   const int lane = threadIdx.x % 32;
+  const int unit = HEADS ? blockIdx.y * kWarps + warp : blockIdx.y;
+  if (HEADS && unit >= a.num_kv_heads * a.head_groups) return;  // no CTA barrier in HEADS mode
+  const int kvh = unit / a.head_groups;
+  const int hg = unit % a.head_groups;
+  constexpr int kSliceAlign = HEADS ? 16 : kWarps * 16;  // slices are whole tiles of all warps
 
   // Independent loads first (one round trip for all three).
   const int len = a.visible_len[b];
   const int seq_base = a.indptr[b];
   const int first = a.first_offset[b];
   int per = (len + a.num_splits - 1) / a.num_splits;
-  per = (per + kWarps * TR - 1) / (kWarps * TR) * (kWarps * TR);
+  per = (per + kSliceAlign - 1) / kSliceAlign * kSliceAlign;
   const int active = (len + per - 1) / per;
   if (split >= active) return;
   const int start = split * per;
@@ -148,7 +255,10 @@ __global__ void __launch_bounds__(kThreads, 2) paged_decode_mma_kernel(const Ker
   for (int nt = 0; nt < NT; ++nt) o[nt][0] = o[nt][1] = o[nt][2] = o[nt][3] = 0.f;
 
   const int tiles = (end - start + TR - 1) / TR;
-  const int my_tiles = tiles > warp ? (tiles - warp + kWarps - 1) / kWarps : 0;
+  // Warp tile i is slice tile tile_of(i): interleaved over warps, or all tiles (HEADS).
+  const int my_tiles = HEADS ? tiles : tiles > warp ? (tiles - warp + kWarps - 1) / kWarps : 0;
+  const int tstep = HEADS ? 1 : kWarps;
+  const int toff = HEADS ? 0 : warp;
   uint8_t* ring = smem + warp * C::kWarpBytes;
   uint8_t* scratch = ring + S * C::kStageBytes;
   const int mask = (1 << a.block_shift) - 1;
@@ -161,7 +271,7 @@ __global__ void __launch_bounds__(kThreads, 2) paged_decode_mma_kernel(const Ker
   int32_t* pid = reinterpret_cast<int32_t*>(scratch + C::kScratchBytes);  // [kPidSlots, 16]
   auto fetch_pids = [&](int i) {  // page ids of warp tile i -> its ring slot (lanes 0..15)
     if (lane < TR) {
-      const int tok = start + (warp + kWarps * i) * TR + lane;
+      const int tok = start + (toff + tstep * i) * TR + lane;
       const bool ok = i < my_tiles && tok < end;
       int32_t* dst = pid + (i % C::kPidSlots) * TR + lane;
       const uint32_t sd = static_cast<uint32_t>(__cvta_generic_to_shared(dst));
@@ -173,7 +283,7 @@ __global__ void __launch_bounds__(kThreads, 2) paged_decode_mma_kernel(const Ker
   auto issue = [&](int i) {
     uint8_t* st = ring + (i % S) * C::kStageBytes;
     const int32_t* tp = pid + (i % C::kPidSlots) * TR;
-    const int row0 = start + (warp + kWarps * i) * TR;
+    const int row0 = start + (toff + tstep * i) * TR;
 #pragma unroll
     for (int j = 0; j < C::kChunksPerLane; ++j) {
       const int c = lane + 32 * j;
@@ -247,7 +357,7 @@ __global__ void __launch_bounds__(kThreads, 2) paged_decode_mma_kernel(const Ker
       sk = ring + (i % S) * C::kStageBytes;
     }
     const uint8_t* sv = sk + TR * C::kRowBytes16;
-    const int row0 = start + (warp + kWarps * i) * TR;
+    const int row0 = start + (toff + tstep * i) * TR;
 
     // S = Q K^T for the tile's 16 tokens: two n-tiles of 8 tokens.
     float s[2][4] = {{0.f, 0.f, 0.f, 0.f}, {0.f, 0.f, 0.f, 0.f}};
@@ -314,6 +424,10 @@ __global__ void __launch_bounds__(kThreads, 2) paged_decode_mma_kernel(const Ker
   // The 4 lanes of a head row hold disjoint tokens' sums.
   l += __shfl_xor_sync(0xffffffffu, l, 1);
   l += __shfl_xor_sync(0xffffffffu, l, 2);
+  if constexpr (HEADS) {
+    finish_warp<D, GP>(a, o, m, l, split, active, unit, kvh, b, head0, nheads);
+    return;
+  }
 
   __syncthreads();
   float* wacc = reinterpret_cast<float*>(smem);  // [kWarps, GP, D]
