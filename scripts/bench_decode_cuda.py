@@ -198,21 +198,24 @@ class Case:
              "kv_MB": self.kv_bytes / 1e6, "splits": self.splits, "sets": self.nsets}
         fns = [lambda s=s: self.run_pagedkv(s) for s in range(self.nsets)]
         r["pagedkv_us"], r["pagedkv_min_us"], r["pagedkv_max_us"] = time_graph(fns)
-        # A/B: the head-parallel variant (PAGEDKV_DECODE_HEADS=1), same data, its own plan.
+        # A/B: both warp layouts forced (PAGEDKV_DECODE_HEADS=0 / 1), same data, own plans;
+        # the main column above is the plan's automatic choice.
+        r["auto_heads"] = None
         if self.D == 128:
             base_plan, base_ws, base_splits = self.plan, self.ws, self.splits
-            os.environ["PAGEDKV_DECODE_HEADS"] = "1"
-            try:
-                self.make_plan()
-                r["heads_splits"] = self.splits
-                r["heads_us"] = time_graph(fns)[0]
-                r["heads_tbs"] = self.kv_bytes / (r["heads_us"] * 1e-6) / 1e12
-                if self.kc:
-                    r["heads_err_vs_sdpa"] = self.check()
-                self.lib.pkv_plan_free(ctypes.c_void_p(self.plan))
-            finally:
-                del os.environ["PAGEDKV_DECODE_HEADS"]
-                self.plan, self.ws, self.splits = base_plan, base_ws, base_splits
+            for name, flag in (("tiles", "0"), ("heads", "1")):
+                os.environ["PAGEDKV_DECODE_HEADS"] = flag
+                try:
+                    self.make_plan()
+                    r[name + "_splits"] = self.splits
+                    r[name + "_us"] = time_graph(fns)[0]
+                    r[name + "_tbs"] = self.kv_bytes / (r[name + "_us"] * 1e-6) / 1e12
+                    if self.kc:
+                        r[name + "_err_vs_sdpa"] = self.check()
+                    self.lib.pkv_plan_free(ctypes.c_void_p(self.plan))
+                finally:
+                    del os.environ["PAGEDKV_DECODE_HEADS"]
+                    self.plan, self.ws, self.splits = base_plan, base_ws, base_splits
         if self.kc:
             r["err_vs_sdpa"] = self.check()
             r["sdpa_us"], r["sdpa_backend"] = self.best_sdpa()
