@@ -11,7 +11,8 @@ namespace pagedkv {
 
 // The physical blocks that hold each sequence's *visible* tokens, oldest first.
 struct PageListView {
-  const int32_t* indptr = nullptr;        // [B + 1]: blocks of seq b are indices[indptr[b] .. indptr[b+1])
+  const int32_t* indptr =
+      nullptr;  // [B + 1]: blocks of seq b are indices[indptr[b] .. indptr[b+1])
   const int32_t* indices = nullptr;       // [indptr[B]]: physical block ids
   const int32_t* first_offset = nullptr;  // [B]: slot of the first visible token in its first block
   const int32_t* visible_len = nullptr;   // [B]: number of visible tokens, >= 1
