@@ -203,7 +203,7 @@ class Case:
         r["auto_heads"] = None
         if self.D == 128:
             base_plan, base_ws, base_splits = self.plan, self.ws, self.splits
-            for name, flag in (("tiles", "0"), ("heads", "1")):
+            for name, flag in (("tiles", "0"), ("heads", "1"), ("heads8", "2")):
                 os.environ["PAGEDKV_DECODE_HEADS"] = flag
                 try:
                     self.make_plan()

@@ -46,6 +46,7 @@ WorkspaceLayout layout_for(const PagedDecodeCudaPlan& p) {
 struct KernelEntry {
   const void* fn = nullptr;
   int smem = 0;
+  int threads = cuda_detail::kThreads;
   void (*launch)(dim3, int, cudaStream_t, const KernelArgs&) = nullptr;
 };
 
@@ -62,35 +63,41 @@ KernelEntry simt_entry() {
 }
 
 // Tensor-core kernel (q in the MMA type T).
-template <int D, KvKind KV, typename T, int GP, bool HEADS = false>
+template <int D, KvKind KV, typename T, int GP, int HW = 0>
 KernelEntry mma_entry() {
+  constexpr int kW = HW > 0 ? HW : cuda_detail::kWarps;
   KernelEntry e;
-  e.fn = reinterpret_cast<const void*>(&cuda_detail::paged_decode_mma_kernel<D, KV, T, GP, HEADS>);
-  e.smem = MmaCfg<D, KV>::kSmemBytes;
+  e.fn = reinterpret_cast<const void*>(&cuda_detail::paged_decode_mma_kernel<D, KV, T, GP, HW>);
+  e.smem = MmaCfg<D, KV>::kSmemBytes / cuda_detail::kWarps * kW;
+  e.threads = 32 * kW;
   e.launch = [](dim3 grid, int smem, cudaStream_t st, const KernelArgs& a) {
-    cuda_detail::paged_decode_mma_kernel<D, KV, T, GP, HEADS>
-        <<<grid, cuda_detail::kThreads, smem, st>>>(a);
+    cuda_detail::paged_decode_mma_kernel<D, KV, T, GP, HW><<<grid, 32 * kW, smem, st>>>(a);
   };
   return e;
 }
 
 // Head-parallel tensor-core kernels: instantiated for head dim 128 only (the benchmarked shape),
 // to keep compile time modest.
-template <int GP>
+template <int GP, int HW>
 KernelEntry heads_entry(DType kv) {
   switch (kv) {
-    case DType::kBF16: return mma_entry<128, KvKind::kBF16, __nv_bfloat16, GP, true>();
-    case DType::kF16: return mma_entry<128, KvKind::kF16, __half, GP, true>();
-    default: return mma_entry<128, KvKind::kFP8, __half, GP, true>();
+    case DType::kBF16: return mma_entry<128, KvKind::kBF16, __nv_bfloat16, GP, HW>();
+    case DType::kF16: return mma_entry<128, KvKind::kF16, __half, GP, HW>();
+    default: return mma_entry<128, KvKind::kFP8, __half, GP, HW>();
   }
 }
-KernelEntry select_heads_kernel(DType kv, int gp) {
+template <int HW>
+KernelEntry heads_gp(DType kv, int gp) {
   switch (gp) {
-    case 1: return heads_entry<1>(kv);
-    case 2: return heads_entry<2>(kv);
-    case 4: return heads_entry<4>(kv);
-    default: return heads_entry<8>(kv);
+    case 1: return heads_entry<1, HW>(kv);
+    case 2: return heads_entry<2, HW>(kv);
+    case 4: return heads_entry<4, HW>(kv);
+    default: return heads_entry<8, HW>(kv);
   }
+}
+// warps: 4 (the automatic choice) or 8 (PAGEDKV_DECODE_HEADS=2, experiment).
+KernelEntry select_heads_kernel(DType kv, int gp, int warps) {
+  return warps == 8 ? heads_gp<8>(kv, gp) : heads_gp<4>(kv, gp);
 }
 
 // Which kernel family serves a (q dtype, KV dtype) pair: tensor cores when q can be an MMA
@@ -187,17 +194,18 @@ PagedDecodeCudaPlan plan_paged_decode_cuda(const PagedDecodeCudaShape& shape) {
   // splits and the tile-parallel kernel is faster (2x at B = 1 with 8 kv heads).
   const int64_t units4 = (int64_t(shape.num_kv_heads) * p.head_groups + 3) / 4;
   int mode = shape.head_parallel;
-  if (const char* env = std::getenv("PAGEDKV_DECODE_HEADS")) mode = env[0] == '1' ? 1 : 0;
-  p.head_parallel = (mode == 1 || (mode < 0 && shape.batch_size * units4 >= 8)) &&
+  if (const char* env = std::getenv("PAGEDKV_DECODE_HEADS"))
+    mode = env[0] == '1' ? 1 : env[0] == '2' ? 2 : 0;
+  p.head_warps = mode == 2 ? 8 : 4;
+  p.head_parallel = (mode >= 1 || (mode < 0 && shape.batch_size * units4 >= 8)) &&
                     shape.head_dim == 128 &&
                     family_for(shape.q_dtype, shape.kv_dtype) != Family::kSimt;
   const KernelEntry k =
       p.head_parallel
-          ? select_heads_kernel(shape.kv_dtype, p.heads_per_cta)
+          ? select_heads_kernel(shape.kv_dtype, p.heads_per_cta, p.head_warps)
           : select_kernel(shape.head_dim, shape.q_dtype, shape.kv_dtype, p.heads_per_cta);
   const int64_t units = int64_t(shape.num_kv_heads) * p.head_groups;
-  p.grid_y = int32_t(p.head_parallel ? (units + cuda_detail::kWarps - 1) / cuda_detail::kWarps
-                                     : units);
+  p.grid_y = int32_t(p.head_parallel ? (units + p.head_warps - 1) / p.head_warps : units);
   PKV_CHECK(int64_t(shape.num_kv_heads) * p.head_groups <= 65535, InvalidArgument,
             "paged_decode_cuda: too many kv heads ", shape.num_kv_heads);
 
@@ -208,7 +216,7 @@ PagedDecodeCudaPlan plan_paged_decode_cuda(const PagedDecodeCudaShape& shape) {
   check_cuda(cudaFuncSetAttribute(k.fn, cudaFuncAttributeMaxDynamicSharedMemorySize, k.smem),
              "cudaFuncSetAttribute");
   check_cuda(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&p.ctas_per_sm, k.fn,
-                                                           cuda_detail::kThreads, k.smem),
+                                                           k.threads, k.smem),
              "cudaOccupancyMaxActiveBlocksPerMultiprocessor");
   PKV_CHECK(p.ctas_per_sm >= 1, Internal, "paged_decode_cuda: kernel does not fit on an SM");
 
@@ -284,7 +292,7 @@ void paged_decode_cuda(const PagedDecodeCudaPlan& plan, const DecodeParams& p, v
             "paged_decode_cuda: workspace of ", plan.workspace_bytes, " bytes required");
 
   const KernelEntry k =
-      plan.head_parallel ? select_heads_kernel(s.kv_dtype, plan.heads_per_cta)
+      plan.head_parallel ? select_heads_kernel(s.kv_dtype, plan.heads_per_cta, plan.head_warps)
                          : select_kernel(s.head_dim, s.q_dtype, s.kv_dtype, plan.heads_per_cta);
   const WorkspaceLayout w = layout_for(plan);
   auto* ws = static_cast<uint8_t*>(workspace);

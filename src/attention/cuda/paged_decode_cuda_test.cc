@@ -256,7 +256,9 @@ TEST(PagedDecodeCuda, LongSequencesAutoSplits) {
 // multiple of 4 (idle warps), forced and automatic splits, plus placement invariance.
 TEST(PagedDecodeCuda, HeadParallelVariant) {
   REQUIRE_GPU();
-  ASSERT_EQ(0, setenv("PAGEDKV_DECODE_HEADS", "1", 1));
+  for (const char* mode : {"1", "2"}) {  // 4 or 8 warps (kv heads) per CTA
+  SCOPED_TRACE(str_cat("PAGEDKV_DECODE_HEADS=", mode));
+  ASSERT_EQ(0, setenv("PAGEDKV_DECODE_HEADS", mode, 1));
   uint64_t seed = 3500;
   const int heads[][2] = {{4, 4}, {8, 2}, {16, 2}, {32, 2}, {12, 6}};
   for (DType kv : {DType::kBF16, DType::kF16, DType::kFP8E4M3})
@@ -274,6 +276,7 @@ TEST(PagedDecodeCuda, HeadParallelVariant) {
         c.per_head = seed % 2 == 1;
         check_case(c, seed++);
       }
+  }
   unsetenv("PAGEDKV_DECODE_HEADS");
 }
 
@@ -297,7 +300,7 @@ TEST(PagedDecodeCudaSmall, MemcheckSubset) {
 // Same logical problem, blocks scattered / contiguous / prefix shared: identical bits.
 TEST(PagedDecodeCuda, PlacementInvarianceBitForBit) {
   REQUIRE_GPU();
-  for (const char* heads : {"0", "1"})
+  for (const char* heads : {"0", "1", "2"})
   for (DType kv : {DType::kBF16, DType::kFP8E4M3})
     for (int splits : {1, 6}) {
       setenv("PAGEDKV_DECODE_HEADS", heads, 1);

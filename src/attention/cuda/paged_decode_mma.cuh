@@ -195,8 +195,12 @@ __device__ __forceinline__ void finish_warp(const KernelArgs& a, const float (&o
 // head group) for the whole slice, so the 4 warps of a CTA stream the same tokens of 4 adjacent
 // heads at the same time: for NHD pools that is 4 adjacent 256-byte row pieces per token instead
 // of one, which the DRAM serves with fewer row activations.
-template <int D, KvKind KV, typename T, int GP, bool HEADS>
-__global__ void __launch_bounds__(kThreads, 2) paged_decode_mma_kernel(const KernelArgs a) {
+// HW = 0: tile-parallel (HEADS false, 4 warps); HW = 4 or 8: head-parallel with HW warps per CTA
+// (8 covers the 2 KB token record of an 8-kv-head NHD pool in one CTA; experiment, see notes).
+template <int D, KvKind KV, typename T, int GP, int HW>
+__global__ void __launch_bounds__(32 * (HW > 0 ? HW : kWarps), HW == 8 ? 1 : 2)
+    paged_decode_mma_kernel(const KernelArgs a) {
+  constexpr bool HEADS = HW > 0;
   using C = MmaCfg<D, KV>;
   using M = MmaType<T>;
   constexpr int S = C::kStages;
@@ -208,7 +212,7 @@ __global__ void __launch_bounds__(kThreads, 2) paged_decode_mma_kernel(const Ker
   const int b = blockIdx.z;
   const int warp = threadIdx.x / 32;
   const int lane = threadIdx.x % 32;
-  const int unit = HEADS ? blockIdx.y * kWarps + warp : blockIdx.y;
+  const int unit = HEADS ? blockIdx.y * HW + warp : blockIdx.y;
   if (HEADS && unit >= a.num_kv_heads * a.head_groups) return;  // no CTA barrier in HEADS mode
   const int kvh = unit / a.head_groups;
   const int hg = unit % a.head_groups;
