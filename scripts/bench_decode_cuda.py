@@ -26,7 +26,7 @@ DATASHEET_TBS = {"H100": 3.35, "H200": 4.8}
 def load_lib(path):
     lib = ctypes.CDLL(path)
     lib.pkv_plan.restype = ctypes.c_void_p
-    lib.pkv_plan.argtypes = [ctypes.c_int] * 7
+    lib.pkv_plan.argtypes = [ctypes.c_int] * 8
     lib.pkv_last_error.restype = ctypes.c_char_p
     lib.pkv_workspace_bytes.restype = ctypes.c_int64
     lib.pkv_workspace_bytes.argtypes = [ctypes.c_void_p]
@@ -113,13 +113,7 @@ class Case:
                    for _ in range(self.nsets)]
         self.out = torch.empty(B, Hq, D, device="cuda", dtype=torch.bfloat16)
         self.scale = 1.0 / math.sqrt(D)
-        self.plan = lib.pkv_plan(B, Hq, Hkv, D, DT_CODE[kv_dtype], L, 0)
-        if not self.plan:
-            raise RuntimeError(lib.pkv_last_error().decode())
-        self.ws = torch.empty(max(1, lib.pkv_workspace_bytes(self.plan)), dtype=torch.uint8,
-                              device="cuda")
-        assert lib.pkv_init_workspace(self.plan, ptr(self.ws), None) == 0
-        self.splits = lib.pkv_num_splits(self.plan)
+        self.make_plan()
         # Contiguous copies [B, Hkv, L, D] in bf16 (dequantised for fp8) for the torch baselines.
         self.kc, self.vc = [], []
         if sdpa:
@@ -127,6 +121,17 @@ class Case:
                 self.kc.append(self.contiguous(self.k_pool, t, self.k_scale))
                 self.vc.append(self.contiguous(self.v_pool, t, self.v_scale))
         self.do_gather = gather
+
+    def make_plan(self):
+        lib = self.lib
+        self.plan = lib.pkv_plan(self.B, self.Hq, self.Hkv, self.D, DT_CODE[self.kv_dtype], self.L,
+                                 0, 2)
+        if not self.plan:
+            raise RuntimeError(lib.pkv_last_error().decode())
+        self.ws = torch.empty(max(1, lib.pkv_workspace_bytes(self.plan)), dtype=torch.uint8,
+                              device="cuda")
+        assert lib.pkv_init_workspace(self.plan, ptr(self.ws), None) == 0
+        self.splits = lib.pkv_num_splits(self.plan)
 
     def contiguous(self, pool, table, scale):
         x = pool[table.long()].view(self.B, -1, self.Hkv, self.D)[:, :self.L]
@@ -193,6 +198,24 @@ class Case:
              "kv_MB": self.kv_bytes / 1e6, "splits": self.splits, "sets": self.nsets}
         fns = [lambda s=s: self.run_pagedkv(s) for s in range(self.nsets)]
         r["pagedkv_us"], r["pagedkv_min_us"], r["pagedkv_max_us"] = time_graph(fns)
+        # A/B: both warp layouts forced (PAGEDKV_DECODE_HEADS=0 / 1), same data, own plans;
+        # the main column above is the plan's automatic choice.
+        r["auto_heads"] = None
+        if self.D == 128:
+            base_plan, base_ws, base_splits = self.plan, self.ws, self.splits
+            for name, flag in (("tiles", "0"), ("heads", "1"), ("heads8", "2")):
+                os.environ["PAGEDKV_DECODE_HEADS"] = flag
+                try:
+                    self.make_plan()
+                    r[name + "_splits"] = self.splits
+                    r[name + "_us"] = time_graph(fns)[0]
+                    r[name + "_tbs"] = self.kv_bytes / (r[name + "_us"] * 1e-6) / 1e12
+                    if self.kc:
+                        r[name + "_err_vs_sdpa"] = self.check()
+                    self.lib.pkv_plan_free(ctypes.c_void_p(self.plan))
+                finally:
+                    del os.environ["PAGEDKV_DECODE_HEADS"]
+                    self.plan, self.ws, self.splits = base_plan, base_ws, base_splits
         if self.kc:
             r["err_vs_sdpa"] = self.check()
             r["sdpa_us"], r["sdpa_backend"] = self.best_sdpa()

@@ -30,6 +30,26 @@ def main():
         if x["kv_MB"] >= 64:
             req_sdpa.append((tag, sp))
         goal_sdpa.append((tag, sp))
+    if any("heads_us" in x for x in r["main"]):
+        p("\n**Warp layout A/B** (same data, each forced): tile-parallel warps "
+          "(PAGEDKV_DECODE_HEADS=0) vs head-parallel warps (=1); the main table uses the plan's "
+          "automatic choice:\n")
+        p("| Hq/Hkv/D | B | L | KV MB | tiles µs | heads µs | heads splits | heads TB/s | heads % datasheet | heads x SDPA | heads err | 8-warp heads µs | 8-warp % datasheet |")
+        p("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+        for x in r["main"]:
+            if "heads_us" in x:
+                p(f"| {x['Hq']}/{x['Hkv']}/{x['D']} | {x['B']} | {x['L']} | {x['kv_MB']:.0f} | "
+                  f"{x.get('tiles_us', x['pagedkv_us']):.1f} | {x['heads_us']:.1f} | {x['heads_splits']} | {x['heads_tbs']:.2f} | "
+                  f"{100 * x['heads_tbs'] / ds:.0f}% | {x['sdpa_us'] / x['heads_us']:.2f} | "
+                  f"{x.get('heads_err_vs_sdpa', float('nan')):.1e} | {x.get('heads8_us', float('nan')):.1f} | "
+                  f"{100 * x.get('heads8_tbs', float('nan')) / ds:.0f}% |")
+        for bucket in ("pages", "fp8"):
+            for x in r[bucket]:
+                if "heads_us" in x:
+                    p(f"| {bucket}: {x['Hq']}/{x['Hkv']} page {x['page']} {x['kv']} | {x['B']} | {x['L']} | "
+                      f"{x['kv_MB']:.0f} | {x.get('tiles_us', x['pagedkv_us']):.1f} | {x['heads_us']:.1f} | {x['heads_splits']} | "
+                      f"{x['heads_tbs']:.2f} | {100 * x['heads_tbs'] / ds:.0f}% | - | - | "
+                      f"{x.get('heads8_us', float('nan')):.1f} | {100 * x.get('heads8_tbs', float('nan')) / ds:.0f}% |")
     p("\n**Page size** (32/8/128, bf16; same kernel, same data volume):\n")
     p("| B | L | page | µs | TB/s | vs page 16 |")
     p("|---|---|---|---|---|---|")

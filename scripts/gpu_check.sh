@@ -20,20 +20,23 @@ gtest=()
 [ -d third_party/googletest ] && gtest=(-DGTEST_SRC="$root/third_party/googletest")
 t0=$(date +%s)
 if ! { cmake -S scripts/gpu_check -B "$bdir" -G Ninja -DCMAKE_BUILD_TYPE=Release "${gtest[@]}" &&
-       cmake --build "$bdir" -j16 --target attention_cuda_test pagedkv_cuda_capi; } > "$out/build.log" 2>&1; then
+       cmake --build "$bdir" -j16 --target attention_cuda_test kv_cuda_test pagedkv_cuda_capi; } > "$out/build.log" 2>&1; then
   tail -40 "$out/build.log"; echo "BUILD FAILED"; exit 1
 fi
 echo "build ok ($(( $(date +%s) - t0 )) s)"
 test_bin=$(find "$bdir" -name attention_cuda_test -type f | head -1)
 lib=$(find "$bdir" -name libpagedkv_cuda_capi.so | head -1)
 
-"$test_bin" > "$out/tests.log" 2>&1
-echo "tests rc=$?"; grep -E "^\[  (PASSED|FAILED|SKIPPED) |^\[==========\]|Failure|error|Expected|Which is|seed=" "$out/tests.log" | head -40
+kv_bin=$(find "$bdir" -name kv_cuda_test -type f | head -1)
+{ "$test_bin"; r1=$?; "$kv_bin"; r2=$?; } > "$out/tests.log" 2>&1
+echo "tests rc=$r1 (attention) rc=$r2 (kv)"; grep -E "^\[  (PASSED|FAILED|SKIPPED) |^\[==========\]|Failure|error|Expected|Which is|seed=" "$out/tests.log" | head -40
 
 if command -v compute-sanitizer > /dev/null; then
   compute-sanitizer --tool memcheck --error-exitcode 9 "$test_bin" \
-    --gtest_filter='PagedDecodeCudaSmall.*:PagedDecodeCuda.RepeatedRuns*' > "$out/memcheck.log" 2>&1
+    --gtest_filter='PagedDecodeCudaSmall.*:PagedDecodeCuda.RepeatedRuns*:PagedDecodeCuda.PlacementInvariance*' > "$out/memcheck.log" 2>&1
   echo "memcheck rc=$? ($(grep -c 'Invalid' "$out/memcheck.log") invalid accesses)"; tail -4 "$out/memcheck.log"
+  compute-sanitizer --tool memcheck --error-exitcode 9 "$kv_bin" > "$out/memcheck_kv.log" 2>&1
+  echo "memcheck kv rc=$?"; tail -2 "$out/memcheck_kv.log"
 else
   echo "compute-sanitizer not found"
 fi

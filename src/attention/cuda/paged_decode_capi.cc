@@ -17,7 +17,7 @@ const char* pkv_last_error() { return g_error.c_str(); }
 
 // kv_dtype / q_dtype codes: 0 f32, 1 f16, 2 bf16, 3 fp8_e4m3 (pagedkv::DType order).
 void* pkv_plan(int batch, int hq, int hkv, int head_dim, int kv_dtype, int expected_len,
-               int num_splits) {
+               int num_splits, int q_dtype) {
   try {
     pagedkv::PagedDecodeCudaShape s;
     s.batch_size = batch;
@@ -27,6 +27,7 @@ void* pkv_plan(int batch, int hq, int hkv, int head_dim, int kv_dtype, int expec
     s.kv_dtype = pagedkv::DType(kv_dtype);
     s.expected_len = expected_len;
     s.num_splits = num_splits;
+    s.q_dtype = pagedkv::DType(q_dtype);
     return new pagedkv::PagedDecodeCudaPlan(pagedkv::plan_paged_decode_cuda(s));
   } catch (const std::exception& e) {
     g_error = e.what();

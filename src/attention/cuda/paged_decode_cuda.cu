@@ -5,8 +5,11 @@
 
 #include <algorithm>
 #include <bit>
+#include <cmath>
+#include <cstdlib>
 
 #include "attention/cuda/paged_decode_kernel.cuh"
+#include "attention/cuda/paged_decode_mma.cuh"
 #include "core/error.h"
 
 namespace pagedkv {
@@ -15,6 +18,7 @@ namespace {
 using cuda_detail::Cfg;
 using cuda_detail::KernelArgs;
 using cuda_detail::KvKind;
+using cuda_detail::MmaCfg;
 
 void check_cuda(cudaError_t err, const char* what) {
   PKV_CHECK(err == cudaSuccess, Internal, what, ": ", cudaGetErrorString(err));
@@ -42,11 +46,13 @@ WorkspaceLayout layout_for(const PagedDecodeCudaPlan& p) {
 struct KernelEntry {
   const void* fn = nullptr;
   int smem = 0;
+  int threads = cuda_detail::kThreads;
   void (*launch)(dim3, int, cudaStream_t, const KernelArgs&) = nullptr;
 };
 
+// CUDA-core kernel (any q dtype, any KV dtype).
 template <int D, KvKind KV, int GP>
-KernelEntry entry() {
+KernelEntry simt_entry() {
   KernelEntry e;
   e.fn = reinterpret_cast<const void*>(&cuda_detail::paged_decode_kernel<D, KV, GP>);
   e.smem = Cfg<D, KV>::kSmemBytes;
@@ -56,31 +62,88 @@ KernelEntry entry() {
   return e;
 }
 
-template <int D, KvKind KV>
-KernelEntry entry_gp(int gp) {
+// Tensor-core kernel (q in the MMA type T).
+template <int D, KvKind KV, typename T, int GP, int HW = 0>
+KernelEntry mma_entry() {
+  constexpr int kW = HW > 0 ? HW : cuda_detail::kWarps;
+  KernelEntry e;
+  e.fn = reinterpret_cast<const void*>(&cuda_detail::paged_decode_mma_kernel<D, KV, T, GP, HW>);
+  e.smem = MmaCfg<D, KV>::kSmemBytes / cuda_detail::kWarps * kW;
+  e.threads = 32 * kW;
+  e.launch = [](dim3 grid, int smem, cudaStream_t st, const KernelArgs& a) {
+    cuda_detail::paged_decode_mma_kernel<D, KV, T, GP, HW><<<grid, 32 * kW, smem, st>>>(a);
+  };
+  return e;
+}
+
+// Head-parallel tensor-core kernels: instantiated for head dim 128 only (the benchmarked shape),
+// to keep compile time modest.
+template <int GP, int HW>
+KernelEntry heads_entry(DType kv) {
+  switch (kv) {
+    case DType::kBF16: return mma_entry<128, KvKind::kBF16, __nv_bfloat16, GP, HW>();
+    case DType::kF16: return mma_entry<128, KvKind::kF16, __half, GP, HW>();
+    default: return mma_entry<128, KvKind::kFP8, __half, GP, HW>();
+  }
+}
+template <int HW>
+KernelEntry heads_gp(DType kv, int gp) {
   switch (gp) {
-    case 1: return entry<D, KV, 1>();
-    case 2: return entry<D, KV, 2>();
-    case 4: return entry<D, KV, 4>();
-    default: return entry<D, KV, 8>();
+    case 1: return heads_entry<1, HW>(kv);
+    case 2: return heads_entry<2, HW>(kv);
+    case 4: return heads_entry<4, HW>(kv);
+    default: return heads_entry<8, HW>(kv);
+  }
+}
+// warps: 4 (the automatic choice) or 8 (PAGEDKV_DECODE_HEADS=2, experiment).
+KernelEntry select_heads_kernel(DType kv, int gp, int warps) {
+  return warps == 8 ? heads_gp<8>(kv, gp) : heads_gp<4>(kv, gp);
+}
+
+// Which kernel family serves a (q dtype, KV dtype) pair: tensor cores when q can be an MMA
+// operand without rounding (bf16 q with bf16 KV; f16 q with f16 KV; bf16 or f16 q with fp8 KV,
+// which runs as f16: e4m3 and bf16 values of normal range are exact in f16), else CUDA cores.
+enum class Family { kSimt, kMmaBF16, kMmaF16 };
+Family family_for(DType q, DType kv) {
+  if (q == DType::kBF16 && kv == DType::kBF16) return Family::kMmaBF16;
+  if (q == DType::kF16 && kv == DType::kF16) return Family::kMmaF16;
+  if ((q == DType::kBF16 || q == DType::kF16) && kv == DType::kFP8E4M3) return Family::kMmaF16;
+  return Family::kSimt;
+}
+
+template <int D, int GP>
+KernelEntry entry_family(Family f, DType kv) {
+  switch (f) {
+    case Family::kMmaBF16: return mma_entry<D, KvKind::kBF16, __nv_bfloat16, GP>();
+    case Family::kMmaF16:
+      return kv == DType::kF16 ? mma_entry<D, KvKind::kF16, __half, GP>()
+                               : mma_entry<D, KvKind::kFP8, __half, GP>();
+    default:
+      switch (kv) {
+        case DType::kBF16: return simt_entry<D, KvKind::kBF16, GP>();
+        case DType::kF16: return simt_entry<D, KvKind::kF16, GP>();
+        default: return simt_entry<D, KvKind::kFP8, GP>();
+      }
   }
 }
 
 template <int D>
-KernelEntry entry_kv(DType kv, int gp) {
-  switch (kv) {
-    case DType::kBF16: return entry_gp<D, KvKind::kBF16>(gp);
-    case DType::kF16: return entry_gp<D, KvKind::kF16>(gp);
-    default: return entry_gp<D, KvKind::kFP8>(gp);
+KernelEntry entry_gp(Family f, DType kv, int gp) {
+  switch (gp) {
+    case 1: return entry_family<D, 1>(f, kv);
+    case 2: return entry_family<D, 2>(f, kv);
+    case 4: return entry_family<D, 4>(f, kv);
+    default: return entry_family<D, 8>(f, kv);
   }
 }
 
 // The DISPATCH switch: head dim to a compile-time constant; anything else is unsupported.
-KernelEntry select_kernel(int head_dim, DType kv, int gp) {
+KernelEntry select_kernel(int head_dim, DType q, DType kv, int gp) {
+  const Family f = family_for(q, kv);
   switch (head_dim) {
-    case 64: return entry_kv<64>(kv, gp);
-    case 128: return entry_kv<128>(kv, gp);
-    case 256: return entry_kv<256>(kv, gp);
+    case 64: return entry_gp<64>(f, kv, gp);
+    case 128: return entry_gp<128>(f, kv, gp);
+    case 256: return entry_gp<256>(f, kv, gp);
     default:
       fail(ErrorKind::kUnsupported,
            str_cat("paged_decode_cuda: head_dim ", head_dim, " is not supported (64, 128, 256)"));
@@ -115,14 +178,34 @@ PagedDecodeCudaPlan plan_paged_decode_cuda(const PagedDecodeCudaShape& shape) {
                 shape.kv_dtype == DType::kFP8E4M3,
             Unsupported, "paged_decode_cuda: KV dtype ", dtype_name(shape.kv_dtype),
             " is not supported (bf16, f16, fp8_e4m3)");
-  PKV_CHECK(shape.num_splits >= 0, InvalidArgument, "paged_decode_cuda: num_splits ",
-            shape.num_splits, " is negative");
+  PKV_CHECK(shape.q_dtype == DType::kF32 || shape.q_dtype == DType::kF16 ||
+                shape.q_dtype == DType::kBF16,
+            Unsupported, "paged_decode_cuda: q dtype ", dtype_name(shape.q_dtype),
+            " is not supported (f32, f16, bf16)");
+  PKV_CHECK(shape.num_splits >= 0 && shape.num_splits <= 128, InvalidArgument,
+            "paged_decode_cuda: num_splits ", shape.num_splits, " out of range [0, 128]");
   PagedDecodeCudaPlan p;
   p.shape = shape;
   const int group = shape.num_q_heads / shape.num_kv_heads;
   p.heads_per_cta = packed_heads(group);
   p.head_groups = (group + p.heads_per_cta - 1) / p.heads_per_cta;
-  const KernelEntry k = select_kernel(shape.head_dim, shape.kv_dtype, p.heads_per_cta);
+  // Head-parallel wins once the batch alone gives a few CTAs per split (v4 A/B on H200:
+  // 8-13% faster at >= 1 GB of KV); with B * ceil(Hkv * head_groups / 4) < 8 it needs too many
+  // splits and the tile-parallel kernel is faster (2x at B = 1 with 8 kv heads).
+  const int64_t units4 = (int64_t(shape.num_kv_heads) * p.head_groups + 3) / 4;
+  int mode = shape.head_parallel;
+  if (const char* env = std::getenv("PAGEDKV_DECODE_HEADS"))
+    mode = env[0] == '1' ? 1 : env[0] == '2' ? 2 : 0;
+  p.head_warps = mode == 2 ? 8 : 4;
+  p.head_parallel = (mode >= 1 || (mode < 0 && shape.batch_size * units4 >= 8)) &&
+                    shape.head_dim == 128 &&
+                    family_for(shape.q_dtype, shape.kv_dtype) != Family::kSimt;
+  const KernelEntry k =
+      p.head_parallel
+          ? select_heads_kernel(shape.kv_dtype, p.heads_per_cta, p.head_warps)
+          : select_kernel(shape.head_dim, shape.q_dtype, shape.kv_dtype, p.heads_per_cta);
+  const int64_t units = int64_t(shape.num_kv_heads) * p.head_groups;
+  p.grid_y = int32_t(p.head_parallel ? (units + p.head_warps - 1) / p.head_warps : units);
   PKV_CHECK(int64_t(shape.num_kv_heads) * p.head_groups <= 65535, InvalidArgument,
             "paged_decode_cuda: too many kv heads ", shape.num_kv_heads);
 
@@ -133,21 +216,35 @@ PagedDecodeCudaPlan plan_paged_decode_cuda(const PagedDecodeCudaShape& shape) {
   check_cuda(cudaFuncSetAttribute(k.fn, cudaFuncAttributeMaxDynamicSharedMemorySize, k.smem),
              "cudaFuncSetAttribute");
   check_cuda(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&p.ctas_per_sm, k.fn,
-                                                           cuda_detail::kThreads, k.smem),
+                                                           k.threads, k.smem),
              "cudaOccupancyMaxActiveBlocksPerMultiprocessor");
   PKV_CHECK(p.ctas_per_sm >= 1, Internal, "paged_decode_cuda: kernel does not fit on an SM");
 
   if (shape.num_splits > 0) {
     p.num_splits = shape.num_splits;
   } else {
-    // Enough CTAs for ~4 waves of the resident slots (so the last wave's tail is short), but
-    // no slice under 256 tokens (a CTA's prologue and merge must stay small next to its
-    // stream), and no splits once the batch alone fills the machine.
+    // Splits fill the machine in whole waves: the smallest split count whose CTAs cover at
+    // least one wave of resident slots with >= 85% of the last wave used; none of the slices
+    // under 256 tokens (the CTA prologue and the merge must stay small next to the stream).
+    // Small problems that cannot fill one wave take the most splits the length allows.
     const int64_t slots = int64_t(p.sm_count) * p.ctas_per_sm;
-    const int64_t base = int64_t(shape.batch_size) * shape.num_kv_heads * p.head_groups;
-    const int64_t want = (4 * slots + base - 1) / base;
-    const int64_t by_len = std::max<int64_t>(1, std::max(shape.expected_len, 1) / 256);
-    p.num_splits = int32_t(std::clamp<int64_t>(std::min(want, by_len), 1, 128));
+    const int64_t base = int64_t(shape.batch_size) * p.grid_y;
+    const int64_t max_ns = std::clamp<int64_t>(std::max(shape.expected_len, 1) / 256, 1, 128);
+    int64_t best = 1;
+    double best_eff = -1.0;
+    for (int64_t ns = 1; ns <= max_ns; ++ns) {
+      const double waves = double(base * ns) / double(slots);
+      const double eff = waves / std::ceil(waves);
+      if (waves >= 1.0 && eff >= 0.85) {
+        best = ns;
+        break;
+      }
+      if (eff > best_eff + 1e-9) {
+        best_eff = eff;
+        best = ns;
+      }
+    }
+    p.num_splits = int32_t(best);
   }
   p.workspace_bytes = layout_for(p).total;
   return p;
@@ -172,9 +269,8 @@ void paged_decode_cuda(const PagedDecodeCudaPlan& plan, const DecodeParams& p, v
             dtype_name(kv.dtype), ") do not match the plan (B=", s.batch_size, " Hq=",
             s.num_q_heads, " Hkv=", s.num_kv_heads, " D=", s.head_dim, " kv=",
             dtype_name(s.kv_dtype), ")");
-  PKV_CHECK(p.q_dtype == DType::kF32 || p.q_dtype == DType::kF16 || p.q_dtype == DType::kBF16,
-            Unsupported, "paged_decode_cuda: q dtype ", dtype_name(p.q_dtype),
-            " is not supported (f32, f16, bf16)");
+  PKV_CHECK(p.q_dtype == s.q_dtype, InvalidArgument, "paged_decode_cuda: q dtype ",
+            dtype_name(p.q_dtype), " does not match the plan's ", dtype_name(s.q_dtype));
   PKV_CHECK(p.q && p.out && kv.k && kv.v && p.pages.indptr && p.pages.indices &&
                 p.pages.first_offset && p.pages.visible_len,
             InvalidArgument, "paged_decode_cuda: a required pointer is null");
@@ -195,7 +291,9 @@ void paged_decode_cuda(const PagedDecodeCudaPlan& plan, const DecodeParams& p, v
   PKV_CHECK(plan.num_splits == 1 || workspace != nullptr, InvalidArgument,
             "paged_decode_cuda: workspace of ", plan.workspace_bytes, " bytes required");
 
-  const KernelEntry k = select_kernel(s.head_dim, s.kv_dtype, plan.heads_per_cta);
+  const KernelEntry k =
+      plan.head_parallel ? select_heads_kernel(s.kv_dtype, plan.heads_per_cta, plan.head_warps)
+                         : select_kernel(s.head_dim, s.q_dtype, s.kv_dtype, plan.heads_per_cta);
   const WorkspaceLayout w = layout_for(plan);
   auto* ws = static_cast<uint8_t*>(workspace);
 
@@ -234,7 +332,7 @@ void paged_decode_cuda(const PagedDecodeCudaPlan& plan, const DecodeParams& p, v
     a.part_o = reinterpret_cast<float*>(ws + w.part_o);
     a.part_lse = reinterpret_cast<float*>(ws + w.part_lse);
   }
-  const dim3 grid(plan.num_splits, s.num_kv_heads * plan.head_groups, s.batch_size);
+  const dim3 grid(plan.num_splits, plan.grid_y, s.batch_size);
   k.launch(grid, k.smem, stream, a);
   check_cuda(cudaGetLastError(), "paged_decode_kernel launch");
 }

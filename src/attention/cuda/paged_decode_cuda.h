@@ -1,6 +1,8 @@
 #pragma once
 // Fused paged decode attention on NVIDIA GPUs (../shared/DESIGN.md §3, implementation 4).
 //
+// Two kernels behind one plan: a tensor-core one (mma.m16n8k16; q bf16/f16 with matching or
+// fp8 KV) and a CUDA-core one (f32 q, mixed 16-bit types). See paged_decode_mma.cuh for why.
 // Split-KV ("flash-decoding"): the grid is (split, kv head x head group, sequence). One CTA reads
 // the K/V rows of one kv head for one slice of one sequence, straight from the pool through the
 // page list, and computes the partial softmax for all query heads of the GQA group at once, so
@@ -28,8 +30,15 @@ struct PagedDecodeCudaShape {
   int32_t num_kv_heads = 0;   // Hkv; Hq % Hkv == 0
   int32_t head_dim = 0;       // 64, 128 or 256
   DType kv_dtype = DType::kBF16;  // bf16, f16 or fp8_e4m3
+  DType q_dtype = DType::kBF16;   // f32, f16 or bf16 (also the output's); picks the kernel
   int32_t expected_len = 4096;    // typical visible length: tunes the split count only
-  int32_t num_splits = 0;         // > 0 forces the split count (tests); 0 picks it
+  int32_t num_splits = 0;         // > 0 forces the split count (tests), <= 128; 0 picks it
+  // Head-parallel warps (tensor-core kernel, head dim 128 only): the 4 warps of a CTA stream
+  // the same tokens of 4 adjacent kv heads (better DRAM locality in an NHD pool, fewer CTAs).
+  // -1: auto (on when the batch gives >= 8 such CTAs per split), 0: off, 1: on,
+  // 2: on with 8 warps (= 8 adjacent kv heads) per CTA (experiment).
+  // PAGEDKV_DECODE_HEADS=0/1 in the environment overrides this at plan time (benchmark A/B).
+  int32_t head_parallel = -1;
 };
 
 struct PagedDecodeCudaPlan {
@@ -37,6 +46,10 @@ struct PagedDecodeCudaPlan {
   int32_t heads_per_cta = 0;   // query heads packed in one CTA (1, 2, 4 or 8)
   int32_t head_groups = 0;     // ceil(G / heads_per_cta) CTAs per kv head and split
   int32_t num_splits = 0;      // max slices per sequence
+  bool head_parallel = false;  // chosen variant (see PagedDecodeCudaShape)
+  int32_t head_warps = 4;      // warps (= kv heads) per CTA when head_parallel; 8 only via
+                               // PAGEDKV_DECODE_HEADS=2 (experiment)
+  int32_t grid_y = 0;          // CTAs per (split, sequence)
   int32_t ctas_per_sm = 0;     // occupancy of the chosen kernel
   int32_t sm_count = 0;
   size_t workspace_bytes = 0;  // device bytes the run step needs

@@ -7,6 +7,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdlib>
 #include <cstring>
 #include <numeric>
 #include <vector>
@@ -83,6 +84,7 @@ class DeviceRun {
     shape.num_kv_heads = host_.kv.num_kv_heads;
     shape.head_dim = host_.kv.head_dim;
     shape.kv_dtype = host_.kv.dtype;
+    shape.q_dtype = host_.q_dtype;
     shape.num_splits = splits;
     shape.expected_len = expected_len > 0 ? expected_len
                                           : *std::max_element(prob_.visible_len().begin(),
@@ -218,6 +220,23 @@ TEST(PagedDecodeCuda, OddGroupsSoftcapSinksF32Query) {
       }
 }
 
+// q and KV in different 16-bit types run on the CUDA-core kernel; same checks.
+TEST(PagedDecodeCuda, MixedQueryAndKvTypes) {
+  REQUIRE_GPU();
+  uint64_t seed = 2500;
+  for (DType q : {DType::kF16, DType::kBF16, DType::kF32})
+    for (DType kv : {DType::kBF16, DType::kF16, DType::kFP8E4M3})
+      for (int D : {64, 256}) {
+        Case c;
+        c.q = q;
+        c.kv = kv;
+        c.D = D;
+        c.splits = seed % 2 ? 4 : 1;
+        c.softcap = seed % 3 == 0 ? 20.f : 0.f;
+        check_case(c, seed++);
+      }
+}
+
 TEST(PagedDecodeCuda, LongSequencesAutoSplits) {
   REQUIRE_GPU();
   uint64_t seed = 3000;
@@ -231,6 +250,34 @@ TEST(PagedDecodeCuda, LongSequencesAutoSplits) {
       c.max_len = 6000;
       check_case(c, seed++);
     }
+}
+
+// The head-parallel variant (head dim 128): every dtype, group shapes whose unit count is not a
+// multiple of 4 (idle warps), forced and automatic splits, plus placement invariance.
+TEST(PagedDecodeCuda, HeadParallelVariant) {
+  REQUIRE_GPU();
+  for (const char* mode : {"1", "2"}) {  // 4 or 8 warps (kv heads) per CTA
+  SCOPED_TRACE(str_cat("PAGEDKV_DECODE_HEADS=", mode));
+  ASSERT_EQ(0, setenv("PAGEDKV_DECODE_HEADS", mode, 1));
+  uint64_t seed = 3500;
+  const int heads[][2] = {{4, 4}, {8, 2}, {16, 2}, {32, 2}, {12, 6}};
+  for (DType kv : {DType::kBF16, DType::kF16, DType::kFP8E4M3})
+    for (const auto& hh : heads)
+      for (int splits : {0, 1, 5}) {
+        Case c;
+        c.kv = kv;
+        c.q = kv == DType::kF16 ? DType::kF16 : DType::kBF16;
+        c.Hq = hh[0];
+        c.Hkv = hh[1];
+        c.splits = splits;
+        c.max_len = splits == 0 ? 3000 : 400;
+        c.sinks = seed % 2 == 0;
+        c.softcap = seed % 3 == 0 ? 25.f : 0.f;
+        c.per_head = seed % 2 == 1;
+        check_case(c, seed++);
+      }
+  }
+  unsetenv("PAGEDKV_DECODE_HEADS");
 }
 
 // Small cases the GPU check runs again under compute-sanitizer memcheck.
@@ -253,8 +300,10 @@ TEST(PagedDecodeCudaSmall, MemcheckSubset) {
 // Same logical problem, blocks scattered / contiguous / prefix shared: identical bits.
 TEST(PagedDecodeCuda, PlacementInvarianceBitForBit) {
   REQUIRE_GPU();
+  for (const char* heads : {"0", "1", "2"})
   for (DType kv : {DType::kBF16, DType::kFP8E4M3})
     for (int splits : {1, 6}) {
+      setenv("PAGEDKV_DECODE_HEADS", heads, 1);
       Rng rng(seed_from_env(5000 + splits));
       SCOPED_TRACE(str_cat("seed=", rng.seed(), " kv=", dtype_name(kv), " splits=", splits));
       DecodeProblemSpec spec;
@@ -298,6 +347,7 @@ TEST(PagedDecodeCuda, PlacementInvarianceBitForBit) {
       EXPECT_EQ(0, std::memcmp(r1.lse().data(), r2.lse().data(), r1.lse().size() * 4));
       const DecodeReferenceResult ref = decode_reference_f64(r1.host_params());
       EXPECT_LE(testing::relative_error(r1.out().data(), DType::kBF16, ref.out), 1e-2);
+      unsetenv("PAGEDKV_DECODE_HEADS");
     }
 }
 

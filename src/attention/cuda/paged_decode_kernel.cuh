@@ -139,6 +139,126 @@ __device__ __forceinline__ float weight2(float m, float ref) {
   return m == -INFINITY ? 0.f : exp2f(m - ref);
 }
 
+// Shared end of both kernels. On entry (after a __syncthreads) shared memory holds each warp's
+// partial softmax state: wacc [kWarps, GP, D] (unnormalised, relative to wm), wm, wl [kWarps, GP].
+// Merges the warps; writes the output directly when the sequence has one slice, else writes this
+// slice's partial (normalised output + log2 lse) and, if it is the last slice of its (sequence,
+// kv head, head group) to finish, merges all slices in slice order (deterministic: the result
+// does not depend on which CTA finished last) and resets the counter for the next run.
+template <int D, int GP>
+__device__ __forceinline__ void finish_cta(const KernelArgs& a, uint8_t* smem, int split,
+                                           int active, int kvh, int hg, int b, int head0,
+                                           int nheads) {
+  float* wacc = reinterpret_cast<float*>(smem);  // [kWarps, GP, D]
+  float* wm = wacc + kWarps * GP * D;             // [kWarps, GP]
+  float* wl = wm + kWarps * GP;                   // [kWarps, GP]
+  float* sw = wl + kWarps * GP;                   // [GP, num_splits] merge weights
+  float* slse = sw + GP * a.num_splits;           // [GP] merged lse (log2)
+  const float vs = a.v_head_scale ? a.v_head_scale[kvh] : a.v_scale;
+  const bool direct = active == 1;
+  for (int idx = threadIdx.x; idx < nheads * D; idx += kThreads) {
+    const int g = idx / D;
+    const int d = idx % D;
+    float mx = -INFINITY;
+#pragma unroll
+    for (int w = 0; w < kWarps; ++w) mx = fmaxf(mx, wm[w * GP + g]);
+    float lsum = 0.f, o = 0.f;
+#pragma unroll
+    for (int w = 0; w < kWarps; ++w) {
+      const float wt = weight2(wm[w * GP + g], mx);
+      lsum += wl[w * GP + g] * wt;
+      o += wacc[(w * GP + g) * D + d] * wt;
+    }
+    o *= vs;
+    const int h = head0 + g;
+    const int64_t bh = int64_t(b) * a.num_q_heads + h;
+    if (direct) {
+      const float sink = a.sinks ? exp2f(a.sinks[h] * kLog2e - mx) : 0.f;
+      const float den = lsum + sink;
+      store_out(a.out, a.q_kind, bh * D + d, o / den);
+      if (d == 0 && a.lse) a.lse[bh] = (mx + log2f(den)) * kLn2;
+    } else {
+      a.part_o[(bh * a.num_splits + split) * D + d] = o / lsum;
+      if (d == 0) a.part_lse[bh * a.num_splits + split] = mx + log2f(lsum);
+    }
+  }
+  if (direct) return;
+
+  __shared__ int is_last;
+  __threadfence();
+  __syncthreads();
+  int32_t* counter = a.counters + (int64_t(b) * a.num_kv_heads + kvh) * a.head_groups + hg;
+  if (threadIdx.x == 0) {
+    const int done = atomicAdd(counter, 1);
+    is_last = done == active - 1;
+    if (is_last) *counter = 0;  // ready for the next run (graph replays reuse the workspace)
+  }
+  __syncthreads();
+  if (!is_last) return;
+  __threadfence();
+  // Weights of each slice: one warp per head, lanes over slices.
+  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
+  for (int g = warp; g < nheads; g += kWarps) {
+    const int h = head0 + g;
+    const float* pl = a.part_lse + (int64_t(b) * a.num_q_heads + h) * a.num_splits;
+    float mx = -INFINITY;
+    for (int sp = lane; sp < active; sp += 32) mx = fmaxf(mx, __ldcg(pl + sp));
+#pragma unroll
+    for (int off = 16; off > 0; off /= 2) mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, off));
+    float sum = 0.f;
+    for (int sp = lane; sp < active; sp += 32) {
+      const float w = exp2f(__ldcg(pl + sp) - mx);
+      sw[g * a.num_splits + sp] = w;
+      sum += w;
+    }
+    // Fixed-order sum: lanes hold strided partials; a butterfly is deterministic too.
+#pragma unroll
+    for (int off = 16; off > 0; off /= 2) sum += __shfl_xor_sync(0xffffffffu, sum, off);
+    const float den = sum + (a.sinks ? exp2f(a.sinks[h] * kLog2e - mx) : 0.f);
+    __syncwarp();
+    for (int sp = lane; sp < active; sp += 32) sw[g * a.num_splits + sp] /= den;
+    if (lane == 0) slse[g] = mx + log2f(den);
+  }
+  __syncthreads();
+  // Weighted sum of the slices' outputs, 4 dims per thread, 8 slices in flight.
+  for (int idx = threadIdx.x; idx < nheads * (D / 4); idx += kThreads) {
+    const int g = idx / (D / 4);
+    const int d = (idx % (D / 4)) * 4;
+    const int h = head0 + g;
+    const int64_t bh = int64_t(b) * a.num_q_heads + h;
+    const float* po = a.part_o + bh * a.num_splits * D + d;
+    const float* w = sw + g * a.num_splits;
+    float4 acc = make_float4(0.f, 0.f, 0.f, 0.f);
+    int sp = 0;
+    for (; sp + 8 <= active; sp += 8) {
+      float4 v[8];
+#pragma unroll
+      for (int u = 0; u < 8; ++u)
+        v[u] = __ldcg(reinterpret_cast<const float4*>(po + int64_t(sp + u) * D));
+#pragma unroll
+      for (int u = 0; u < 8; ++u) {
+        acc.x = fmaf(w[sp + u], v[u].x, acc.x);
+        acc.y = fmaf(w[sp + u], v[u].y, acc.y);
+        acc.z = fmaf(w[sp + u], v[u].z, acc.z);
+        acc.w = fmaf(w[sp + u], v[u].w, acc.w);
+      }
+    }
+    for (; sp < active; ++sp) {
+      const float4 v = __ldcg(reinterpret_cast<const float4*>(po + int64_t(sp) * D));
+      acc.x = fmaf(w[sp], v.x, acc.x);
+      acc.y = fmaf(w[sp], v.y, acc.y);
+      acc.z = fmaf(w[sp], v.z, acc.z);
+      acc.w = fmaf(w[sp], v.w, acc.w);
+    }
+    store_out(a.out, a.q_kind, bh * D + d, acc.x);
+    store_out(a.out, a.q_kind, bh * D + d + 1, acc.y);
+    store_out(a.out, a.q_kind, bh * D + d + 2, acc.z);
+    store_out(a.out, a.q_kind, bh * D + d + 3, acc.w);
+    if (d == 0 && a.lse) a.lse[bh] = slse[g] * kLn2;
+  }
+}
+
+
 template <int D, KvKind KV, int GP>
 __global__ void __launch_bounds__(kThreads, GP >= 8 ? 2 : 3)
     paged_decode_kernel(const KernelArgs a) {
@@ -344,70 +464,7 @@ __global__ void __launch_bounds__(kThreads, GP >= 8 ? 2 : 3)
   }
   __syncthreads();
 
-  const float vs = a.v_head_scale ? a.v_head_scale[kvh] : a.v_scale;
-  const bool direct = active == 1;
-  for (int idx = threadIdx.x; idx < nheads * D; idx += kThreads) {
-    const int g = idx / D;
-    const int d = idx % D;
-    float mx = -INFINITY;
-#pragma unroll
-    for (int w = 0; w < kWarps; ++w) mx = fmaxf(mx, wm[w * GP + g]);
-    float lsum = 0.f, o = 0.f;
-#pragma unroll
-    for (int w = 0; w < kWarps; ++w) {
-      const float wt = weight2(wm[w * GP + g], mx);
-      lsum += wl[w * GP + g] * wt;
-      o += wacc[(w * GP + g) * D + d] * wt;
-    }
-    o *= vs;
-    const int h = head0 + g;
-    const int64_t bh = int64_t(b) * a.num_q_heads + h;
-    if (direct) {
-      const float sink = a.sinks ? exp2f(a.sinks[h] * kLog2e - mx) : 0.f;
-      const float den = lsum + sink;
-      store_out(a.out, a.q_kind, bh * D + d, o / den);
-      if (d == 0 && a.lse) a.lse[bh] = (mx + log2f(den)) * kLn2;
-    } else {
-      a.part_o[(bh * a.num_splits + split) * D + d] = o / lsum;
-      if (d == 0) a.part_lse[bh * a.num_splits + split] = mx + log2f(lsum);
-    }
-  }
-  if (direct) return;
-
-  // Last CTA of this (sequence, kv head, head group) merges the slices, in slice order, so the
-  // result does not depend on which CTA finished last.
-  __shared__ int is_last;
-  __threadfence();
-  __syncthreads();
-  int32_t* counter = a.counters + (int64_t(b) * a.num_kv_heads + kvh) * a.head_groups + hg;
-  if (threadIdx.x == 0) {
-    const int done = atomicAdd(counter, 1);
-    is_last = done == active - 1;
-    if (is_last) *counter = 0;  // ready for the next run (graph replays reuse the workspace)
-  }
-  __syncthreads();
-  if (!is_last) return;
-  __threadfence();
-  for (int idx = threadIdx.x; idx < nheads * D; idx += kThreads) {
-    const int g = idx / D;
-    const int d = idx % D;
-    const int h = head0 + g;
-    const int64_t bh = int64_t(b) * a.num_q_heads + h;
-    const float* pl = a.part_lse + bh * a.num_splits;
-    const float* po = a.part_o + bh * a.num_splits * D + d;
-    float mx = -INFINITY;
-    for (int sp = 0; sp < active; ++sp) mx = fmaxf(mx, __ldcg(pl + sp));
-    float wsum = 0.f, o = 0.f;
-    for (int sp = 0; sp < active; ++sp) {
-      const float wt = exp2f(__ldcg(pl + sp) - mx);
-      wsum += wt;
-      o = fmaf(wt, __ldcg(po + int64_t(sp) * D), o);
-    }
-    const float sink = a.sinks ? exp2f(a.sinks[h] * kLog2e - mx) : 0.f;
-    const float den = wsum + sink;
-    store_out(a.out, a.q_kind, bh * D + d, o / den);
-    if (d == 0 && a.lse) a.lse[bh] = (mx + log2f(den)) * kLn2;
-  }
+  finish_cta<D, GP>(a, smem, split, active, kvh, hg, b, head0, nheads);
 }
 
 }  // namespace pagedkv::cuda_detail
