@@ -219,8 +219,8 @@ std::vector<float> CausalLm::run(KvCache& cache, const Batch& b, std::span<const
   return logits;
 }
 
-std::vector<float> CausalLm::prefill(KvCache& cache, SeqId seq, std::span<const int32_t> tokens,
-                                     bool all_logits) const {
+void CausalLm::check_prefill(const KvCache& cache, SeqId seq,
+                             std::span<const int32_t> tokens) const {
   PKV_CHECK(!tokens.empty(), InvalidArgument, "prefill: no tokens");
   for (int32_t t : tokens)
     PKV_CHECK(t >= 0 && t < config_.vocab_size, InvalidArgument, "prefill: token id ", t,
@@ -228,8 +228,10 @@ std::vector<float> CausalLm::prefill(KvCache& cache, SeqId seq, std::span<const 
   PKV_CHECK(cache.has_sequence(seq), InvalidArgument, "prefill: unknown sequence ", seq);
   PKV_CHECK(cache.num_layers() == config_.num_layers, InvalidArgument, "prefill: cache has ",
             cache.num_layers(), " layers, model ", config_.num_layers);
-  const int64_t start = cache.prefix_cache_enabled() ? cache.append_tokens(seq, tokens)
-                                                     : cache.append(seq, int64_t(tokens.size()));
+}
+
+std::vector<float> CausalLm::run_prefill(KvCache& cache, SeqId seq, int64_t start,
+                                         std::span<const int32_t> tokens, bool all_logits) const {
   Batch b;
   b.prefill = true;
   b.seqs = {seq};
@@ -238,6 +240,14 @@ std::vector<float> CausalLm::prefill(KvCache& cache, SeqId seq, std::span<const 
     b.pos.push_back(start + int64_t(i));
   }
   return run(cache, b, tokens, all_logits);
+}
+
+std::vector<float> CausalLm::prefill(KvCache& cache, SeqId seq, std::span<const int32_t> tokens,
+                                     bool all_logits) const {
+  check_prefill(cache, seq, tokens);
+  const int64_t start = cache.prefix_cache_enabled() ? cache.append_tokens(seq, tokens)
+                                                     : cache.append(seq, int64_t(tokens.size()));
+  return run_prefill(cache, seq, start, tokens, all_logits);
 }
 
 std::vector<float> CausalLm::decode(KvCache& cache, std::span<const SeqId> seqs,
@@ -278,24 +288,11 @@ std::vector<float> CausalLm::decode(KvCache& cache, std::span<const SeqId> seqs,
 
 std::vector<float> CausalLm::prefill_appended(KvCache& cache, SeqId seq, int64_t start,
                                               std::span<const int32_t> tokens, bool all_logits) const {
-  PKV_CHECK(!tokens.empty(), InvalidArgument, "prefill: no tokens");
-  for (int32_t t : tokens)
-    PKV_CHECK(t >= 0 && t < config_.vocab_size, InvalidArgument, "prefill: token id ", t,
-              " outside the vocabulary of ", config_.vocab_size);
-  PKV_CHECK(cache.has_sequence(seq), InvalidArgument, "prefill: unknown sequence ", seq);
-  PKV_CHECK(cache.num_layers() == config_.num_layers, InvalidArgument, "prefill: cache has ",
-            cache.num_layers(), " layers, model ", config_.num_layers);
+  check_prefill(cache, seq, tokens);
   PKV_CHECK(start >= 0 && start + int64_t(tokens.size()) <= cache.num_tokens(seq), InvalidArgument,
             "prefill_appended: positions [", start, ", ", start + int64_t(tokens.size()),
             ") are not all appended to sequence ", seq, " (", cache.num_tokens(seq), " positions)");
-  Batch b;
-  b.prefill = true;
-  b.seqs = {seq};
-  for (size_t i = 0; i < tokens.size(); ++i) {
-    b.seq_of_row.push_back(seq);
-    b.pos.push_back(start + int64_t(i));
-  }
-  return run(cache, b, tokens, all_logits);
+  return run_prefill(cache, seq, start, tokens, all_logits);
 }
 
 std::vector<int32_t> generate_greedy(const CausalLm& model, std::span<const int32_t> prompt,

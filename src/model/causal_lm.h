@@ -60,6 +60,11 @@ class CausalLm {
                             std::span<const int32_t> tokens) const;
 
  private:
+  // Validates prefill arguments before anything is appended (errors leave the cache as it was).
+  void check_prefill(const KvCache& cache, SeqId seq, std::span<const int32_t> tokens) const;
+  // Runs rows [start, start + T) of seq, already appended, through the model.
+  std::vector<float> run_prefill(KvCache& cache, SeqId seq, int64_t start,
+                                 std::span<const int32_t> tokens, bool all_logits) const;
   struct Batch;  // rows being computed: their sequences, positions, and which step kind
   void attention_layer(KvCache& cache, const Batch& b, int32_t layer, const float* x,
                        float* out) const;
