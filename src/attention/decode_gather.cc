@@ -66,23 +66,7 @@ void decode_gather(const DecodeParams& p, DecodeGatherWorkspace& ws,
     ks[b] = ws.k.as<uint8_t>() + size_t(start[b]) * token_bytes;
     vs[b] = ws.v.as<uint8_t>() + size_t(start[b]) * token_bytes;
   }
-  DenseDecodeParams d;
-  d.q = p.q;
-  d.q_dtype = p.q_dtype;
-  d.num_q_heads = p.num_q_heads;
-  d.k = ks.data();
-  d.v = vs.data();
-  d.kv_dtype = kv.dtype;
-  d.num_kv_heads = Hkv;
-  d.head_dim = D;
-  d.seq_len = pl.visible_len;
-  d.batch_size = B;
-  d.scale = p.scale;
-  d.softcap = p.softcap;
-  d.sinks = p.sinks;
-  d.out = p.out;
-  d.lse = p.lse;
-  dense_decode_cpu(d, options);
+  dense_decode_cpu(dense_params_for(p, ks.data(), vs.data()), options);
 }
 
 void decode_gather(const DecodeParams& p, const CpuDecodeOptions& options) {

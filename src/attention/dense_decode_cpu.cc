@@ -61,4 +61,24 @@ void dense_decode_cpu(const DenseDecodeParams& p, const CpuDecodeOptions& option
   detail::run_cpu_decode(j, options);
 }
 
+DenseDecodeParams dense_params_for(const DecodeParams& p, const void* const* k, const void* const* v) {
+  DenseDecodeParams d;
+  d.q = p.q;
+  d.q_dtype = p.q_dtype;
+  d.num_q_heads = p.num_q_heads;
+  d.k = k;
+  d.v = v;
+  d.kv_dtype = p.kv.dtype;
+  d.num_kv_heads = p.kv.num_kv_heads;
+  d.head_dim = p.kv.head_dim;
+  d.seq_len = p.pages.visible_len;
+  d.batch_size = p.pages.batch_size;
+  d.scale = p.scale;
+  d.softcap = p.softcap;
+  d.sinks = p.sinks;
+  d.out = p.out;
+  d.lse = p.lse;
+  return d;
+}
+
 }  // namespace pagedkv

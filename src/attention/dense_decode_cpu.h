@@ -6,6 +6,7 @@
 #include <cstdint>
 
 #include "attention/cpu_decode_options.h"
+#include "attention/decode_params.h"
 #include "core/dtype.h"
 
 namespace pagedkv {
@@ -27,6 +28,10 @@ struct DenseDecodeParams {
   void* out = nullptr;           // [B, Hq, D] in q_dtype
   float* lse = nullptr;          // [B, Hq] or null
 };
+
+// The dense twin of a paged problem: same q, output, scale, softcap and sinks; sequence b reads its
+// visible tokens contiguously from k[b] / v[b] ([visible_len[b], Hkv, D]).
+DenseDecodeParams dense_params_for(const DecodeParams& p, const void* const* k, const void* const* v);
 
 // Throws Error naming the problem (null pointers, Hq % Hkv, head dim, dtype, seq_len < 1, scale).
 void validate_dense_decode_params(const DenseDecodeParams& p);

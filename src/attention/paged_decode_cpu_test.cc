@@ -47,23 +47,7 @@ void run_dense(DecodeProblem& prob, const CpuDecodeOptions& opt) {
     ks.push_back(kbuf[b].data());
     vs.push_back(vbuf[b].data());
   }
-  DenseDecodeParams d;
-  d.q = p.q;
-  d.q_dtype = p.q_dtype;
-  d.num_q_heads = p.num_q_heads;
-  d.k = ks.data();
-  d.v = vs.data();
-  d.kv_dtype = kv.dtype;
-  d.num_kv_heads = kv.num_kv_heads;
-  d.head_dim = kv.head_dim;
-  d.seq_len = p.pages.visible_len;
-  d.batch_size = p.pages.batch_size;
-  d.scale = p.scale;
-  d.softcap = p.softcap;
-  d.sinks = p.sinks;
-  d.out = p.out;
-  d.lse = p.lse;
-  dense_decode_cpu(d, opt);
+  dense_decode_cpu(dense_params_for(p, ks.data(), vs.data()), opt);
 }
 
 void run(Impl impl, DecodeProblem& prob, const CpuDecodeOptions& opt = {}) {
