@@ -2,7 +2,11 @@
 """Decode attention benchmark on one GPU: pagedkv's fused paged CUDA kernel vs torch SDPA on the
 same K/V made contiguous (the no-paging baseline) and torch gather-then-SDPA, in one run.
 
-usage: bench_decode_cuda.py LIB_PATH OUTDIR [--quick]
+usage: bench_decode_cuda.py LIB_PATH OUTDIR [--quick | --sweep | --profile B,L,Hq,Hkv]
+
+--sweep times every split count and both warp layouts on the mid-size shapes (planner tuning);
+--profile runs one shape's pagedkv kernel and SDPA once between cudaProfilerStart/Stop (for ncu
+--profile-from-start off).
 
 Every figure is the median over graph replays (CUDA events); each graph runs the op on several
 input sets in turn (disjoint block tables scattered over one shuffled pool, one contiguous copy per
@@ -32,6 +36,7 @@ def load_lib(path):
     lib.pkv_workspace_bytes.argtypes = [ctypes.c_void_p]
     lib.pkv_num_splits.argtypes = [ctypes.c_void_p]
     lib.pkv_ctas_per_sm.argtypes = [ctypes.c_void_p]
+    lib.pkv_head_parallel.argtypes = [ctypes.c_void_p]
     lib.pkv_init_workspace.argtypes = [ctypes.c_void_p] * 3
     P, I, Fl = ctypes.c_void_p, ctypes.c_int, ctypes.c_float
     lib.pkv_run.argtypes = [P, P, I, P, P, P, P, I, I, I, I, I, P, P, P, P, I, I, Fl, Fl, P, Fl,
@@ -122,10 +127,10 @@ class Case:
                 self.vc.append(self.contiguous(self.v_pool, t, self.v_scale))
         self.do_gather = gather
 
-    def make_plan(self):
+    def make_plan(self, num_splits=0):
         lib = self.lib
         self.plan = lib.pkv_plan(self.B, self.Hq, self.Hkv, self.D, DT_CODE[self.kv_dtype], self.L,
-                                 0, 2)
+                                 num_splits, 2)
         if not self.plan:
             raise RuntimeError(lib.pkv_last_error().decode())
         self.ws = torch.empty(max(1, lib.pkv_workspace_bytes(self.plan)), dtype=torch.uint8,
@@ -200,10 +205,10 @@ class Case:
         r["pagedkv_us"], r["pagedkv_min_us"], r["pagedkv_max_us"] = time_graph(fns)
         # A/B: both warp layouts forced (PAGEDKV_DECODE_HEADS=0 / 1), same data, own plans;
         # the main column above is the plan's automatic choice.
-        r["auto_heads"] = None
+        r["layout"] = "heads" if self.lib.pkv_head_parallel(self.plan) else "tiles"
         if self.D == 128:
             base_plan, base_ws, base_splits = self.plan, self.ws, self.splits
-            for name, flag in (("tiles", "0"), ("heads", "1"), ("heads8", "2")):
+            for name, flag in (("tiles", "0"), ("heads", "1")):
                 os.environ["PAGEDKV_DECODE_HEADS"] = flag
                 try:
                     self.make_plan()
@@ -231,11 +236,75 @@ class Case:
         self.lib.pkv_plan_free(ctypes.c_void_p(self.plan))
 
 
+def sweep(lib, outdir):
+    """Every split count x both warp layouts on the shapes where the planner's choice matters
+    (64 MB - 1 GB, and B = 1): the fastest point against the plan's automatic choice."""
+    rows = []
+    splits = (1, 2, 3, 4, 6, 8, 11, 16, 22, 32, 44, 64)
+    shapes = [(B, L, Hq, Hkv) for Hq, Hkv in ((32, 8), (64, 8), (32, 32))
+              for B, L in ((1, 4096), (1, 16384), (16, 1024), (16, 4096), (16, 16384), (64, 1024),
+                           (64, 4096), (256, 1024))]
+    print("| Hq/Hkv | B | L | KV MB | auto layout | auto splits | auto µs | best layout | "
+          "best splits | best µs | auto/best |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
+    for B, L, Hq, Hkv in shapes:
+        c = Case(lib, B, L, Hq, Hkv, 128, 16, torch.bfloat16, sdpa=False, gather=False)
+        fns = [lambda s=s: c.run_pagedkv(s) for s in range(c.nsets)]
+        auto_us = time_graph(fns)[0]
+        auto = ("heads" if lib.pkv_head_parallel(c.plan) else "tiles", c.splits)
+        base = c.plan
+        r = {"B": B, "L": L, "Hq": Hq, "Hkv": Hkv, "kv_MB": c.kv_bytes / 1e6,
+             "auto_layout": auto[0], "auto_splits": auto[1], "auto_us": auto_us, "points": []}
+        for name, flag in (("tiles", "0"), ("heads", "1")):
+            os.environ["PAGEDKV_DECODE_HEADS"] = flag
+            try:
+                for ns in splits:
+                    if ns > max(1, L // 64):
+                        continue
+                    c.make_plan(ns)
+                    us = time_graph(fns, replays=9)[0]
+                    r["points"].append({"layout": name, "splits": ns, "us": us})
+                    lib.pkv_plan_free(ctypes.c_void_p(c.plan))
+            finally:
+                del os.environ["PAGEDKV_DECODE_HEADS"]
+        c.plan = base
+        best = min(r["points"], key=lambda x: x["us"])
+        print(f"| {Hq}/{Hkv} | {B} | {L} | {r['kv_MB']:.0f} | {auto[0]} | {auto[1]} | "
+              f"{auto_us:.1f} | {best['layout']} | {best['splits']} | {best['us']:.1f} | "
+              f"{auto_us / best['us']:.2f} |", flush=True)
+        rows.append(r)
+        c.free()
+        del c
+        torch.cuda.empty_cache()
+        with open(os.path.join(outdir, "sweep.json"), "w") as f:
+            json.dump(rows, f, indent=1)
+
+
+def profile(lib, spec):
+    """One pagedkv run and one SDPA run between profiler start/stop, after warm-up."""
+    B, L, Hq, Hkv = (int(x) for x in spec.split(","))
+    c = Case(lib, B, L, Hq, Hkv, 128, 16, torch.bfloat16, gather=False)
+    for s in range(2):
+        c.run_pagedkv(s % c.nsets)
+        c.run_sdpa(s % c.nsets)
+    torch.cuda.synchronize()
+    torch.cuda.profiler.start()
+    c.run_pagedkv(2 % c.nsets)
+    c.run_sdpa(2 % c.nsets)
+    torch.cuda.synchronize()
+    torch.cuda.profiler.stop()
+    c.free()
+
+
 def main():
     lib_path, outdir = sys.argv[1], sys.argv[2]
     quick = "--quick" in sys.argv
     os.makedirs(outdir, exist_ok=True)
     lib = load_lib(lib_path)
+    if "--profile" in sys.argv:
+        return profile(lib, sys.argv[sys.argv.index("--profile") + 1])
+    if "--sweep" in sys.argv:
+        return sweep(lib, outdir)
     name = torch.cuda.get_device_name(0)
     props = torch.cuda.get_device_properties(0)
     card = "H200" if "H200" in name else "H100"

@@ -12,16 +12,16 @@ def main():
       f"{r['copy_tbs']:.2f} TB/s (read + write bytes / time).")
     p("Times: median µs per call over CUDA-graph replays, inputs rotated so data exceeds L2. "
       "TB/s = K+V bytes / time. `x SDPA` = SDPA time / pagedkv time (> 1: pagedkv faster).\n")
-    p("| Hq/Hkv/D | B | L | KV MB | splits | pagedkv µs | TB/s | % datasheet | SDPA µs | SDPA TB/s "
+    p("| Hq/Hkv/D | B | L | KV MB | layout | splits | pagedkv µs | TB/s | % datasheet | SDPA µs | SDPA TB/s "
       "| x SDPA | SDPA backend | gather+SDPA µs | x gather | rel err vs SDPA |")
-    p("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+    p("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     req_bw, req_sdpa, goal_bw, goal_sdpa = [], [], [], []
     for x in r["main"]:
         sp = x["sdpa_us"] / x["pagedkv_us"]
         gp = x["gather_us"] / x["pagedkv_us"]
         pct = 100 * x["pagedkv_tbs"] / ds
         p(f"| {x['Hq']}/{x['Hkv']}/{x['D']} | {x['B']} | {x['L']} | {x['kv_MB']:.0f} | "
-          f"{x['splits']} | {x['pagedkv_us']:.1f} | {x['pagedkv_tbs']:.2f} | {pct:.0f}% | "
+          f"{x.get('layout', '-')} | {x['splits']} | {x['pagedkv_us']:.1f} | {x['pagedkv_tbs']:.2f} | {pct:.0f}% | "
           f"{x['sdpa_us']:.1f} | {x['sdpa_tbs']:.2f} | {sp:.2f} | {x.get('sdpa_backend', '?')} | {x['gather_us']:.1f} | "
           f"{gp:.2f} | {x['err_vs_sdpa']:.1e} |")
         tag = f"{x['Hq']}/{x['Hkv']} B={x['B']} L={x['L']}"
@@ -34,22 +34,23 @@ def main():
         p("\n**Warp layout A/B** (same data, each forced): tile-parallel warps "
           "(PAGEDKV_DECODE_HEADS=0) vs head-parallel warps (=1); the main table uses the plan's "
           "automatic choice:\n")
-        p("| Hq/Hkv/D | B | L | KV MB | tiles µs | heads µs | heads splits | heads TB/s | heads % datasheet | heads x SDPA | heads err | 8-warp heads µs | 8-warp % datasheet |")
-        p("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+        p("| Hq/Hkv/D | B | L | KV MB | tiles µs | tiles splits | heads µs | heads splits | "
+          "heads TB/s | heads % datasheet | heads x SDPA | heads err |")
+        p("|---|---|---|---|---|---|---|---|---|---|---|---|")
         for x in r["main"]:
             if "heads_us" in x:
                 p(f"| {x['Hq']}/{x['Hkv']}/{x['D']} | {x['B']} | {x['L']} | {x['kv_MB']:.0f} | "
-                  f"{x.get('tiles_us', x['pagedkv_us']):.1f} | {x['heads_us']:.1f} | {x['heads_splits']} | {x['heads_tbs']:.2f} | "
+                  f"{x.get('tiles_us', x['pagedkv_us']):.1f} | {x.get('tiles_splits', '-')} | "
+                  f"{x['heads_us']:.1f} | {x['heads_splits']} | {x['heads_tbs']:.2f} | "
                   f"{100 * x['heads_tbs'] / ds:.0f}% | {x['sdpa_us'] / x['heads_us']:.2f} | "
-                  f"{x.get('heads_err_vs_sdpa', float('nan')):.1e} | {x.get('heads8_us', float('nan')):.1f} | "
-                  f"{100 * x.get('heads8_tbs', float('nan')) / ds:.0f}% |")
+                  f"{x.get('heads_err_vs_sdpa', float('nan')):.1e} |")
         for bucket in ("pages", "fp8"):
             for x in r[bucket]:
                 if "heads_us" in x:
-                    p(f"| {bucket}: {x['Hq']}/{x['Hkv']} page {x['page']} {x['kv']} | {x['B']} | {x['L']} | "
-                      f"{x['kv_MB']:.0f} | {x.get('tiles_us', x['pagedkv_us']):.1f} | {x['heads_us']:.1f} | {x['heads_splits']} | "
-                      f"{x['heads_tbs']:.2f} | {100 * x['heads_tbs'] / ds:.0f}% | - | - | "
-                      f"{x.get('heads8_us', float('nan')):.1f} | {100 * x.get('heads8_tbs', float('nan')) / ds:.0f}% |")
+                    p(f"| {bucket}: {x['Hq']}/{x['Hkv']} page {x['page']} {x['kv']} | {x['B']} | "
+                      f"{x['L']} | {x['kv_MB']:.0f} | {x.get('tiles_us', x['pagedkv_us']):.1f} | "
+                      f"{x.get('tiles_splits', '-')} | {x['heads_us']:.1f} | {x['heads_splits']} | "
+                      f"{x['heads_tbs']:.2f} | {100 * x['heads_tbs'] / ds:.0f}% | - | - |")
     p("\n**Page size** (32/8/128, bf16; same kernel, same data volume):\n")
     p("| B | L | page | µs | TB/s | vs page 16 |")
     p("|---|---|---|---|---|---|")

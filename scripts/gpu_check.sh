@@ -1,11 +1,26 @@
 #!/usr/bin/env bash
-# gpu_check.sh OUTDIR [--quick]: on a machine with an NVIDIA GPU, build the CUDA decode kernel
-# (Release, sm_90a), run its tests, a compute-sanitizer memcheck subset and the decode benchmark
-# (pagedkv vs torch SDPA vs gather-then-SDPA); logs and a results table go to OUTDIR.
+# gpu_check.sh OUTDIR [--quick] [--skip-bench] [--skip-tests] [--sweep] [--ncu B,L,Hq,Hkv]: on a machine with an
+# NVIDIA GPU, build the CUDA decode kernel (Release, sm_90a), run its tests, a compute-sanitizer
+# memcheck subset and the decode benchmark (pagedkv vs torch SDPA vs gather-then-SDPA); logs and
+# a results table go to OUTDIR. --sweep adds the split-count / warp-layout sweep (planner
+# tuning); --ncu profiles one shape's pagedkv kernel and SDPA kernels with Nsight Compute.
 # Builds through scripts/gpu_check/CMakeLists.txt (core + kv + attention only); GoogleTest from
 # third_party/googletest when present (a copy of /usr/src/googletest), else the system's.
 set -uo pipefail
-out=${1:?usage: gpu_check.sh OUTDIR [--quick]}
+out=${1:?usage: gpu_check.sh OUTDIR [--quick] [--skip-bench] [--skip-tests] [--sweep] [--ncu B,L,Hq,Hkv]}
+shift
+quick=() skip_bench=0 skip_tests=0 sweep=0 ncu_shape=""
+while [ $# -gt 0 ]; do
+  case $1 in
+    --quick) quick=(--quick) ;;
+    --skip-bench) skip_bench=1 ;;
+    --skip-tests) skip_tests=1 ;;
+    --sweep) sweep=1 ;;
+    --ncu) ncu_shape=$2; shift ;;
+    *) echo "unknown option $1"; exit 2 ;;
+  esac
+  shift
+done
 mkdir -p "$out"
 out=$(cd "$out" && pwd)
 cd "$(dirname "$0")/.."
@@ -27,6 +42,7 @@ echo "build ok ($(( $(date +%s) - t0 )) s)"
 test_bin=$(find "$bdir" -name attention_cuda_test -type f | head -1)
 lib=$(find "$bdir" -name libpagedkv_cuda_capi.so | head -1)
 
+if [ "$skip_tests" = 0 ]; then
 kv_bin=$(find "$bdir" -name kv_cuda_test -type f | head -1)
 { "$test_bin"; r1=$?; "$kv_bin"; r2=$?; } > "$out/tests.log" 2>&1
 echo "tests rc=$r1 (attention) rc=$r2 (kv)"; grep -E "^\[  (PASSED|FAILED|SKIPPED) |^\[==========\]|Failure|error|Expected|Which is|seed=" "$out/tests.log" | head -40
@@ -40,9 +56,22 @@ if command -v compute-sanitizer > /dev/null; then
 else
   echo "compute-sanitizer not found"
 fi
+fi
 
-[ "${2:-}" = "--skip-bench" ] && exit 0
-PYTHONUNBUFFERED=1 python3 scripts/bench_decode_cuda.py "$lib" "$out" ${2:-} > "$out/bench.log" 2>&1
+if [ -n "$ncu_shape" ]; then
+  ncu --clock-control none --profile-from-start off --section SpeedOfLight \
+    --section MemoryWorkloadAnalysis --section Occupancy --section LaunchStats \
+    --section WarpStateStats --section SchedulerStats \
+    python3 scripts/bench_decode_cuda.py "$lib" "$out" --profile "$ncu_shape" > "$out/ncu.txt" 2>&1
+  echo "ncu rc=$?"
+  grep -E "^  [a-zA-Z_].*\(|Duration|DRAM Throughput|Memory Throughput|Registers Per|Grid Size|Block Size|Dynamic Shared|Achieved Occupancy|Theoretical Occ|Waves Per SM|Warp Cycles Per Issued|No Eligible|Stall" "$out/ncu.txt" | head -60
+fi
+if [ "$sweep" = 1 ]; then
+  PYTHONUNBUFFERED=1 python3 scripts/bench_decode_cuda.py "$lib" "$out" --sweep > "$out/sweep.md" 2> "$out/sweep.err"
+  echo "sweep rc=$?"; cat "$out/sweep.md"; tail -3 "$out/sweep.err"
+fi
+[ "$skip_bench" = 1 ] && exit 0
+PYTHONUNBUFFERED=1 python3 scripts/bench_decode_cuda.py "$lib" "$out" "${quick[@]}" > "$out/bench.log" 2>&1
 echo "bench rc=$?"
 python3 scripts/bench_decode_table.py "$out/bench_results.json" > "$out/gpu_decode.md" 2>> "$out/bench.log"
 cat "$out/gpu_decode.md"

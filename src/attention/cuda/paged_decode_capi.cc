@@ -41,6 +41,9 @@ int64_t pkv_workspace_bytes(void* plan) {
 }
 int pkv_num_splits(void* plan) { return static_cast<pagedkv::PagedDecodeCudaPlan*>(plan)->num_splits; }
 int pkv_ctas_per_sm(void* plan) { return static_cast<pagedkv::PagedDecodeCudaPlan*>(plan)->ctas_per_sm; }
+int pkv_head_parallel(void* plan) {
+  return static_cast<pagedkv::PagedDecodeCudaPlan*>(plan)->head_parallel ? 1 : 0;
+}
 
 int pkv_init_workspace(void* plan, void* ws, void* stream) {
   try {

@@ -62,42 +62,36 @@ KernelEntry simt_entry() {
   return e;
 }
 
-// Tensor-core kernel (q in the MMA type T).
-template <int D, KvKind KV, typename T, int GP, int HW = 0>
+// Tensor-core kernel (q in the MMA type T); HEADS: head-parallel warps.
+template <int D, KvKind KV, typename T, int GP, bool HEADS = false>
 KernelEntry mma_entry() {
-  constexpr int kW = HW > 0 ? HW : cuda_detail::kWarps;
   KernelEntry e;
-  e.fn = reinterpret_cast<const void*>(&cuda_detail::paged_decode_mma_kernel<D, KV, T, GP, HW>);
-  e.smem = MmaCfg<D, KV>::kSmemBytes / cuda_detail::kWarps * kW;
-  e.threads = 32 * kW;
+  e.fn = reinterpret_cast<const void*>(&cuda_detail::paged_decode_mma_kernel<D, KV, T, GP, HEADS>);
+  e.smem = MmaCfg<D, KV>::kSmemBytes;
   e.launch = [](dim3 grid, int smem, cudaStream_t st, const KernelArgs& a) {
-    cuda_detail::paged_decode_mma_kernel<D, KV, T, GP, HW><<<grid, 32 * kW, smem, st>>>(a);
+    cuda_detail::paged_decode_mma_kernel<D, KV, T, GP, HEADS>
+        <<<grid, cuda_detail::kThreads, smem, st>>>(a);
   };
   return e;
 }
 
 // Head-parallel tensor-core kernels: instantiated for head dim 128 only (the benchmarked shape),
 // to keep compile time modest.
-template <int GP, int HW>
+template <int GP>
 KernelEntry heads_entry(DType kv) {
   switch (kv) {
-    case DType::kBF16: return mma_entry<128, KvKind::kBF16, __nv_bfloat16, GP, HW>();
-    case DType::kF16: return mma_entry<128, KvKind::kF16, __half, GP, HW>();
-    default: return mma_entry<128, KvKind::kFP8, __half, GP, HW>();
+    case DType::kBF16: return mma_entry<128, KvKind::kBF16, __nv_bfloat16, GP, true>();
+    case DType::kF16: return mma_entry<128, KvKind::kF16, __half, GP, true>();
+    default: return mma_entry<128, KvKind::kFP8, __half, GP, true>();
   }
 }
-template <int HW>
-KernelEntry heads_gp(DType kv, int gp) {
+KernelEntry select_heads_kernel(DType kv, int gp) {
   switch (gp) {
-    case 1: return heads_entry<1, HW>(kv);
-    case 2: return heads_entry<2, HW>(kv);
-    case 4: return heads_entry<4, HW>(kv);
-    default: return heads_entry<8, HW>(kv);
+    case 1: return heads_entry<1>(kv);
+    case 2: return heads_entry<2>(kv);
+    case 4: return heads_entry<4>(kv);
+    default: return heads_entry<8>(kv);
   }
-}
-// warps: 4 (the automatic choice) or 8 (PAGEDKV_DECODE_HEADS=2, experiment).
-KernelEntry select_heads_kernel(DType kv, int gp, int warps) {
-  return warps == 8 ? heads_gp<8>(kv, gp) : heads_gp<4>(kv, gp);
 }
 
 // Which kernel family serves a (q dtype, KV dtype) pair: tensor cores when q can be an MMA
@@ -189,63 +183,54 @@ PagedDecodeCudaPlan plan_paged_decode_cuda(const PagedDecodeCudaShape& shape) {
   const int group = shape.num_q_heads / shape.num_kv_heads;
   p.heads_per_cta = packed_heads(group);
   p.head_groups = (group + p.heads_per_cta - 1) / p.heads_per_cta;
-  // Head-parallel wins once the batch alone gives a few CTAs per split (v4 A/B on H200:
-  // 8-13% faster at >= 1 GB of KV); with B * ceil(Hkv * head_groups / 4) < 8 it needs too many
-  // splits and the tile-parallel kernel is faster (2x at B = 1 with 8 kv heads).
-  const int64_t units4 = (int64_t(shape.num_kv_heads) * p.head_groups + 3) / 4;
-  int mode = shape.head_parallel;
-  if (const char* env = std::getenv("PAGEDKV_DECODE_HEADS"))
-    mode = env[0] == '1' ? 1 : env[0] == '2' ? 2 : 0;
-  p.head_warps = mode == 2 ? 8 : 4;
-  p.head_parallel = (mode >= 1 || (mode < 0 && shape.batch_size * units4 >= 8)) &&
-                    shape.head_dim == 128 &&
-                    family_for(shape.q_dtype, shape.kv_dtype) != Family::kSimt;
-  const KernelEntry k =
-      p.head_parallel
-          ? select_heads_kernel(shape.kv_dtype, p.heads_per_cta, p.head_warps)
-          : select_kernel(shape.head_dim, shape.q_dtype, shape.kv_dtype, p.heads_per_cta);
-  const int64_t units = int64_t(shape.num_kv_heads) * p.head_groups;
-  p.grid_y = int32_t(p.head_parallel ? (units + p.head_warps - 1) / p.head_warps : units);
-  PKV_CHECK(int64_t(shape.num_kv_heads) * p.head_groups <= 65535, InvalidArgument,
-            "paged_decode_cuda: too many kv heads ", shape.num_kv_heads);
-
   int dev = 0;
   check_cuda(cudaGetDevice(&dev), "cudaGetDevice");
   check_cuda(cudaDeviceGetAttribute(&p.sm_count, cudaDevAttrMultiProcessorCount, dev),
              "cudaDeviceGetAttribute");
+
+  // Split count: the fewest splits whose CTAs give about one CTA per SM, no slice under 256
+  // tokens. Why so few: a CTA keeps ~100 KB in flight (MmaCfg::kLead tiles per warp), so one
+  // per SM already pulls most of the bandwidth, and every split costs a prologue (three
+  // dependent round trips), a partial write and a merge. v5 sweep on H200 (every split count,
+  // both layouts): the fastest point was at or next to this count for 22 of 24 shapes, and the
+  // old rule (fill every resident slot in whole waves) lost up to 30% (B = 64, L = 1k).
+  const int64_t units = int64_t(shape.num_kv_heads) * p.head_groups;
+  PKV_CHECK(units <= 65535, InvalidArgument, "paged_decode_cuda: too many kv heads ",
+            shape.num_kv_heads);
+  const int64_t target = std::max<int64_t>(1, p.sm_count * 9 / 10);
+  const int64_t max_ns = std::clamp<int64_t>(std::max(shape.expected_len, 1) / 256, 1, 128);
+  auto splits_for = [&](int64_t ctas_per_split) {
+    return std::clamp<int64_t>((target + ctas_per_split - 1) / ctas_per_split, 1, max_ns);
+  };
+  const int64_t heads_base = int64_t(shape.batch_size) * ((units + cuda_detail::kWarps - 1) /
+                                                          cuda_detail::kWarps);
+  const int64_t tiles_base = int64_t(shape.batch_size) * units;
+  const int64_t ns_heads = splits_for(heads_base), ns_tiles = splits_for(tiles_base);
+
+  // Layout: head-parallel (better DRAM locality, no in-CTA merge) when its CTAs can fill the
+  // SMs; tile-parallel when head-parallel cannot (small batches: 2x slower there) or when
+  // tile-parallel needs no split while head-parallel does and sequences are short, so the
+  // merge is a large share (same sweep: B = 16, L <= 4k).
+  int mode = shape.head_parallel;
+  if (const char* env = std::getenv("PAGEDKV_DECODE_HEADS")) mode = env[0] == '1' ? 1 : 0;
+  const bool heads_fill = heads_base * ns_heads >= target;
+  const bool tiles_cheaper = ns_tiles == 1 && ns_heads > 1 && shape.expected_len <= 4096;
+  p.head_parallel = (mode == 1 || (mode < 0 && heads_fill && !tiles_cheaper)) &&
+                    shape.head_dim == 128 &&
+                    family_for(shape.q_dtype, shape.kv_dtype) != Family::kSimt;
+  const KernelEntry k =
+      p.head_parallel ? select_heads_kernel(shape.kv_dtype, p.heads_per_cta)
+                      : select_kernel(shape.head_dim, shape.q_dtype, shape.kv_dtype,
+                                      p.heads_per_cta);
+  p.grid_y = int32_t(p.head_parallel ? heads_base / shape.batch_size : units);
   check_cuda(cudaFuncSetAttribute(k.fn, cudaFuncAttributeMaxDynamicSharedMemorySize, k.smem),
              "cudaFuncSetAttribute");
   check_cuda(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&p.ctas_per_sm, k.fn,
                                                            k.threads, k.smem),
              "cudaOccupancyMaxActiveBlocksPerMultiprocessor");
   PKV_CHECK(p.ctas_per_sm >= 1, Internal, "paged_decode_cuda: kernel does not fit on an SM");
-
-  if (shape.num_splits > 0) {
-    p.num_splits = shape.num_splits;
-  } else {
-    // Splits fill the machine in whole waves: the smallest split count whose CTAs cover at
-    // least one wave of resident slots with >= 85% of the last wave used; none of the slices
-    // under 256 tokens (the CTA prologue and the merge must stay small next to the stream).
-    // Small problems that cannot fill one wave take the most splits the length allows.
-    const int64_t slots = int64_t(p.sm_count) * p.ctas_per_sm;
-    const int64_t base = int64_t(shape.batch_size) * p.grid_y;
-    const int64_t max_ns = std::clamp<int64_t>(std::max(shape.expected_len, 1) / 256, 1, 128);
-    int64_t best = 1;
-    double best_eff = -1.0;
-    for (int64_t ns = 1; ns <= max_ns; ++ns) {
-      const double waves = double(base * ns) / double(slots);
-      const double eff = waves / std::ceil(waves);
-      if (waves >= 1.0 && eff >= 0.85) {
-        best = ns;
-        break;
-      }
-      if (eff > best_eff + 1e-9) {
-        best_eff = eff;
-        best = ns;
-      }
-    }
-    p.num_splits = int32_t(best);
-  }
+  p.num_splits = shape.num_splits > 0 ? shape.num_splits
+                                      : int32_t(p.head_parallel ? ns_heads : ns_tiles);
   p.workspace_bytes = layout_for(p).total;
   return p;
 }
@@ -292,7 +277,7 @@ void paged_decode_cuda(const PagedDecodeCudaPlan& plan, const DecodeParams& p, v
             "paged_decode_cuda: workspace of ", plan.workspace_bytes, " bytes required");
 
   const KernelEntry k =
-      plan.head_parallel ? select_heads_kernel(s.kv_dtype, plan.heads_per_cta, plan.head_warps)
+      plan.head_parallel ? select_heads_kernel(s.kv_dtype, plan.heads_per_cta)
                          : select_kernel(s.head_dim, s.q_dtype, s.kv_dtype, plan.heads_per_cta);
   const WorkspaceLayout w = layout_for(plan);
   auto* ws = static_cast<uint8_t*>(workspace);

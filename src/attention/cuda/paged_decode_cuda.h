@@ -35,8 +35,7 @@ struct PagedDecodeCudaShape {
   int32_t num_splits = 0;         // > 0 forces the split count (tests), <= 128; 0 picks it
   // Head-parallel warps (tensor-core kernel, head dim 128 only): the 4 warps of a CTA stream
   // the same tokens of 4 adjacent kv heads (better DRAM locality in an NHD pool, fewer CTAs).
-  // -1: auto (on when the batch gives >= 8 such CTAs per split), 0: off, 1: on,
-  // 2: on with 8 warps (= 8 adjacent kv heads) per CTA (experiment).
+  // -1: auto (see plan_paged_decode_cuda), 0: off, 1: on.
   // PAGEDKV_DECODE_HEADS=0/1 in the environment overrides this at plan time (benchmark A/B).
   int32_t head_parallel = -1;
 };
@@ -47,8 +46,6 @@ struct PagedDecodeCudaPlan {
   int32_t head_groups = 0;     // ceil(G / heads_per_cta) CTAs per kv head and split
   int32_t num_splits = 0;      // max slices per sequence
   bool head_parallel = false;  // chosen variant (see PagedDecodeCudaShape)
-  int32_t head_warps = 4;      // warps (= kv heads) per CTA when head_parallel; 8 only via
-                               // PAGEDKV_DECODE_HEADS=2 (experiment)
   int32_t grid_y = 0;          // CTAs per (split, sequence)
   int32_t ctas_per_sm = 0;     // occupancy of the chosen kernel
   int32_t sm_count = 0;

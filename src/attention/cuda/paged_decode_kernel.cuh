@@ -139,6 +139,76 @@ __device__ __forceinline__ float weight2(float m, float ref) {
   return m == -INFINITY ? 0.f : exp2f(m - ref);
 }
 
+__device__ __forceinline__ void store_out4(void* out, int kind, int64_t i, float4 x) {
+  store_out(out, kind, i, x.x);
+  store_out(out, kind, i + 1, x.y);
+  store_out(out, kind, i + 2, x.z);
+  store_out(out, kind, i + 3, x.w);
+}
+
+// Merge weights of one head's slices, called by a whole warp: reads the `active` partial lse
+// values (log2 units; <= 128 of them, one load per lane per 32, all in flight together: one
+// round trip), writes each slice's weight exp2(lse - max) / den to w[0, active) and returns the
+// merged lse (log2). `sink2` is the head's sink logit in log2 units, -inf for none.
+__device__ __forceinline__ float slice_weights(const float* lse, int active, float sink2,
+                                               float* w) {
+  const int lane = threadIdx.x % 32;
+  float lv[4];
+  float mx = -INFINITY;
+#pragma unroll
+  for (int k = 0; k < 4; ++k) {
+    const int sp = lane + 32 * k;
+    lv[k] = sp < active ? __ldcg(lse + sp) : -INFINITY;
+    mx = fmaxf(mx, lv[k]);
+  }
+#pragma unroll
+  for (int off = 16; off > 0; off /= 2) mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, off));
+  float sum = 0.f;
+#pragma unroll
+  for (int k = 0; k < 4; ++k) {
+    lv[k] = weight2(lv[k], mx);
+    sum += lv[k];
+  }
+  // Fixed-order butterfly: deterministic whichever CTA merges.
+#pragma unroll
+  for (int off = 16; off > 0; off /= 2) sum += __shfl_xor_sync(0xffffffffu, sum, off);
+  const float den = sum + weight2(sink2, mx);
+#pragma unroll
+  for (int k = 0; k < 4; ++k) {
+    const int sp = lane + 32 * k;
+    if (sp < active) w[sp] = lv[k] / den;
+  }
+  __syncwarp();
+  return mx + log2f(den);
+}
+
+// sum over sp < active of w[sp] * po[sp * D + 0..3]: the slices' partial outputs, read in
+// batches of 16 independent 16-byte loads (a batch costs one L2 round trip; a loop with one
+// load per step would cost one per slice, which is what made the v5 merge slow).
+template <int D>
+__device__ __forceinline__ float4 sum_slices(const float* po, const float* w, int active) {
+  constexpr int kBatch = 16;
+  float4 acc = make_float4(0.f, 0.f, 0.f, 0.f);
+  for (int sp = 0; sp < active; sp += kBatch) {
+    float4 v[kBatch];
+#pragma unroll
+    for (int u = 0; u < kBatch; ++u)
+      v[u] = sp + u < active ? __ldcg(reinterpret_cast<const float4*>(po + int64_t(sp + u) * D))
+                             : make_float4(0.f, 0.f, 0.f, 0.f);
+#pragma unroll
+    for (int u = 0; u < kBatch; ++u) {
+      if (sp + u < active) {
+        const float wu = w[sp + u];
+        acc.x = fmaf(wu, v[u].x, acc.x);
+        acc.y = fmaf(wu, v[u].y, acc.y);
+        acc.z = fmaf(wu, v[u].z, acc.z);
+        acc.w = fmaf(wu, v[u].w, acc.w);
+      }
+    }
+  }
+  return acc;
+}
+
 // Shared end of both kernels. On entry (after a __syncthreads) shared memory holds each warp's
 // partial softmax state: wacc [kWarps, GP, D] (unnormalised, relative to wm), wm, wl [kWarps, GP].
 // Merges the warps; writes the output directly when the sequence has one slice, else writes this
@@ -196,68 +266,27 @@ __device__ __forceinline__ void finish_cta(const KernelArgs& a, uint8_t* smem, i
   __syncthreads();
   if (!is_last) return;
   __threadfence();
-  // Weights of each slice: one warp per head, lanes over slices.
+  // Weights of each slice (one round trip): one warp per head, lanes over slices.
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
   for (int g = warp; g < nheads; g += kWarps) {
     const int h = head0 + g;
     const float* pl = a.part_lse + (int64_t(b) * a.num_q_heads + h) * a.num_splits;
-    float mx = -INFINITY;
-    for (int sp = lane; sp < active; sp += 32) mx = fmaxf(mx, __ldcg(pl + sp));
-#pragma unroll
-    for (int off = 16; off > 0; off /= 2) mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, off));
-    float sum = 0.f;
-    for (int sp = lane; sp < active; sp += 32) {
-      const float w = exp2f(__ldcg(pl + sp) - mx);
-      sw[g * a.num_splits + sp] = w;
-      sum += w;
-    }
-    // Fixed-order sum: lanes hold strided partials; a butterfly is deterministic too.
-#pragma unroll
-    for (int off = 16; off > 0; off /= 2) sum += __shfl_xor_sync(0xffffffffu, sum, off);
-    const float den = sum + (a.sinks ? exp2f(a.sinks[h] * kLog2e - mx) : 0.f);
-    __syncwarp();
-    for (int sp = lane; sp < active; sp += 32) sw[g * a.num_splits + sp] /= den;
-    if (lane == 0) slse[g] = mx + log2f(den);
+    const float ls = slice_weights(pl, active, a.sinks ? a.sinks[h] * kLog2e : -INFINITY,
+                                   sw + g * a.num_splits);
+    if (lane == 0) slse[g] = ls;
   }
   __syncthreads();
-  // Weighted sum of the slices' outputs, 4 dims per thread, 8 slices in flight.
+  // Weighted sum of the slices' outputs, 4 dims per thread.
   for (int idx = threadIdx.x; idx < nheads * (D / 4); idx += kThreads) {
     const int g = idx / (D / 4);
     const int d = (idx % (D / 4)) * 4;
-    const int h = head0 + g;
-    const int64_t bh = int64_t(b) * a.num_q_heads + h;
-    const float* po = a.part_o + bh * a.num_splits * D + d;
-    const float* w = sw + g * a.num_splits;
-    float4 acc = make_float4(0.f, 0.f, 0.f, 0.f);
-    int sp = 0;
-    for (; sp + 8 <= active; sp += 8) {
-      float4 v[8];
-#pragma unroll
-      for (int u = 0; u < 8; ++u)
-        v[u] = __ldcg(reinterpret_cast<const float4*>(po + int64_t(sp + u) * D));
-#pragma unroll
-      for (int u = 0; u < 8; ++u) {
-        acc.x = fmaf(w[sp + u], v[u].x, acc.x);
-        acc.y = fmaf(w[sp + u], v[u].y, acc.y);
-        acc.z = fmaf(w[sp + u], v[u].z, acc.z);
-        acc.w = fmaf(w[sp + u], v[u].w, acc.w);
-      }
-    }
-    for (; sp < active; ++sp) {
-      const float4 v = __ldcg(reinterpret_cast<const float4*>(po + int64_t(sp) * D));
-      acc.x = fmaf(w[sp], v.x, acc.x);
-      acc.y = fmaf(w[sp], v.y, acc.y);
-      acc.z = fmaf(w[sp], v.z, acc.z);
-      acc.w = fmaf(w[sp], v.w, acc.w);
-    }
-    store_out(a.out, a.q_kind, bh * D + d, acc.x);
-    store_out(a.out, a.q_kind, bh * D + d + 1, acc.y);
-    store_out(a.out, a.q_kind, bh * D + d + 2, acc.z);
-    store_out(a.out, a.q_kind, bh * D + d + 3, acc.w);
+    const int64_t bh = int64_t(b) * a.num_q_heads + head0 + g;
+    const float4 acc = sum_slices<D>(a.part_o + bh * a.num_splits * D + d, sw + g * a.num_splits,
+                                     active);
+    store_out4(a.out, a.q_kind, bh * D + d, acc);
     if (d == 0 && a.lse) a.lse[bh] = slse[g] * kLn2;
   }
 }
-
 
 template <int D, KvKind KV, int GP>
 __global__ void __launch_bounds__(kThreads, GP >= 8 ? 2 : 3)

@@ -12,6 +12,7 @@
 // the 8 rows an ldmatrix phase reads hit 8 different bank groups.
 // fp8 KV: the tile lands as bytes, is converted once to f16 into a per-warp scratch tile in the
 // same swizzled layout, and the f16 path runs on it (k/v scales are applied to S and O in f32).
+// Pipeline: each warp keeps MmaCfg::kLead tiles in flight through its kStages-deep cp.async ring.
 // q must be in the MMA type (bf16 with bf16 KV, f16 with f16 or fp8 KV); other combinations
 // (f32 q, mixed) use the CUDA-core kernel.
 
@@ -31,12 +32,20 @@ struct MmaCfg {
   static constexpr int kStageBytes = 2 * kTile * kRowBytes;
   static constexpr int kScratchBytes = kFp8 ? 2 * kTile * kRowBytes16 : 0;
   static constexpr int kStages = kFp8 ? (D == 64 ? 5 : D == 128 ? 4 : 3)
-                                      : (D == 64 ? 4 : D == 128 ? 3 : 2);
-  static constexpr int kPidSlots = 2 * kStages;            // page-id ring, one slot per tile
+                                      : (D == 64 ? 6 : D == 128 ? 3 : 2);
+  // Early release: the tile leaves its stage before the math (16-bit, D <= 128: K and V
+  // fragments go to registers by ldmatrix, 64 registers at D = 128; fp8: converted into the
+  // scratch tile), so the stage is refilled at once and all kStages tiles stay in flight
+  // instead of kStages - 1. Bytes in flight per CTA are what bound a CTA's bandwidth here
+  // (v5 sweep on H200: ~64 KB per CTA at a ~2.3 us loaded latency gave ~29 GB/s per CTA).
+  static constexpr bool kEarlyRelease = kFp8 || D <= 128;
+  static constexpr int kLead = kEarlyRelease ? kStages : kStages - 1;  // tiles in flight
+  static constexpr int kPidSlots = 2 * kLead;              // page-id ring, one slot per tile
   static constexpr int kPidBytes = kPidSlots * kTile * 4;
   static constexpr int kWarpBytes = kStages * kStageBytes + kScratchBytes + kPidBytes;
   static constexpr int kSmemBytes = kWarps * kWarpBytes;
   static_assert(kTile * kChunksPerRow % 32 == 0, "tile must split evenly over a warp");
+  static_assert(kStages * kStageBytes >= 128 * 4, "an idle ring holds <= 128 merge weights");
 };
 
 template <typename T> struct MmaType;
@@ -96,7 +105,7 @@ __device__ __forceinline__ float q_as_float(const void* q, int kind, int64_t i) 
 template <int D, int GP>
 __device__ __forceinline__ void finish_warp(const KernelArgs& a, const float (&o)[D / 8][4],
                                             float m, float l, int split, int active, int unit,
-                                            int kvh, int b, int head0, int nheads) {
+                                            int kvh, int b, int head0, int nheads, float* sw) {
   const int lane = threadIdx.x % 32;
   const int qrow = lane / 4, qk = (lane % 4) * 2;
   const float vs = a.v_head_scale ? a.v_head_scale[kvh] : a.v_scale;
@@ -132,78 +141,31 @@ __device__ __forceinline__ void finish_warp(const KernelArgs& a, const float (&o
   last = __shfl_sync(0xffffffffu, last, 0);
   if (!last) return;
   __threadfence();
-  constexpr int kPerLane = (D / 4 + 31) / 32;  // float4 groups of dims per lane
+  // The warp's ring is idle now (every cp.async has landed): it holds the merge weights.
   for (int g = 0; g < nheads; ++g) {
     const int64_t bhg = int64_t(b) * a.num_q_heads + head0 + g;
-    const float* pl = a.part_lse + bhg * a.num_splits;
-    float lv[4];
-    float mx = -INFINITY;
-#pragma unroll
-    for (int k = 0; k < 4; ++k) {
-      const int sp = lane + 32 * k;
-      lv[k] = sp < active ? __ldcg(pl + sp) : -INFINITY;
-      mx = fmaxf(mx, lv[k]);
-    }
-#pragma unroll
-    for (int off = 16; off > 0; off /= 2) mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, off));
-    float sum = 0.f;
-#pragma unroll
-    for (int k = 0; k < 4; ++k) {
-      lv[k] = weight2(lv[k], mx);
-      sum += lv[k];
-    }
-#pragma unroll
-    for (int off = 16; off > 0; off /= 2) sum += __shfl_xor_sync(0xffffffffu, sum, off);
-    const float den = sum + (a.sinks ? exp2f(a.sinks[head0 + g] * kLog2e - mx) : 0.f);
-    float4 acc[kPerLane];
-#pragma unroll
-    for (int u = 0; u < kPerLane; ++u) acc[u] = make_float4(0.f, 0.f, 0.f, 0.f);
-    const float* po = a.part_o + bhg * a.num_splits * D;
-    for (int sp = 0; sp < active; ++sp) {
-      const float w = __shfl_sync(0xffffffffu, lv[0], sp % 32) * (sp < 32) +
-                      __shfl_sync(0xffffffffu, lv[1], sp % 32) * (sp >= 32 && sp < 64) +
-                      __shfl_sync(0xffffffffu, lv[2], sp % 32) * (sp >= 64 && sp < 96) +
-                      __shfl_sync(0xffffffffu, lv[3], sp % 32) * (sp >= 96);
-#pragma unroll
-      for (int u = 0; u < kPerLane; ++u) {
-        const int d4 = lane + 32 * u;
-        if (d4 < D / 4) {
-          const float4 v = __ldcg(reinterpret_cast<const float4*>(po + int64_t(sp) * D + d4 * 4));
-          acc[u].x = fmaf(w, v.x, acc[u].x);
-          acc[u].y = fmaf(w, v.y, acc[u].y);
-          acc[u].z = fmaf(w, v.z, acc[u].z);
-          acc[u].w = fmaf(w, v.w, acc[u].w);
-        }
-      }
-    }
-#pragma unroll
-    for (int u = 0; u < kPerLane; ++u) {
-      const int d4 = lane + 32 * u;
-      if (d4 < D / 4) {
-        store_out(a.out, a.q_kind, bhg * D + d4 * 4, acc[u].x / den);
-        store_out(a.out, a.q_kind, bhg * D + d4 * 4 + 1, acc[u].y / den);
-        store_out(a.out, a.q_kind, bhg * D + d4 * 4 + 2, acc[u].z / den);
-        store_out(a.out, a.q_kind, bhg * D + d4 * 4 + 3, acc[u].w / den);
-      }
-    }
-    if (lane == 0 && a.lse) a.lse[bhg] = (mx + log2f(den)) * kLn2;
+    const float ls = slice_weights(a.part_lse + bhg * a.num_splits, active,
+                                   a.sinks ? a.sinks[head0 + g] * kLog2e : -INFINITY, sw);
+    for (int d4 = lane; d4 < D / 4; d4 += 32)
+      store_out4(a.out, a.q_kind, bhg * D + d4 * 4,
+                 sum_slices<D>(a.part_o + bhg * a.num_splits * D + d4 * 4, sw, active));
+    if (lane == 0 && a.lse) a.lse[bhg] = ls * kLn2;
+    __syncwarp();  // sw is rewritten for the next head
   }
 }
 
-// HEADS = false: the CTA's 4 warps split one (kv head, head group)'s tiles and merge in shared
-// memory. HEADS = true ("head-parallel"): warp w owns unit 4*blockIdx.y + w (unit = kv head x
-// head group) for the whole slice, so the 4 warps of a CTA stream the same tokens of 4 adjacent
-// heads at the same time: for NHD pools that is 4 adjacent 256-byte row pieces per token instead
-// of one, which the DRAM serves with fewer row activations.
-// HW = 0: tile-parallel (HEADS false, 4 warps); HW = 4 or 8: head-parallel with HW warps per CTA
-// (8 covers the 2 KB token record of an 8-kv-head NHD pool in one CTA; experiment, see notes).
-template <int D, KvKind KV, typename T, int GP, int HW>
-__global__ void __launch_bounds__(32 * (HW > 0 ? HW : kWarps), HW == 8 ? 1 : 2)
-    paged_decode_mma_kernel(const KernelArgs a) {
-  constexpr bool HEADS = HW > 0;
+// HEADS = false ("tile-parallel"): the CTA's 4 warps split one (kv head, head group)'s tiles
+// and merge in shared memory. HEADS = true ("head-parallel"): warp w owns unit 4*blockIdx.y + w
+// (unit = kv head x head group) for the whole slice, so the 4 warps of a CTA stream the same
+// tokens of 4 adjacent heads at the same time: for NHD pools that is 4 adjacent 256-byte row
+// pieces per token instead of one, which the DRAM serves with fewer row activations.
+// (v7 tried 8 warps = whole 2 KB token records of 8 kv heads: no gain, see docs/benchmarks.)
+template <int D, KvKind KV, typename T, int GP, bool HEADS>
+__global__ void __launch_bounds__(kThreads, 2) paged_decode_mma_kernel(const KernelArgs a) {
   using C = MmaCfg<D, KV>;
   using M = MmaType<T>;
   constexpr int S = C::kStages;
+  constexpr int LD = C::kLead;
   constexpr int TR = C::kTile;
   constexpr int NT = D / 8;  // output n-tiles
   extern __shared__ __align__(16) uint8_t smem[];
@@ -212,7 +174,7 @@ __global__ void __launch_bounds__(32 * (HW > 0 ? HW : kWarps), HW == 8 ? 1 : 2)
   const int b = blockIdx.z;
   const int warp = threadIdx.x / 32;
   const int lane = threadIdx.x % 32;
-  const int unit = HEADS ? blockIdx.y * HW + warp : blockIdx.y;
+  const int unit = HEADS ? blockIdx.y * kWarps + warp : blockIdx.y;
   if (HEADS && unit >= a.num_kv_heads * a.head_groups) return;  // no CTA barrier in HEADS mode
   const int kvh = unit / a.head_groups;
   const int hg = unit % a.head_groups;
@@ -232,24 +194,6 @@ __global__ void __launch_bounds__(32 * (HW > 0 ? HW : kWarps), HW == 8 ? 1 : 2)
   const int head0 = kvh * a.group + hg * GP;
   const int nheads = min(GP, a.group - hg * GP);
 
-  // Q as the A operand: row = head lane/4 (zero beyond nheads), a0: k = (lane%4)*2 + {0,1},
-  // a2: k + 8; rows 8..15 (a1, a3) are zero.
-  const int qrow = lane / 4;
-  const int qk = (lane % 4) * 2;
-  uint32_t qa[D / 16][2];
-#pragma unroll
-  for (int kk = 0; kk < D / 16; ++kk) {
-    float x[4] = {0.f, 0.f, 0.f, 0.f};
-    if (qrow < nheads) {
-      const int64_t base = (int64_t(b) * a.num_q_heads + head0 + qrow) * D + kk * 16 + qk;
-      x[0] = q_as_float(a.q, a.q_kind, base);
-      x[1] = q_as_float(a.q, a.q_kind, base + 1);
-      x[2] = q_as_float(a.q, a.q_kind, base + 8);
-      x[3] = q_as_float(a.q, a.q_kind, base + 9);
-    }
-    qa[kk][0] = M::pack(x[0], x[1]);
-    qa[kk][1] = M::pack(x[2], x[3]);
-  }
   const float ks = a.k_head_scale ? a.k_head_scale[kvh] : a.k_scale;
   const float smul = a.scale * ks * (a.softcap > 0.f ? 1.f : kLog2e);
 
@@ -305,26 +249,53 @@ __global__ void __launch_bounds__(32 * (HW > 0 ? HW : kWarps), HW == 8 ? 1 : 2)
     }
   };
 
-  // Prologue: page ids of tiles 0..S-2 (one round trip), then those tiles' K/V, each group also
-  // carrying the page ids of the tile S-1 further on.
-  for (int i = 0; i < S - 1; ++i) fetch_pids(i);
+  // Prologue: page ids of tiles 0..LD-1 (one round trip), then those tiles' K/V, each group
+  // also carrying the page ids of the tile LD further on.
+  for (int i = 0; i < LD; ++i) fetch_pids(i);
   cp_async_commit();
+  // q is loaded while the page ids are in flight: it is not on their dependency chain
+  // (len -> page ids -> first tile), so it costs no round trip of its own.
+  // Q as the A operand: row = head lane/4 (zero beyond nheads), a0: k = (lane%4)*2 + {0,1},
+  // a2: k + 8; rows 8..15 (a1, a3) are zero.
+  const int qrow = lane / 4;
+  const int qk = (lane % 4) * 2;
+  uint32_t qa[D / 16][2];
+#pragma unroll
+  for (int kk = 0; kk < D / 16; ++kk) {
+    float x[4] = {0.f, 0.f, 0.f, 0.f};
+    if (qrow < nheads) {
+      const int64_t base = (int64_t(b) * a.num_q_heads + head0 + qrow) * D + kk * 16 + qk;
+      x[0] = q_as_float(a.q, a.q_kind, base);
+      x[1] = q_as_float(a.q, a.q_kind, base + 1);
+      x[2] = q_as_float(a.q, a.q_kind, base + 8);
+      x[3] = q_as_float(a.q, a.q_kind, base + 9);
+    }
+    qa[kk][0] = M::pack(x[0], x[1]);
+    qa[kk][1] = M::pack(x[2], x[3]);
+  }
   cp_async_wait<0>();
   __syncwarp();
 #pragma unroll
-  for (int i = 0; i < S - 1; ++i) {
+  for (int i = 0; i < LD; ++i) {
     if (i < my_tiles) issue(i);
-    fetch_pids(i + S - 1);
+    fetch_pids(i + LD);
     cp_async_commit();
   }
+  auto refill = [&](int i) {  // the next tile into the stage freed by tile i - (S - LD)
+    if (i + LD < my_tiles) issue(i + LD);
+    fetch_pids(i + 2 * LD);
+    cp_async_commit();
+  };
+  const int ktok = (lane / 16) * 8 + lane % 8;  // ldmatrix row of this lane: K tile
+  const int kch = (lane / 8) & 1;
+  const int vtok = ((lane / 8) & 1) * 8 + lane % 8;  // V tile (.trans)
+  const int vch = lane / 16;
 
   for (int i = 0; i < my_tiles; ++i) {
-    // Tile i (and the page ids of tile i+S-1, which rode in its group) have landed.
-    cp_async_wait<S - 2>();
+    // Tile i (and the page ids of tile i+LD, which rode in its group) have landed.
+    cp_async_wait<LD - 1>();
     __syncwarp();
-    if (i + S - 1 < my_tiles) issue(i + S - 1);
-    fetch_pids(i + 2 * (S - 1));
-    cp_async_commit();
+    if constexpr (!C::kEarlyRelease) refill(i);
 
     const uint8_t* sk;
     if constexpr (C::kFp8) {
@@ -363,18 +334,27 @@ __global__ void __launch_bounds__(32 * (HW > 0 ? HW : kWarps), HW == 8 ? 1 : 2)
     const uint8_t* sv = sk + TR * C::kRowBytes16;
     const int row0 = start + (toff + tstep * i) * TR;
 
-    // S = Q K^T for the tile's 16 tokens: two n-tiles of 8 tokens.
-    float s[2][4] = {{0.f, 0.f, 0.f, 0.f}, {0.f, 0.f, 0.f, 0.f}};
-    {
-      const int mat = lane / 8;
-      const int tok = (mat >> 1) * 8 + lane % 8;
+    // K and V fragments: B operands of S = Q K^T (two n-tiles of 8 tokens per k-step) and of
+    // O += P V (ldmatrix.trans). With early release they are all read before the refill.
+    constexpr int KF = C::kEarlyRelease && !C::kFp8 ? D / 16 : 1;  // fragments held at once
+    uint32_t kb[KF][4], vb[KF][4];
+    if constexpr (KF > 1) {
 #pragma unroll
-      for (int kk = 0; kk < D / 16; ++kk) {
-        uint32_t kb[4];
-        ldmatrix_x4(kb, sk + swz<C::kRowBytes16>(tok, 2 * kk + (mat & 1)));
-        M::mma(s[0], qa[kk][0], qa[kk][1], kb[0], kb[1]);
-        M::mma(s[1], qa[kk][0], qa[kk][1], kb[2], kb[3]);
+      for (int kk = 0; kk < KF; ++kk) {
+        ldmatrix_x4(kb[kk], sk + swz<C::kRowBytes16>(ktok, 2 * kk + kch));
+        ldmatrix_x4_trans(vb[kk], sv + swz<C::kRowBytes16>(vtok, 2 * kk + vch));
       }
+      __syncwarp();
+    }
+    if constexpr (C::kEarlyRelease) refill(i);  // fp8: the scratch tile holds the data now
+
+    float s[2][4] = {{0.f, 0.f, 0.f, 0.f}, {0.f, 0.f, 0.f, 0.f}};
+#pragma unroll
+    for (int kk = 0; kk < D / 16; ++kk) {
+      uint32_t* f = kb[KF > 1 ? kk : 0];
+      if constexpr (KF == 1) ldmatrix_x4(kb[0], sk + swz<C::kRowBytes16>(ktok, 2 * kk + kch));
+      M::mma(s[0], qa[kk][0], qa[kk][1], f[0], f[1]);
+      M::mma(s[1], qa[kk][0], qa[kk][1], f[2], f[3]);
     }
     // Online softmax for head qrow over tokens row0 + nt*8 + qk + {0,1}.
     float mt = -INFINITY;
@@ -410,16 +390,13 @@ __global__ void __launch_bounds__(32 * (HW > 0 ? HW : kWarps), HW == 8 ? 1 : 2)
     // O += P V: P's accumulator layout is the A operand's (rows 8..15 zero).
     const uint32_t pa0 = M::pack(s[0][0], s[0][1]);
     const uint32_t pa2 = M::pack(s[1][0], s[1][1]);
-    {
-      const int mat = lane / 8;
-      const int tok = (mat & 1) * 8 + lane % 8;
 #pragma unroll
-      for (int dp = 0; dp < D / 16; ++dp) {
-        uint32_t vb[4];
-        ldmatrix_x4_trans(vb, sv + swz<C::kRowBytes16>(tok, 2 * dp + (mat >> 1)));
-        M::mma(o[2 * dp], pa0, pa2, vb[0], vb[1]);
-        M::mma(o[2 * dp + 1], pa0, pa2, vb[2], vb[3]);
-      }
+    for (int dp = 0; dp < D / 16; ++dp) {
+      uint32_t* f = vb[KF > 1 ? dp : 0];
+      if constexpr (KF == 1)
+        ldmatrix_x4_trans(vb[0], sv + swz<C::kRowBytes16>(vtok, 2 * dp + vch));
+      M::mma(o[2 * dp], pa0, pa2, f[0], f[1]);
+      M::mma(o[2 * dp + 1], pa0, pa2, f[2], f[3]);
     }
     __syncwarp();
   }
@@ -429,7 +406,8 @@ __global__ void __launch_bounds__(32 * (HW > 0 ? HW : kWarps), HW == 8 ? 1 : 2)
   l += __shfl_xor_sync(0xffffffffu, l, 1);
   l += __shfl_xor_sync(0xffffffffu, l, 2);
   if constexpr (HEADS) {
-    finish_warp<D, GP>(a, o, m, l, split, active, unit, kvh, b, head0, nheads);
+    finish_warp<D, GP>(a, o, m, l, split, active, unit, kvh, b, head0, nheads,
+                       reinterpret_cast<float*>(ring));
     return;
   }
 
