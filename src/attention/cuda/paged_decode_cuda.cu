@@ -188,34 +188,40 @@ PagedDecodeCudaPlan plan_paged_decode_cuda(const PagedDecodeCudaShape& shape) {
   check_cuda(cudaDeviceGetAttribute(&p.sm_count, cudaDevAttrMultiProcessorCount, dev),
              "cudaDeviceGetAttribute");
 
-  // Split count: the fewest splits whose CTAs give about one CTA per SM, no slice under 256
-  // tokens. Why so few: a CTA keeps ~100 KB in flight (MmaCfg::kLead tiles per warp), so one
-  // per SM already pulls most of the bandwidth, and every split costs a prologue (three
-  // dependent round trips), a partial write and a merge. v5 sweep on H200 (every split count,
-  // both layouts): the fastest point was at or next to this count for 22 of 24 shapes, and the
-  // old rule (fill every resident slot in whole waves) lost up to 30% (B = 64, L = 1k).
+  // Split count: the fewest splits whose CTAs reach a target of about one CTA per SM, no slice
+  // under 256 tokens. Why so few: every split costs a prologue (three dependent round trips:
+  // length -> page ids -> first tile), a partial write and a merge, while one 4-warp CTA per SM
+  // already pulls most of the bandwidth. Measured (H200, every split count x both layouts,
+  // docs/benchmarks/gpu_notes.md): the old rule (fill every resident slot in whole waves) lost
+  // up to 30%; head-parallel CTAs on sequences >= 4k still gained from a second CTA per SM
+  // (2 splits: 1-6%), and fp8 tiles carry half the bytes: head-parallel fp8 ran 1.36x faster
+  // with 4 splits than with 1 at B = 64, L = 4k.
   const int64_t units = int64_t(shape.num_kv_heads) * p.head_groups;
   PKV_CHECK(units <= 65535, InvalidArgument, "paged_decode_cuda: too many kv heads ",
             shape.num_kv_heads);
-  const int64_t target = std::max<int64_t>(1, p.sm_count * 9 / 10);
+  const bool fp8 = shape.kv_dtype == DType::kFP8E4M3;
+  const int64_t one_per_sm = std::max<int64_t>(1, p.sm_count * 9 / 10);
   const int64_t max_ns = std::clamp<int64_t>(std::max(shape.expected_len, 1) / 256, 1, 128);
-  auto splits_for = [&](int64_t ctas_per_split) {
+  auto splits_for = [&](int64_t ctas_per_split, int64_t target) {
     return std::clamp<int64_t>((target + ctas_per_split - 1) / ctas_per_split, 1, max_ns);
   };
-  const int64_t heads_base = int64_t(shape.batch_size) * ((units + cuda_detail::kWarps - 1) /
-                                                          cuda_detail::kWarps);
+  const int64_t units4 = (units + cuda_detail::kWarps - 1) / cuda_detail::kWarps;
+  const int64_t heads_base = int64_t(shape.batch_size) * units4;
   const int64_t tiles_base = int64_t(shape.batch_size) * units;
-  const int64_t ns_heads = splits_for(heads_base), ns_tiles = splits_for(tiles_base);
+  const int64_t heads_target =
+      one_per_sm * (fp8 ? 4 : shape.expected_len >= 4096 ? 2 : 1);
+  const int64_t tiles_target = one_per_sm;  // fp8 x4 measured for head-parallel only
 
-  // Layout: head-parallel (better DRAM locality, no in-CTA merge) when its CTAs can fill the
-  // SMs; tile-parallel when head-parallel cannot (small batches: 2x slower there) or when
-  // tile-parallel needs no split while head-parallel does and sequences are short, so the
-  // merge is a large share (same sweep: B = 16, L <= 4k).
+  // Layout: head-parallel (better DRAM locality, no in-CTA merge) unless the batch is too small
+  // for it (B * ceil(units / 4) < 8: a quarter of the CTAs, 2x slower at B = 1 with 8 kv heads),
+  // or tile-parallel needs no split where head-parallel needs several on short sequences (the
+  // merge is then a large share; B = 16, L <= 4k in the sweep).
   int mode = shape.head_parallel;
   if (const char* env = std::getenv("PAGEDKV_DECODE_HEADS")) mode = env[0] == '1' ? 1 : 0;
-  const bool heads_fill = heads_base * ns_heads >= target;
-  const bool tiles_cheaper = ns_tiles == 1 && ns_heads > 1 && shape.expected_len <= 4096;
-  p.head_parallel = (mode == 1 || (mode < 0 && heads_fill && !tiles_cheaper)) &&
+  const bool tiles_cheaper = splits_for(tiles_base, one_per_sm) == 1 &&
+                             splits_for(heads_base, one_per_sm) > 1 &&
+                             shape.expected_len <= 4096;
+  p.head_parallel = (mode == 1 || (mode < 0 && heads_base >= 8 && !tiles_cheaper)) &&
                     shape.head_dim == 128 &&
                     family_for(shape.q_dtype, shape.kv_dtype) != Family::kSimt;
   const KernelEntry k =
@@ -230,7 +236,8 @@ PagedDecodeCudaPlan plan_paged_decode_cuda(const PagedDecodeCudaShape& shape) {
              "cudaOccupancyMaxActiveBlocksPerMultiprocessor");
   PKV_CHECK(p.ctas_per_sm >= 1, Internal, "paged_decode_cuda: kernel does not fit on an SM");
   p.num_splits = shape.num_splits > 0 ? shape.num_splits
-                                      : int32_t(p.head_parallel ? ns_heads : ns_tiles);
+                    : int32_t(p.head_parallel ? splits_for(heads_base, heads_target)
+                                              : splits_for(tiles_base, tiles_target));
   p.workspace_bytes = layout_for(p).total;
   return p;
 }
