@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Rebuilds BENCHMARKS.md from the sections kept in docs/benchmarks/ (headings demoted one level).
+# Run after updating any of them; the GPU working notes (gpu_notes.md) stay in docs only.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+sections=(cpu_decode prefix_cache engine gpu_decode)
+{
+  echo "# Benchmarks"
+  echo
+  echo "Each section is kept in docs/benchmarks/ and copied here by scripts/assemble_benchmarks.sh;" \
+       "every figure names its machine or card and is a ratio to a baseline measured in the same run."
+  echo
+  for i in "${!sections[@]}"; do
+    [ "$i" -gt 0 ] && echo
+    sed 's/^#/##/' "docs/benchmarks/${sections[$i]}.md"
+  done
+} > BENCHMARKS.md
