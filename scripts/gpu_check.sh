@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# gpu_check.sh OUTDIR [--quick] [--skip-bench] [--skip-tests] [--sweep] [--ncu B,L,Hq,Hkv]: on a machine with an
+# gpu_check.sh OUTDIR [--quick] [--skip-bench] [--skip-tests] [--no-build] [--sweep] [--ncu B,L,Hq,Hkv]: on a machine with an
 # NVIDIA GPU, build the CUDA decode kernel (Release, sm_90a), run its tests, a compute-sanitizer
 # memcheck subset and the decode benchmark (pagedkv vs torch SDPA vs gather-then-SDPA); logs and
 # a results table go to OUTDIR. --sweep adds the split-count / warp-layout sweep (planner
@@ -7,14 +7,15 @@
 # Builds through scripts/gpu_check/CMakeLists.txt (core + kv + attention only); GoogleTest from
 # third_party/googletest when present (a copy of /usr/src/googletest), else the system's.
 set -uo pipefail
-out=${1:?usage: gpu_check.sh OUTDIR [--quick] [--skip-bench] [--skip-tests] [--sweep] [--ncu B,L,Hq,Hkv]}
+out=${1:?usage: gpu_check.sh OUTDIR [--quick] [--skip-bench] [--skip-tests] [--no-build] [--sweep] [--ncu B,L,Hq,Hkv]}
 shift
-quick=() skip_bench=0 skip_tests=0 sweep=0 ncu_shape=""
+quick=() skip_bench=0 skip_tests=0 no_build=0 sweep=0 ncu_shape=""
 while [ $# -gt 0 ]; do
   case $1 in
     --quick) quick=(--quick) ;;
     --skip-bench) skip_bench=1 ;;
     --skip-tests) skip_tests=1 ;;
+    --no-build) no_build=1 ;;  # use the binaries already in $PAGEDKV_GPU_BUILD (built elsewhere)
     --sweep) sweep=1 ;;
     --ncu) ncu_shape=$2; shift ;;
     *) echo "unknown option $1"; exit 2 ;;
@@ -34,7 +35,9 @@ cat "$out/env.txt"
 gtest=()
 [ -d third_party/googletest ] && gtest=(-DGTEST_SRC="$root/third_party/googletest")
 t0=$(date +%s)
-if ! { cmake -S scripts/gpu_check -B "$bdir" -G Ninja -DCMAKE_BUILD_TYPE=Release "${gtest[@]}" &&
+if [ "$no_build" = 1 ]; then
+  echo "no build: using $bdir"
+elif ! { cmake -S scripts/gpu_check -B "$bdir" -G Ninja -DCMAKE_BUILD_TYPE=Release "${gtest[@]}" &&
        cmake --build "$bdir" -j16 --target attention_cuda_test kv_cuda_test pagedkv_cuda_capi; } > "$out/build.log" 2>&1; then
   tail -40 "$out/build.log"; echo "BUILD FAILED"; exit 1
 fi
