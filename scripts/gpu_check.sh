@@ -46,25 +46,25 @@ test_bin=$(find "$bdir" -name attention_cuda_test -type f | head -1)
 lib=$(find "$bdir" -name libpagedkv_cuda_capi.so | head -1)
 
 if [ "$skip_tests" = 0 ]; then
-kv_bin=$(find "$bdir" -name kv_cuda_test -type f | head -1)
-{ "$test_bin"; r1=$?; "$kv_bin"; r2=$?; } > "$out/tests.log" 2>&1
-echo "tests rc=$r1 (attention) rc=$r2 (kv)"; grep -E "^\[  (PASSED|FAILED|SKIPPED) |^\[==========\]|Failure|error|Expected|Which is|seed=" "$out/tests.log" | head -40
+  kv_bin=$(find "$bdir" -name kv_cuda_test -type f | head -1)
+  { "$test_bin"; r1=$?; "$kv_bin"; r2=$?; } > "$out/tests.log" 2>&1
+  echo "tests rc=$r1 (attention) rc=$r2 (kv)"; grep -E "^\[  (PASSED|FAILED|SKIPPED) |^\[==========\]|Failure|error|Expected|Which is|seed=" "$out/tests.log" | head -40
 
-if command -v compute-sanitizer > /dev/null; then
-  compute-sanitizer --tool memcheck --error-exitcode 9 "$test_bin" \
-    --gtest_filter='PagedDecodeCudaSmall.*:PagedDecodeCuda.RepeatedRuns*:PagedDecodeCuda.PlacementInvariance*' > "$out/memcheck.log" 2>&1
-  echo "memcheck rc=$? ($(grep -c 'Invalid' "$out/memcheck.log") invalid accesses)"; tail -4 "$out/memcheck.log"
-  compute-sanitizer --tool memcheck --error-exitcode 9 "$kv_bin" > "$out/memcheck_kv.log" 2>&1
-  echo "memcheck kv rc=$?"; tail -2 "$out/memcheck_kv.log"
-else
-  echo "compute-sanitizer not found"
-fi
+  if command -v compute-sanitizer > /dev/null; then
+    compute-sanitizer --tool memcheck --error-exitcode 9 "$test_bin" \
+      --gtest_filter='PagedDecodeCudaSmall.*:PagedDecodeCuda.RepeatedRuns*:PagedDecodeCuda.PlacementInvariance*' > "$out/memcheck.log" 2>&1
+    echo "memcheck rc=$? ($(grep -c 'Invalid' "$out/memcheck.log") invalid accesses)"; tail -4 "$out/memcheck.log"
+    compute-sanitizer --tool memcheck --error-exitcode 9 "$kv_bin" > "$out/memcheck_kv.log" 2>&1
+    echo "memcheck kv rc=$?"; tail -2 "$out/memcheck_kv.log"
+  else
+    echo "compute-sanitizer not found"
+  fi
 fi
 
 if [ -n "$ncu_shape" ]; then
   ncu --clock-control none --profile-from-start off --section SpeedOfLight \
     --section MemoryWorkloadAnalysis --section Occupancy --section LaunchStats \
-    --section WarpStateStats --section SchedulerStats \
+    --section WarpStateStats --section SchedulerStats --section InstructionStats \
     python3 scripts/bench_decode_cuda.py "$lib" "$out" --profile "$ncu_shape" > "$out/ncu.txt" 2>&1
   echo "ncu rc=$?"
   grep -E "^  [a-zA-Z_].*\(|Duration|DRAM Throughput|Memory Throughput|Registers Per|Grid Size|Block Size|Dynamic Shared|Achieved Occupancy|Theoretical Occ|Waves Per SM|Warp Cycles Per Issued|No Eligible|Stall" "$out/ncu.txt" | head -60

@@ -8,10 +8,10 @@
 // rows = the CTA's query heads (GP <= 8, the rest zero), 16 tokens per warp tile, so the per-row
 // cost no longer grows with G. P goes from the S accumulators straight into the A operand of
 // the PV product (same register layout), K/V come out of shared memory by ldmatrix (V with
-// .trans). Rows of a tile are padded by 16 bytes so the 8 rows an ldmatrix phase reads hit 8
-// different bank groups (MmaCfg::kPitch16).
+// .trans). Rows of a tile are stored with their 16-byte chunks XOR-swizzled by (token & 7) so
+// the 8 rows an ldmatrix phase reads hit 8 different bank groups.
 // fp8 KV: the tile lands as bytes, is converted once to f16 into a per-warp scratch tile in the
-// same padded layout, and the f16 path runs on it (k/v scales are applied to S and O in f32).
+// same swizzled layout, and the f16 path runs on it (k/v scales are applied to S and O in f32).
 // Pipeline: each warp keeps MmaCfg::kLead tiles in flight through its kStages-deep cp.async ring.
 // q must be in the MMA type (bf16 with bf16 KV, f16 with f16 or fp8 KV); other combinations
 // (f32 q, mixed) use the CUDA-core kernel.
@@ -25,17 +25,12 @@ struct MmaCfg {
   static constexpr bool kFp8 = KV == KvKind::kFP8;
   static constexpr int kEs = kFp8 ? 1 : 2;
   static constexpr int kTile = 16;                        // tokens per warp tile
-  static constexpr int kRowBytes = D * kEs;               // a stored row's data
+  static constexpr int kRowBytes = D * kEs;               // stored row in the ring
   static constexpr int kRowBytes16 = D * 2;               // 16-bit row (computed from)
-  // Rows of a 16-bit tile are padded by 16 bytes: 8 consecutive rows then start 4 banks apart,
-  // so an ldmatrix phase is conflict-free, and every fragment address is a per-lane base plus a
-  // compile-time immediate (the XOR swizzle of v2-v10 cost ~110 integer ops per tile, SASS).
-  static constexpr int kPitch16 = kRowBytes16 + 16;
-  static constexpr int kPitch = kFp8 ? kRowBytes : kPitch16;  // ring rows (fp8: raw bytes)
   static constexpr int kChunksPerRow = kRowBytes / 16;
   static constexpr int kChunksPerLane = kTile * kChunksPerRow / 32;  // per K (and V) tile
-  static constexpr int kStageBytes = 2 * kTile * kPitch;
-  static constexpr int kScratchBytes = kFp8 ? 2 * kTile * kPitch16 : 0;
+  static constexpr int kStageBytes = 2 * kTile * kRowBytes;
+  static constexpr int kScratchBytes = kFp8 ? 2 * kTile * kRowBytes16 : 0;
   static constexpr int kStages = kFp8 ? (D == 64 ? 5 : D == 128 ? 4 : 3)
                                       : (D == 64 ? 6 : D == 128 ? 3 : 2);
   // Early release: the tile leaves its stage before the math (16-bit, D <= 128: K and V
@@ -94,10 +89,10 @@ __device__ __forceinline__ void ldmatrix_x4_trans(uint32_t (&r)[4], const void* 
                : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3]) : "r"(s));
 }
 
-// Byte offset of 16-byte chunk `ch` of token row `tok` in a tile of row pitch `Pitch`.
-template <int Pitch>
-__device__ __forceinline__ constexpr int tile_off(int tok, int ch) {
-  return tok * Pitch + ch * 16;
+// Byte offset of 16-byte chunk `ch` of token row `tok` in a swizzled 16-bit tile.
+template <int RowBytes>
+__device__ __forceinline__ int swz(int tok, int ch) {
+  return tok * RowBytes + ((ch ^ (tok & 7)) << 4);
 }
 
 // Reads q element i (stored as q_kind) as the MMA type's float value.
@@ -233,37 +228,24 @@ __global__ void __launch_bounds__(kThreads, 2) paged_decode_mma_kernel(const Ker
                    "r"(ok ? 4 : 0));
     }
   };
-  // Copy plan of this lane, the same for every tile: lane copies 16-byte chunk `lch` of rows
-  // lrow + kRowsPerPass * j. Offsets are in bytes and unsigned 32-bit per factor (the host checks
-  // that a block and a token record are < 4 GiB), so a row's source offset is two wide
-  // multiply-adds; masked rows keep a valid address (their page id is 0 or a real one and their
-  // slot is in range) and copy 0 bytes, so no pointer select. v5 spent ~37 instructions per
-  // chunk here, half of the loop body (SASS count); this form spends ~12.
-  constexpr int kRowsPerPass = 32 / C::kChunksPerRow;
-  const int lrow = lane / C::kChunksPerRow, lch = lane % C::kChunksPerRow;
-  const uint32_t block_bytes = uint32_t(a.stride_block * C::kEs);
-  const uint32_t token_bytes = uint32_t(a.stride_token * C::kEs);
-  const uint64_t lane_off = uint64_t(head_off * C::kEs) + uint64_t(lch * 16);
-  int dsto[C::kChunksPerLane];  // shared-memory byte offset of each chunk in a stage
-#pragma unroll
-  for (int j = 0; j < C::kChunksPerLane; ++j) {
-    const int r = lrow + kRowsPerPass * j;
-    dsto[j] = tile_off<C::kPitch>(r, lch);
-  }
   auto issue = [&](int i) {
     uint8_t* st = ring + (i % S) * C::kStageBytes;
     const int32_t* tp = pid + (i % C::kPidSlots) * TR;
     const int row0 = start + (toff + tstep * i) * TR;
 #pragma unroll
     for (int j = 0; j < C::kChunksPerLane; ++j) {
-      const int r = lrow + kRowsPerPass * j;
+      const int c = lane + 32 * j;
+      const int r = c / C::kChunksPerRow;
+      const int ch = c % C::kChunksPerRow;
       const int tok = row0 + r;
-      const uint32_t slot = uint32_t(first + tok) & uint32_t(mask);
-      const uint64_t off = uint64_t(uint32_t(tp[r])) * block_bytes +
-                           uint64_t(slot) * token_bytes + lane_off;
-      const int bytes = tok < end ? 16 : 0;
-      cp_async16(st + dsto[j], a.k + off, bytes);
-      cp_async16(st + TR * C::kPitch + dsto[j], a.v + off, bytes);
+      const bool ok = tok < end;
+      const int64_t off = (int64_t(tp[r]) * a.stride_block +
+                           int64_t((first + tok) & mask) * a.stride_token + head_off) * C::kEs +
+                          ch * 16;
+      // 16-bit rows are stored swizzled; fp8 rows plainly (the conversion swizzles).
+      const int dst = C::kFp8 ? r * C::kRowBytes + ch * 16 : swz<C::kRowBytes>(r, ch);
+      cp_async16(st + dst, ok ? a.k + off : a.k, ok ? 16 : 0);
+      cp_async16(st + TR * C::kRowBytes + dst, ok ? a.v + off : a.v, ok ? 16 : 0);
     }
   };
 
@@ -312,8 +294,8 @@ __global__ void __launch_bounds__(kThreads, 2) paged_decode_mma_kernel(const Ker
     const int vtok = ((lane / 8) & 1) * 8 + lane % 8, vch = lane / 16;   // V rows (.trans)
 #pragma unroll
     for (int kk = 0; kk < D / 16; ++kk) {
-      koff[kk] = tile_off<C::kPitch16>(ktok, 2 * kk + kch);
-      voff[kk] = tile_off<C::kPitch16>(vtok, 2 * kk + vch);
+      koff[kk] = swz<C::kRowBytes16>(ktok, 2 * kk + kch);
+      voff[kk] = swz<C::kRowBytes16>(vtok, 2 * kk + vch);
     }
   }
 
@@ -325,7 +307,7 @@ __global__ void __launch_bounds__(kThreads, 2) paged_decode_mma_kernel(const Ker
 
     const uint8_t* sk;
     if constexpr (C::kFp8) {
-      // fp8 bytes -> f16, into the padded scratch tile (K rows then V rows).
+      // fp8 bytes -> f16, into the swizzled scratch tile (K rows then V rows).
       const uint8_t* st = ring + (i % S) * C::kStageBytes;
       constexpr int kChunks8 = 2 * TR * C::kChunksPerRow;  // K and V fp8 chunks of this tile
 #pragma unroll
@@ -333,7 +315,7 @@ __global__ void __launch_bounds__(kThreads, 2) paged_decode_mma_kernel(const Ker
         const int c = lane + 32 * j;
         const int r = c / C::kChunksPerRow;  // 0..31: K rows, then V rows
         const int ch = c % C::kChunksPerRow;
-        const uint4 raw = *reinterpret_cast<const uint4*>(st + tile_off<C::kPitch>(r, ch));
+        const uint4 raw = *reinterpret_cast<const uint4*>(st + r * C::kRowBytes + ch * 16);
         const uint32_t w[4] = {raw.x, raw.y, raw.z, raw.w};
         uint32_t h[8];
 #pragma unroll
@@ -346,10 +328,10 @@ __global__ void __launch_bounds__(kThreads, 2) paged_decode_mma_kernel(const Ker
           h[2 * e + 1] = uint32_t(hi.x) | (uint32_t(hi.y) << 16);
         }
         const int tok = r % TR;
-        uint8_t* dst = scratch + (r / TR) * TR * C::kPitch16;
-        *reinterpret_cast<uint4*>(dst + tile_off<C::kPitch16>(tok, 2 * ch)) =
+        uint8_t* dst = scratch + (r / TR) * TR * C::kRowBytes16;
+        *reinterpret_cast<uint4*>(dst + swz<C::kRowBytes16>(tok, 2 * ch)) =
             make_uint4(h[0], h[1], h[2], h[3]);
-        *reinterpret_cast<uint4*>(dst + tile_off<C::kPitch16>(tok, 2 * ch + 1)) =
+        *reinterpret_cast<uint4*>(dst + swz<C::kRowBytes16>(tok, 2 * ch + 1)) =
             make_uint4(h[4], h[5], h[6], h[7]);
       }
       __syncwarp();
@@ -357,7 +339,7 @@ __global__ void __launch_bounds__(kThreads, 2) paged_decode_mma_kernel(const Ker
     } else {
       sk = ring + (i % S) * C::kStageBytes;
     }
-    const uint8_t* sv = sk + TR * C::kPitch16;
+    const uint8_t* sv = sk + TR * C::kRowBytes16;
     const int row0 = start + (toff + tstep * i) * TR;
 
     // K and V fragments: B operands of S = Q K^T (two n-tiles of 8 tokens per k-step) and of

@@ -1,0 +1,54 @@
+#!/usr/bin/env python3
+"""A/B of several builds of the pagedkv CUDA C API library in one process: same card, same data,
+each build's own automatic plan, timed twice in alternation (so drift shows as spread).
+
+usage: bench_decode_ab.py OUT.json NAME=path/to/libpagedkv_cuda_capi.so [NAME=...]
+
+Build each variant on any machine with nvcc (e.g. a git worktree per commit, configured with
+scripts/gpu_check/CMakeLists.txt, target pagedkv_cuda_capi), carry the .so files to the GPU
+machine in a git-ignored folder, and run this there: no build time spent on the device.
+"""
+import ctypes
+import json
+import os
+import sys
+
+import torch
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import bench_decode_cuda as bd  # noqa: E402
+
+SHAPES = [  # (B, L, Hq, Hkv): both warp layouts, 268 MB to 4.3 GB
+    (256, 4096, 32, 8), (64, 4096, 32, 8), (64, 1024, 32, 8), (16, 4096, 32, 8),
+    (64, 4096, 32, 32), (1, 16384, 32, 8),
+]
+
+
+def main():
+    out = sys.argv[1]
+    libs = {name: bd.load_lib(path) for name, path in (a.split("=", 1) for a in sys.argv[2:])}
+    rows = []
+    for B, L, Hq, Hkv in SHAPES:
+        c = bd.Case(next(iter(libs.values())), B, L, Hq, Hkv, 128, 16, torch.bfloat16,
+                    sdpa=False, gather=False)
+        fns = [lambda s=s: c.run_pagedkv(s) for s in range(c.nsets)]
+        row = {"B": B, "L": L, "Hq": Hq, "Hkv": Hkv, "kv_MB": c.kv_bytes / 1e6}
+        for _ in range(2):
+            for name, lib in libs.items():
+                c.lib.pkv_plan_free(ctypes.c_void_p(c.plan))
+                c.lib = lib
+                c.make_plan()
+                row.setdefault(name + "_us", []).append(round(bd.time_graph(fns)[0], 1))
+                row[name + "_plan"] = ("heads" if lib.pkv_head_parallel(c.plan) else "tiles",
+                                       c.splits)
+        print(json.dumps(row), flush=True)
+        rows.append(row)
+        c.free()
+        del c
+        torch.cuda.empty_cache()
+        with open(out, "w") as f:
+            json.dump(rows, f, indent=1)
+
+
+if __name__ == "__main__":
+    main()
