@@ -183,8 +183,9 @@ __device__ __forceinline__ float slice_weights(const float* lse, int active, flo
 }
 
 // sum over sp < active of w[sp] * po[sp * D + 0..3]: the slices' partial outputs, read in
-// batches of 16 independent 16-byte loads (a batch costs one L2 round trip; a loop with one
-// load per step would cost one per slice, which is what made the v5 merge slow).
+// batches of 16 independent 16-byte loads (a batch costs one L2 round trip; v5's head-parallel
+// merge, one dependent load per slice, cost up to 8 x 15 round trips; replacing it gained 4% at
+// 32/8 B=16 L=4k, see docs/benchmarks/gpu_notes.md run 8).
 template <int D>
 __device__ __forceinline__ float4 sum_slices(const float* po, const float* w, int active) {
   constexpr int kBatch = 16;

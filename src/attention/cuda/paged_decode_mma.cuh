@@ -36,8 +36,9 @@ struct MmaCfg {
   // Early release: the tile leaves its stage before the math (16-bit, D <= 128: K and V
   // fragments go to registers by ldmatrix, 64 registers at D = 128; fp8: converted into the
   // scratch tile), so the stage is refilled at once and all kStages tiles stay in flight
-  // instead of kStages - 1. Bytes in flight per CTA are what bound a CTA's bandwidth here
-  // (v5 sweep on H200: ~64 KB per CTA at a ~2.3 us loaded latency gave ~29 GB/s per CTA).
+  // instead of kStages - 1. Measured on H200 (docs/benchmarks/gpu_notes.md, run 10): no
+  // per-CTA gain, because the loop is bound by instruction issue, not by bytes in flight; kept
+  // as neutral, and as the structure a cheaper loader needs.
   static constexpr bool kEarlyRelease = kFp8 || D <= 128;
   static constexpr int kLead = kEarlyRelease ? kStages : kStages - 1;  // tiles in flight
   static constexpr int kPidSlots = 2 * kLead;              // page-id ring, one slot per tile
