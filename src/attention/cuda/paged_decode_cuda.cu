@@ -183,6 +183,12 @@ PagedDecodeCudaPlan plan_paged_decode_cuda(const PagedDecodeCudaShape& shape) {
   const int group = shape.num_q_heads / shape.num_kv_heads;
   p.heads_per_cta = packed_heads(group);
   p.head_groups = (group + p.heads_per_cta - 1) / p.heads_per_cta;
+  // Shape checks end before the device is touched: an unsupported head dim is the same clear
+  // error with or without a GPU (select_kernel names it).
+  (void)select_kernel(shape.head_dim, shape.q_dtype, shape.kv_dtype, p.heads_per_cta);
+  const int64_t units = int64_t(shape.num_kv_heads) * p.head_groups;
+  PKV_CHECK(units <= 65535, InvalidArgument, "paged_decode_cuda: too many kv heads ",
+            shape.num_kv_heads);
   int dev = 0;
   check_cuda(cudaGetDevice(&dev), "cudaGetDevice");
   check_cuda(cudaDeviceGetAttribute(&p.sm_count, cudaDevAttrMultiProcessorCount, dev),
@@ -196,9 +202,6 @@ PagedDecodeCudaPlan plan_paged_decode_cuda(const PagedDecodeCudaShape& shape) {
   // up to 30%; head-parallel CTAs on sequences >= 4k still gained from a second CTA per SM
   // (2 splits: 1-6%), and fp8 tiles carry half the bytes: head-parallel fp8 ran 1.36x faster
   // with 4 splits than with 1 at B = 64, L = 4k.
-  const int64_t units = int64_t(shape.num_kv_heads) * p.head_groups;
-  PKV_CHECK(units <= 65535, InvalidArgument, "paged_decode_cuda: too many kv heads ",
-            shape.num_kv_heads);
   const bool fp8 = shape.kv_dtype == DType::kFP8E4M3;
   const int64_t one_per_sm = std::max<int64_t>(1, p.sm_count * 9 / 10);
   const int64_t max_ns = std::clamp<int64_t>(std::max(shape.expected_len, 1) / 256, 1, 128);
