@@ -39,8 +39,7 @@ def main():
                 c.lib = lib
                 c.make_plan()
                 row.setdefault(name + "_us", []).append(round(bd.time_graph(fns)[0], 1))
-                row[name + "_plan"] = ("heads" if lib.pkv_head_parallel(c.plan) else "tiles",
-                                       c.splits)
+                row[name + "_plan"] = (bd.layout_of(lib, c.plan), c.splits)
         print(json.dumps(row), flush=True)
         rows.append(row)
         c.free()

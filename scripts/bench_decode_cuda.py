@@ -13,6 +13,7 @@ input sets in turn (disjoint block tables scattered over one shuffled pool, one 
 set) so that the data touched per replay exceeds L2 and nothing is timed from cache.
 Effective bandwidth = K+V bytes read / time.
 """
+import contextlib
 import ctypes
 import json
 import math
@@ -42,6 +43,21 @@ def load_lib(path):
     lib.pkv_run.argtypes = [P, P, I, P, P, P, P, I, I, I, I, I, P, P, P, P, I, I, Fl, Fl, P, Fl,
                             Fl, P, P]
     return lib
+
+
+def layout_of(lib, plan):
+    """The warp layout a plan chose: "heads" (head-parallel) or "tiles" (tile-parallel)."""
+    return "heads" if lib.pkv_head_parallel(plan) else "tiles"
+
+
+@contextlib.contextmanager
+def forced_layout(flag):
+    """Plans made inside use the warp layout PAGEDKV_DECODE_HEADS=flag ("0" tiles, "1" heads)."""
+    os.environ["PAGEDKV_DECODE_HEADS"] = flag
+    try:
+        yield
+    finally:
+        del os.environ["PAGEDKV_DECODE_HEADS"]
 
 
 def ptr(t):
@@ -205,13 +221,13 @@ class Case:
         r["pagedkv_us"], r["pagedkv_min_us"], r["pagedkv_max_us"] = time_graph(fns)
         # A/B: both warp layouts forced (PAGEDKV_DECODE_HEADS=0 / 1), same data, own plans;
         # the main column above is the plan's automatic choice.
-        r["layout"] = "heads" if self.lib.pkv_head_parallel(self.plan) else "tiles"
+        r["layout"] = layout_of(self.lib, self.plan)
         if self.D == 128:
             base_plan, base_ws, base_splits = self.plan, self.ws, self.splits
             for name, flag in (("tiles", "0"), ("heads", "1")):
-                os.environ["PAGEDKV_DECODE_HEADS"] = flag
                 try:
-                    self.make_plan()
+                    with forced_layout(flag):
+                        self.make_plan()
                     r[name + "_splits"] = self.splits
                     r[name + "_us"] = time_graph(fns)[0]
                     r[name + "_tbs"] = self.kv_bytes / (r[name + "_us"] * 1e-6) / 1e12
@@ -219,7 +235,6 @@ class Case:
                         r[name + "_err_vs_sdpa"] = self.check()
                     self.lib.pkv_plan_free(ctypes.c_void_p(self.plan))
                 finally:
-                    del os.environ["PAGEDKV_DECODE_HEADS"]
                     self.plan, self.ws, self.splits = base_plan, base_ws, base_splits
         if self.kc:
             r["err_vs_sdpa"] = self.check()
@@ -251,22 +266,19 @@ def sweep(lib, outdir):
         c = Case(lib, B, L, Hq, Hkv, 128, 16, torch.bfloat16, sdpa=False, gather=False)
         fns = [lambda s=s: c.run_pagedkv(s) for s in range(c.nsets)]
         auto_us = time_graph(fns)[0]
-        auto = ("heads" if lib.pkv_head_parallel(c.plan) else "tiles", c.splits)
+        auto = (layout_of(lib, c.plan), c.splits)
         base = c.plan
         r = {"B": B, "L": L, "Hq": Hq, "Hkv": Hkv, "kv_MB": c.kv_bytes / 1e6,
              "auto_layout": auto[0], "auto_splits": auto[1], "auto_us": auto_us, "points": []}
         for name, flag in (("tiles", "0"), ("heads", "1")):
-            os.environ["PAGEDKV_DECODE_HEADS"] = flag
-            try:
-                for ns in splits:
-                    if ns > max(1, L // 64):
-                        continue
+            for ns in splits:
+                if ns > max(1, L // 64):
+                    continue
+                with forced_layout(flag):  # read at plan time only
                     c.make_plan(ns)
-                    us = time_graph(fns, replays=9)[0]
-                    r["points"].append({"layout": name, "splits": ns, "us": us})
-                    lib.pkv_plan_free(ctypes.c_void_p(c.plan))
-            finally:
-                del os.environ["PAGEDKV_DECODE_HEADS"]
+                us = time_graph(fns, replays=9)[0]
+                r["points"].append({"layout": name, "splits": ns, "us": us})
+                lib.pkv_plan_free(ctypes.c_void_p(c.plan))
         c.plan = base
         best = min(r["points"], key=lambda x: x["us"])
         print(f"| {Hq}/{Hkv} | {B} | {L} | {r['kv_MB']:.0f} | {auto[0]} | {auto[1]} | "

@@ -46,7 +46,6 @@ WorkspaceLayout layout_for(const PagedDecodeCudaPlan& p) {
 struct KernelEntry {
   const void* fn = nullptr;
   int smem = 0;
-  int threads = cuda_detail::kThreads;
   void (*launch)(dim3, int, cudaStream_t, const KernelArgs&) = nullptr;
 };
 
@@ -144,6 +143,13 @@ KernelEntry select_kernel(int head_dim, DType q, DType kv, int gp) {
   }
 }
 
+// The kernel a plan launches (the plan and the run step must agree).
+KernelEntry kernel_for(const PagedDecodeCudaPlan& p) {
+  const auto& s = p.shape;
+  return p.head_parallel ? select_heads_kernel(s.kv_dtype, p.heads_per_cta)
+                         : select_kernel(s.head_dim, s.q_dtype, s.kv_dtype, p.heads_per_cta);
+}
+
 int packed_heads(int group) {
   int gp = 1;
   while (gp < group && gp < 8) gp *= 2;
@@ -213,7 +219,6 @@ PagedDecodeCudaPlan plan_paged_decode_cuda(const PagedDecodeCudaShape& shape) {
   const int64_t tiles_base = int64_t(shape.batch_size) * units;
   const int64_t heads_target =
       one_per_sm * (fp8 ? 4 : shape.expected_len >= 4096 ? 2 : 1);
-  const int64_t tiles_target = one_per_sm;  // fp8 x4 measured for head-parallel only
 
   // Layout: head-parallel (better DRAM locality, no in-CTA merge) unless the batch is too small
   // for it (B * ceil(units / 4) < 8: a quarter of the CTAs, 2x slower at B = 1 with 8 kv heads),
@@ -227,20 +232,17 @@ PagedDecodeCudaPlan plan_paged_decode_cuda(const PagedDecodeCudaShape& shape) {
   p.head_parallel = (mode == 1 || (mode < 0 && heads_base >= 8 && !tiles_cheaper)) &&
                     shape.head_dim == 128 &&
                     family_for(shape.q_dtype, shape.kv_dtype) != Family::kSimt;
-  const KernelEntry k =
-      p.head_parallel ? select_heads_kernel(shape.kv_dtype, p.heads_per_cta)
-                      : select_kernel(shape.head_dim, shape.q_dtype, shape.kv_dtype,
-                                      p.heads_per_cta);
-  p.grid_y = int32_t(p.head_parallel ? heads_base / shape.batch_size : units);
+  const KernelEntry k = kernel_for(p);
+  p.grid_y = int32_t(p.head_parallel ? units4 : units);
   check_cuda(cudaFuncSetAttribute(k.fn, cudaFuncAttributeMaxDynamicSharedMemorySize, k.smem),
              "cudaFuncSetAttribute");
   check_cuda(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&p.ctas_per_sm, k.fn,
-                                                           k.threads, k.smem),
+                                                           cuda_detail::kThreads, k.smem),
              "cudaOccupancyMaxActiveBlocksPerMultiprocessor");
   PKV_CHECK(p.ctas_per_sm >= 1, Internal, "paged_decode_cuda: kernel does not fit on an SM");
   p.num_splits = shape.num_splits > 0 ? shape.num_splits
                     : int32_t(p.head_parallel ? splits_for(heads_base, heads_target)
-                                              : splits_for(tiles_base, tiles_target));
+                                              : splits_for(tiles_base, one_per_sm));
   p.workspace_bytes = layout_for(p).total;
   return p;
 }
@@ -286,9 +288,7 @@ void paged_decode_cuda(const PagedDecodeCudaPlan& plan, const DecodeParams& p, v
   PKV_CHECK(plan.num_splits == 1 || workspace != nullptr, InvalidArgument,
             "paged_decode_cuda: workspace of ", plan.workspace_bytes, " bytes required");
 
-  const KernelEntry k =
-      plan.head_parallel ? select_heads_kernel(s.kv_dtype, plan.heads_per_cta)
-                         : select_kernel(s.head_dim, s.q_dtype, s.kv_dtype, plan.heads_per_cta);
+  const KernelEntry k = kernel_for(plan);
   const WorkspaceLayout w = layout_for(plan);
   auto* ws = static_cast<uint8_t*>(workspace);
 

@@ -288,7 +288,8 @@ __global__ void __launch_bounds__(kThreads, 2) paged_decode_mma_kernel(const Ker
     cp_async_commit();
   };
   // ldmatrix byte offsets of this lane inside a 16-bit tile, per 16-element k-step: the same
-  // every iteration, so computed once (inside the loop they were ~3 integer ops per ldmatrix).
+  // every iteration. ptxas still recomputes most of them in the loop (SASS, run 12: ~110 integer
+  // ops per tile); branch cuda-next rewrites them as 4 bases + immediates.
   int koff[D / 16], voff[D / 16];
   {
     const int ktok = (lane / 16) * 8 + lane % 8, kch = (lane / 8) & 1;  // K rows
