@@ -285,6 +285,14 @@ void paged_decode_cuda(const PagedDecodeCudaPlan& plan, const DecodeParams& p, v
                 reinterpret_cast<uintptr_t>(kv.v) % 16 == 0,
             InvalidArgument, "paged_decode_cuda: K/V pointers and strides must be 16-byte aligned"
             " (strides ", kv.stride_block, ", ", kv.stride_token, ", ", kv.stride_head, ")");
+  // The tensor-core kernels form byte offsets from unsigned 32-bit factors (one wide
+  // multiply-add each), so a block and a token record must each span < 4 GiB.
+  PKV_CHECK(kv.stride_block >= 0 && kv.stride_token >= 0 &&
+                kv.stride_block * es <= int64_t(UINT32_MAX) &&
+                kv.stride_token * es <= int64_t(UINT32_MAX),
+            InvalidArgument, "paged_decode_cuda: a block (", kv.stride_block * es,
+            " bytes) and a token record (", kv.stride_token * es,
+            " bytes) must each be non-negative and < 4 GiB");
   PKV_CHECK(plan.num_splits == 1 || workspace != nullptr, InvalidArgument,
             "paged_decode_cuda: workspace of ", plan.workspace_bytes, " bytes required");
 

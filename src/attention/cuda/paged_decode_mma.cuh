@@ -55,13 +55,13 @@ template <> struct MmaType<__nv_bfloat16> {
     const __nv_bfloat162 v = __floats2bfloat162_rn(lo, hi);
     return *reinterpret_cast<const uint32_t*>(&v);
   }
-  static __device__ __forceinline__ void mma(float (&c)[4], uint32_t a0, uint32_t a2,
+  static __device__ __forceinline__ void mma(float (&c)[4], const uint32_t (&a)[4],
                                              uint32_t b0, uint32_t b1) {
     asm volatile(
         "mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, "
         "{%8,%9}, {%0,%1,%2,%3};\n"
         : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
-        : "r"(a0), "r"(0u), "r"(a2), "r"(0u), "r"(b0), "r"(b1));
+        : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
   }
 };
 template <> struct MmaType<__half> {
@@ -69,23 +69,25 @@ template <> struct MmaType<__half> {
     const __half2 v = __floats2half2_rn(lo, hi);
     return *reinterpret_cast<const uint32_t*>(&v);
   }
-  static __device__ __forceinline__ void mma(float (&c)[4], uint32_t a0, uint32_t a2,
+  static __device__ __forceinline__ void mma(float (&c)[4], const uint32_t (&a)[4],
                                              uint32_t b0, uint32_t b1) {
     asm volatile(
         "mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, "
         "{%8,%9}, {%0,%1,%2,%3};\n"
         : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
-        : "r"(a0), "r"(0u), "r"(a2), "r"(0u), "r"(b0), "r"(b1));
+        : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
   }
 };
 
-__device__ __forceinline__ void ldmatrix_x4(uint32_t (&r)[4], const void* p) {
-  const uint32_t s = static_cast<uint32_t>(__cvta_generic_to_shared(p));
+__device__ __forceinline__ uint32_t smem_addr(const void* p) {
+  return static_cast<uint32_t>(__cvta_generic_to_shared(p));
+}
+// ldmatrix from a shared-window address (a register plus an immediate folds into the operand).
+__device__ __forceinline__ void ldmatrix_x4(uint32_t (&r)[4], uint32_t s) {
   asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0,%1,%2,%3}, [%4];\n"
                : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3]) : "r"(s));
 }
-__device__ __forceinline__ void ldmatrix_x4_trans(uint32_t (&r)[4], const void* p) {
-  const uint32_t s = static_cast<uint32_t>(__cvta_generic_to_shared(p));
+__device__ __forceinline__ void ldmatrix_x4_trans(uint32_t (&r)[4], uint32_t s) {
   asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0,%1,%2,%3}, [%4];\n"
                : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3]) : "r"(s));
 }
@@ -94,6 +96,14 @@ __device__ __forceinline__ void ldmatrix_x4_trans(uint32_t (&r)[4], const void* 
 template <int RowBytes>
 __device__ __forceinline__ int swz(int tok, int ch) {
   return tok * RowBytes + ((ch ^ (tok & 7)) << 4);
+}
+
+// 2^x by one MUFU.EX2 (exp2f adds a range fix-up of 3 instructions around it). Flushes results
+// below 2^-126 to 0, which a softmax weight relative to the running max can afford; 2^-inf = 0.
+__device__ __forceinline__ float fast_exp2(float x) {
+  float y;
+  asm("ex2.approx.ftz.f32 %0, %1;" : "=f"(y) : "f"(x));
+  return y;
 }
 
 // Reads q element i (stored as q_kind) as the MMA type's float value.
@@ -197,6 +207,11 @@ __global__ void __launch_bounds__(kThreads, 2) paged_decode_mma_kernel(const Ker
 
   const float ks = a.k_head_scale ? a.k_head_scale[kvh] : a.k_scale;
   const float smul = a.scale * ks * (a.softcap > 0.f ? 1.f : kLog2e);
+  // Softcap is decided once per launch (a uniform branch, not one per score) and divides by a
+  // reciprocal: a true division costs a slow-path call site per score in the loop (SASS).
+  const bool softcap = a.softcap > 0.f;
+  const float inv_cap = softcap ? 1.f / a.softcap : 0.f;
+  const float cap_log2e = a.softcap * kLog2e;
 
   float m = -INFINITY, l = 0.f;  // head qrow: running max (log2 units) and this lane's sum
   float o[NT][4];
@@ -229,24 +244,44 @@ __global__ void __launch_bounds__(kThreads, 2) paged_decode_mma_kernel(const Ker
                    "r"(ok ? 4 : 0));
     }
   };
+  // Copy plan of this lane, the same for every tile: lane copies 16-byte chunk `lch` of rows
+  // lrow + kRowsPerPass * j. Offsets are unsigned 32-bit per factor (the host checks that a
+  // block and a token record are < 4 GiB), so a row's source offset is two wide multiply-adds;
+  // masked rows keep a valid address (page id 0 or a real one, slot in range) and copy 0 bytes,
+  // so no pointer select. The 64-bit signed form of v5-v12 spent ~37 SASS instructions per
+  // chunk, half of the loop body; this one ~12 (run 13).
+  constexpr int kRowsPerPass = 32 / C::kChunksPerRow;
+  const int lrow = lane / C::kChunksPerRow, lch = lane % C::kChunksPerRow;
+  const uint32_t block_bytes = uint32_t(a.stride_block * C::kEs);
+  const uint32_t token_bytes = uint32_t(a.stride_token * C::kEs);
+  const uint64_t lane_src = uint64_t(head_off * C::kEs) + uint64_t(lch * 16);
+  // Destination of chunk j in a stage: row lrow + kRowsPerPass*j. The swizzle repeats every 8
+  // rows, so the offsets are kDstBases per-lane bases plus immediates (ptxas otherwise
+  // recomputes the XOR for every chunk of every tile).
+  constexpr int kDstPeriod = 8 / kRowsPerPass < 1 ? 1 : 8 / kRowsPerPass;
+  constexpr int kDstBases = kDstPeriod < C::kChunksPerLane ? kDstPeriod : C::kChunksPerLane;
+  int dst_base[kDstBases];
+#pragma unroll
+  for (int j = 0; j < kDstBases; ++j) {
+    const int r = lrow + kRowsPerPass * j;
+    // 16-bit rows are stored swizzled; fp8 rows plainly (the conversion swizzles).
+    dst_base[j] = C::kFp8 ? r * C::kRowBytes + lch * 16 : swz<C::kRowBytes>(r, lch);
+  }
   auto issue = [&](int i) {
     uint8_t* st = ring + (i % S) * C::kStageBytes;
     const int32_t* tp = pid + (i % C::kPidSlots) * TR;
     const int row0 = start + (toff + tstep * i) * TR;
 #pragma unroll
     for (int j = 0; j < C::kChunksPerLane; ++j) {
-      const int c = lane + 32 * j;
-      const int r = c / C::kChunksPerRow;
-      const int ch = c % C::kChunksPerRow;
+      const int r = lrow + kRowsPerPass * j;
       const int tok = row0 + r;
-      const bool ok = tok < end;
-      const int64_t off = (int64_t(tp[r]) * a.stride_block +
-                           int64_t((first + tok) & mask) * a.stride_token + head_off) * C::kEs +
-                          ch * 16;
-      // 16-bit rows are stored swizzled; fp8 rows plainly (the conversion swizzles).
-      const int dst = C::kFp8 ? r * C::kRowBytes + ch * 16 : swz<C::kRowBytes>(r, ch);
-      cp_async16(st + dst, ok ? a.k + off : a.k, ok ? 16 : 0);
-      cp_async16(st + TR * C::kRowBytes + dst, ok ? a.v + off : a.v, ok ? 16 : 0);
+      const uint32_t slot = uint32_t(first + tok) & uint32_t(mask);
+      const uint64_t off =
+          uint64_t(uint32_t(tp[r])) * block_bytes + uint64_t(slot) * token_bytes + lane_src;
+      const int bytes = tok < end ? 16 : 0;
+      const int dst = dst_base[j % kDstBases] + (j / kDstBases) * kDstBases * kRowsPerPass * C::kRowBytes;
+      cp_async16(st + dst, a.k + off, bytes);
+      cp_async16(st + TR * C::kRowBytes + dst, a.v + off, bytes);
     }
   };
 
@@ -260,7 +295,7 @@ __global__ void __launch_bounds__(kThreads, 2) paged_decode_mma_kernel(const Ker
   // a2: k + 8; rows 8..15 (a1, a3) are zero.
   const int qrow = lane / 4;
   const int qk = (lane % 4) * 2;
-  uint32_t qa[D / 16][2];
+  uint32_t qa[D / 16][4];  // A operand: rows 8..15 (a[1], a[3]) are zero
 #pragma unroll
   for (int kk = 0; kk < D / 16; ++kk) {
     float x[4] = {0.f, 0.f, 0.f, 0.f};
@@ -272,7 +307,9 @@ __global__ void __launch_bounds__(kThreads, 2) paged_decode_mma_kernel(const Ker
       x[3] = q_as_float(a.q, a.q_kind, base + 9);
     }
     qa[kk][0] = M::pack(x[0], x[1]);
-    qa[kk][1] = M::pack(x[2], x[3]);
+    qa[kk][1] = 0u;
+    qa[kk][2] = M::pack(x[2], x[3]);
+    qa[kk][3] = 0u;
   }
   cp_async_wait<0>();
   __syncwarp();
@@ -287,17 +324,19 @@ __global__ void __launch_bounds__(kThreads, 2) paged_decode_mma_kernel(const Ker
     fetch_pids(i + 2 * LD);
     cp_async_commit();
   };
-  // ldmatrix byte offsets of this lane inside a 16-bit tile, per 16-element k-step: the same
-  // every iteration. ptxas still recomputes most of them in the loop (SASS, run 12: ~110 integer
-  // ops per tile); branch cuda-next rewrites them as 4 bases + immediates.
-  int koff[D / 16], voff[D / 16];
+  // ldmatrix byte offsets of this lane inside a 16-bit tile. k-step kk reads chunk 2*kk + c of
+  // row t (c = 0/1); the swizzle XORs the chunk's low 3 bits with t & 7 = lane & 7, so chunk
+  // 2*kk + c = 8*(kk/4) + (2*(kk%4) + c) lands at base[kk%4] + 128*(kk/4): four per-lane bases
+  // and a compile-time immediate (indexing koff[kk] made ptxas recompute ~110 integer ops per
+  // tile, SASS run 12).
+  uint32_t kbase[4], vbase[4];
   {
     const int ktok = (lane / 16) * 8 + lane % 8, kch = (lane / 8) & 1;  // K rows
     const int vtok = ((lane / 8) & 1) * 8 + lane % 8, vch = lane / 16;   // V rows (.trans)
 #pragma unroll
-    for (int kk = 0; kk < D / 16; ++kk) {
-      koff[kk] = swz<C::kRowBytes16>(ktok, 2 * kk + kch);
-      voff[kk] = swz<C::kRowBytes16>(vtok, 2 * kk + vch);
+    for (int lo = 0; lo < 4; ++lo) {
+      kbase[lo] = swz<C::kRowBytes16>(ktok, 2 * lo + kch);
+      vbase[lo] = swz<C::kRowBytes16>(vtok, 2 * lo + vch);
     }
   }
 
@@ -341,7 +380,8 @@ __global__ void __launch_bounds__(kThreads, 2) paged_decode_mma_kernel(const Ker
     } else {
       sk = ring + (i % S) * C::kStageBytes;
     }
-    const uint8_t* sv = sk + TR * C::kRowBytes16;
+    const uint32_t sk_s = smem_addr(sk);
+    const uint32_t sv_s = sk_s + TR * C::kRowBytes16;
     const int row0 = start + (toff + tstep * i) * TR;
 
     // K and V fragments: B operands of S = Q K^T (two n-tiles of 8 tokens per k-step) and of
@@ -351,8 +391,8 @@ __global__ void __launch_bounds__(kThreads, 2) paged_decode_mma_kernel(const Ker
     if constexpr (KF > 1) {
 #pragma unroll
       for (int kk = 0; kk < KF; ++kk) {
-        ldmatrix_x4(kb[kk], sk + koff[kk]);
-        ldmatrix_x4_trans(vb[kk], sv + voff[kk]);
+        ldmatrix_x4(kb[kk], sk_s + kbase[kk % 4] + 128 * (kk / 4));
+        ldmatrix_x4_trans(vb[kk], sv_s + vbase[kk % 4] + 128 * (kk / 4));
       }
       __syncwarp();
     }
@@ -362,9 +402,9 @@ __global__ void __launch_bounds__(kThreads, 2) paged_decode_mma_kernel(const Ker
 #pragma unroll
     for (int kk = 0; kk < D / 16; ++kk) {
       uint32_t* f = kb[KF > 1 ? kk : 0];
-      if constexpr (KF == 1) ldmatrix_x4(kb[0], sk + koff[kk]);
-      M::mma(s[0], qa[kk][0], qa[kk][1], f[0], f[1]);
-      M::mma(s[1], qa[kk][0], qa[kk][1], f[2], f[3]);
+      if constexpr (KF == 1) ldmatrix_x4(kb[0], sk_s + kbase[kk % 4] + 128 * (kk / 4));
+      M::mma(s[0], qa[kk], f[0], f[1]);
+      M::mma(s[1], qa[kk], f[2], f[3]);
     }
     // Online softmax for head qrow over tokens row0 + nt*8 + qk + {0,1}.
     float mt = -INFINITY;
@@ -373,7 +413,7 @@ __global__ void __launch_bounds__(kThreads, 2) paged_decode_mma_kernel(const Ker
 #pragma unroll
       for (int e = 0; e < 2; ++e) {
         float x = s[nt][e] * smul;
-        if (a.softcap > 0.f) x = a.softcap * tanhf(x / a.softcap) * kLog2e;
+        if (softcap) x = cap_log2e * tanhf(x * inv_cap);
         x = row0 + nt * 8 + qk + e < end ? x : -INFINITY;
         s[nt][e] = x;
         mt = fmaxf(mt, x);
@@ -381,14 +421,14 @@ __global__ void __launch_bounds__(kThreads, 2) paged_decode_mma_kernel(const Ker
     mt = fmaxf(mt, __shfl_xor_sync(0xffffffffu, mt, 1));
     mt = fmaxf(mt, __shfl_xor_sync(0xffffffffu, mt, 2));
     const float mn = fmaxf(m, mt);  // finite: token row0 is visible
-    const float alpha = exp2f(m - mn);
+    const float alpha = fast_exp2(m - mn);
     m = mn;
     float ps = 0.f;
 #pragma unroll
     for (int nt = 0; nt < 2; ++nt)
 #pragma unroll
       for (int e = 0; e < 2; ++e) {
-        s[nt][e] = exp2f(s[nt][e] - mn);
+        s[nt][e] = fast_exp2(s[nt][e] - mn);
         ps += s[nt][e];
       }
     l = l * alpha + ps;
@@ -398,14 +438,13 @@ __global__ void __launch_bounds__(kThreads, 2) paged_decode_mma_kernel(const Ker
       o[nt][1] *= alpha;
     }
     // O += P V: P's accumulator layout is the A operand's (rows 8..15 zero).
-    const uint32_t pa0 = M::pack(s[0][0], s[0][1]);
-    const uint32_t pa2 = M::pack(s[1][0], s[1][1]);
+    const uint32_t pa[4] = {M::pack(s[0][0], s[0][1]), 0u, M::pack(s[1][0], s[1][1]), 0u};
 #pragma unroll
     for (int dp = 0; dp < D / 16; ++dp) {
       uint32_t* f = vb[KF > 1 ? dp : 0];
-      if constexpr (KF == 1) ldmatrix_x4_trans(vb[0], sv + voff[dp]);
-      M::mma(o[2 * dp], pa0, pa2, f[0], f[1]);
-      M::mma(o[2 * dp + 1], pa0, pa2, f[2], f[3]);
+      if constexpr (KF == 1) ldmatrix_x4_trans(vb[0], sv_s + vbase[dp % 4] + 128 * (dp / 4));
+      M::mma(o[2 * dp], pa, f[0], f[1]);
+      M::mma(o[2 * dp + 1], pa, f[2], f[3]);
     }
     __syncwarp();
   }
