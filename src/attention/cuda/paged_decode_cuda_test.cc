@@ -440,5 +440,35 @@ TEST(PagedDecodeCudaErrors, BadBlockSizeIsRejectedBeforeLaunch) {
   }
 }
 
+TEST(PagedDecodeCudaErrors, BlockOrTokenOver4GiBIsRejectedBeforeLaunch) {
+  REQUIRE_GPU();
+  Rng rng(seed_from_env(7100));
+  DecodeProblemSpec spec;
+  spec.visible_len = {40, 17};
+  spec.block_size = 16;
+  spec.kv_dtype = DType::kBF16;
+  spec.q_dtype = DType::kBF16;
+  DecodeProblem prob(spec, rng);
+  DeviceRun run(prob, Fp8Scales{});
+  run.run(1);
+  const std::vector<uint8_t> before = run.out();
+  // Strides the tensor-core kernels cannot address with 32-bit factors: refused by name, before
+  // anything is launched (the output keeps the first run's values).
+  for (const bool token : {false, true}) {
+    DecodeParams p = run.device_params();
+    (token ? p.kv.stride_token : p.kv.stride_block) = int64_t(1) << 31;  // 4 GiB of bf16
+    try {
+      paged_decode_cuda(run.plan(), p, run.workspace(), nullptr);
+      FAIL() << (token ? "token" : "block") << " stride of 4 GiB accepted";
+    } catch (const Error& e) {
+      EXPECT_EQ(e.kind(), ErrorKind::kInvalidArgument);
+      EXPECT_NE(std::string(e.what()).find("< 4 GiB"), std::string::npos) << e.what();
+    }
+  }
+  cuda_check(cudaDeviceSynchronize(), "sync");
+  run.fetch();
+  EXPECT_EQ(run.out(), before);
+}
+
 }  // namespace
 }  // namespace pagedkv

@@ -10,6 +10,10 @@
 // the PV product (same register layout), K/V come out of shared memory by ldmatrix (V with
 // .trans). Rows of a tile are stored with their 16-byte chunks XOR-swizzled by (token & 7) so
 // the 8 rows an ldmatrix phase reads hit 8 different bank groups.
+// Loader: 16-byte cp.async, each warp instruction covering two whole 256-byte row pieces. Two
+// alternatives measured slower on H200 (gpu_notes.md, runs 14-15): one page lookup per lane
+// with 16 rows per instruction (4x the memory requests per byte, -22..-37%), and one bulk copy
+// (TMA engine) per row piece (-7..-50%).
 // fp8 KV: the tile lands as bytes, is converted once to f16 into a per-warp scratch tile in the
 // same swizzled layout, and the f16 path runs on it (k/v scales are applied to S and O in f32).
 // Pipeline: each warp keeps MmaCfg::kLead tiles in flight through its kStages-deep cp.async ring.
@@ -36,9 +40,9 @@ struct MmaCfg {
   // Early release: the tile leaves its stage before the math (16-bit, D <= 128: K and V
   // fragments go to registers by ldmatrix, 64 registers at D = 128; fp8: converted into the
   // scratch tile), so the stage is refilled at once and all kStages tiles stay in flight
-  // instead of kStages - 1. Measured on H200 (docs/benchmarks/gpu_notes.md, run 10): no
-  // per-CTA gain, because the loop is bound by instruction issue, not by bytes in flight; kept
-  // as neutral, and as the structure a cheaper loader needs.
+  // instead of kStages - 1. Measured on H200 (docs/benchmarks/gpu_notes.md, runs 10 and 15):
+  // no gain, and deeper rings (4, 6 stages) are 1-7% slower: bytes in flight are not the
+  // limit. Kept as neutral.
   static constexpr bool kEarlyRelease = kFp8 || D <= 128;
   static constexpr int kLead = kEarlyRelease ? kStages : kStages - 1;  // tiles in flight
   static constexpr int kPidSlots = 2 * kLead;              // page-id ring, one slot per tile
