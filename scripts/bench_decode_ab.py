@@ -18,10 +18,10 @@ import torch
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import bench_decode_cuda as bd  # noqa: E402
 
-SHAPES = [  # (B, L, Hq, Hkv): both warp layouts, 67 MB to 4.3 GB
+SHAPES = [  # (B, L, Hq, Hkv): both warp layouts, GQA 4 and 8, MHA; 67 MB to 4.3 GB
     (256, 4096, 32, 8), (64, 4096, 32, 8), (16, 16384, 32, 8), (64, 1024, 32, 8),
     (16, 4096, 32, 8), (16, 1024, 32, 8), (64, 4096, 32, 32), (1, 16384, 32, 32),
-    (1, 16384, 32, 8),
+    (1, 16384, 32, 8), (16, 16384, 64, 8), (64, 4096, 64, 8), (256, 1024, 64, 8),
 ]
 
 
