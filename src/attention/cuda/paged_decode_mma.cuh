@@ -264,6 +264,7 @@ __global__ void __launch_bounds__(kThreads, 2) paged_decode_mma_kernel(const Ker
   // recomputes the XOR for every chunk of every tile).
   constexpr int kDstPeriod = 8 / kRowsPerPass < 1 ? 1 : 8 / kRowsPerPass;
   constexpr int kDstBases = kDstPeriod < C::kChunksPerLane ? kDstPeriod : C::kChunksPerLane;
+  constexpr int kPeriodBytes = kDstBases * kRowsPerPass * C::kRowBytes;  // chunk j -> j + kDstBases
   int dst_base[kDstBases];
 #pragma unroll
   for (int j = 0; j < kDstBases; ++j) {
@@ -283,7 +284,7 @@ __global__ void __launch_bounds__(kThreads, 2) paged_decode_mma_kernel(const Ker
       const uint64_t off =
           uint64_t(uint32_t(tp[r])) * block_bytes + uint64_t(slot) * token_bytes + lane_src;
       const int bytes = tok < end ? 16 : 0;
-      const int dst = dst_base[j % kDstBases] + (j / kDstBases) * kDstBases * kRowsPerPass * C::kRowBytes;
+      const int dst = dst_base[j % kDstBases] + (j / kDstBases) * kPeriodBytes;
       cp_async16(st + dst, a.k + off, bytes);
       cp_async16(st + TR * C::kRowBytes + dst, a.v + off, bytes);
     }
