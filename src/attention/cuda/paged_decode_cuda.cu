@@ -46,6 +46,7 @@ WorkspaceLayout layout_for(const PagedDecodeCudaPlan& p) {
 struct KernelEntry {
   const void* fn = nullptr;
   int smem = 0;
+  int threads = cuda_detail::kThreads;
   void (*launch)(dim3, int, cudaStream_t, const KernelArgs&) = nullptr;
 };
 
@@ -66,10 +67,11 @@ template <int D, KvKind KV, typename T, int GP, bool HEADS = false>
 KernelEntry mma_entry() {
   KernelEntry e;
   e.fn = reinterpret_cast<const void*>(&cuda_detail::paged_decode_mma_kernel<D, KV, T, GP, HEADS>);
-  e.smem = MmaCfg<D, KV>::kSmemBytes;
+  e.smem = HEADS ? MmaCfg<D, KV>::kHeadsSmemBytes : MmaCfg<D, KV>::kSmemBytes;
+  e.threads = 32 * (HEADS ? cuda_detail::kHeadsWarps : cuda_detail::kWarps);
   e.launch = [](dim3 grid, int smem, cudaStream_t st, const KernelArgs& a) {
-    cuda_detail::paged_decode_mma_kernel<D, KV, T, GP, HEADS>
-        <<<grid, cuda_detail::kThreads, smem, st>>>(a);
+    constexpr int threads = 32 * (HEADS ? cuda_detail::kHeadsWarps : cuda_detail::kWarps);
+    cuda_detail::paged_decode_mma_kernel<D, KV, T, GP, HEADS><<<grid, threads, smem, st>>>(a);
   };
   return e;
 }
@@ -214,14 +216,14 @@ PagedDecodeCudaPlan plan_paged_decode_cuda(const PagedDecodeCudaShape& shape) {
   auto splits_for = [&](int64_t ctas_per_split, int64_t target) {
     return std::clamp<int64_t>((target + ctas_per_split - 1) / ctas_per_split, 1, max_ns);
   };
-  const int64_t units4 = (units + cuda_detail::kWarps - 1) / cuda_detail::kWarps;
-  const int64_t heads_base = int64_t(shape.batch_size) * units4;
+  const int64_t heads_ctas = (units + cuda_detail::kHeadsWarps - 1) / cuda_detail::kHeadsWarps;
+  const int64_t heads_base = int64_t(shape.batch_size) * heads_ctas;
   const int64_t tiles_base = int64_t(shape.batch_size) * units;
   const int64_t heads_target =
       one_per_sm * (fp8 ? 4 : shape.expected_len >= 4096 ? 2 : 1);
 
   // Layout: head-parallel (better DRAM locality, no in-CTA merge) unless the batch is too small
-  // for it (B * ceil(units / 4) < 8: a quarter of the CTAs, 2x slower at B = 1 with 8 kv heads),
+  // for it (B * ceil(units / 2) < 8: B = 1 with 8 kv heads ran 2x slower head-parallel),
   // or tile-parallel needs no split where head-parallel needs several on short sequences (the
   // merge is then a large share; B = 16, L <= 4k in the sweep).
   int mode = shape.head_parallel;
@@ -233,11 +235,11 @@ PagedDecodeCudaPlan plan_paged_decode_cuda(const PagedDecodeCudaShape& shape) {
                     shape.head_dim == 128 &&
                     family_for(shape.q_dtype, shape.kv_dtype) != Family::kSimt;
   const KernelEntry k = kernel_for(p);
-  p.grid_y = int32_t(p.head_parallel ? units4 : units);
+  p.grid_y = int32_t(p.head_parallel ? heads_ctas : units);
   check_cuda(cudaFuncSetAttribute(k.fn, cudaFuncAttributeMaxDynamicSharedMemorySize, k.smem),
              "cudaFuncSetAttribute");
   check_cuda(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&p.ctas_per_sm, k.fn,
-                                                           cuda_detail::kThreads, k.smem),
+                                                           k.threads, k.smem),
              "cudaOccupancyMaxActiveBlocksPerMultiprocessor");
   PKV_CHECK(p.ctas_per_sm >= 1, Internal, "paged_decode_cuda: kernel does not fit on an SM");
   p.num_splits = shape.num_splits > 0 ? shape.num_splits

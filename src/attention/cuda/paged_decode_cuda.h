@@ -33,8 +33,8 @@ struct PagedDecodeCudaShape {
   DType q_dtype = DType::kBF16;   // f32, f16 or bf16 (also the output's); picks the kernel
   int32_t expected_len = 4096;    // typical visible length: tunes the split count only
   int32_t num_splits = 0;         // > 0 forces the split count (tests), <= 128; 0 picks it
-  // Head-parallel warps (tensor-core kernel, head dim 128 only): the 4 warps of a CTA stream
-  // the same tokens of 4 adjacent kv heads (better DRAM locality in an NHD pool, fewer CTAs).
+  // Head-parallel warps (tensor-core kernel, head dim 128 only): each warp of a 2-warp CTA
+  // streams one kv head's slice, adjacent heads in step (better DRAM locality in an NHD pool).
   // -1: auto (see plan_paged_decode_cuda), 0: off, 1: on.
   // PAGEDKV_DECODE_HEADS=0/1 in the environment overrides this at plan time (benchmark A/B).
   int32_t head_parallel = -1;

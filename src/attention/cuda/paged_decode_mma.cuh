@@ -48,7 +48,8 @@ struct MmaCfg {
   static constexpr int kPidSlots = 2 * kLead;              // page-id ring, one slot per tile
   static constexpr int kPidBytes = kPidSlots * kTile * 4;
   static constexpr int kWarpBytes = kStages * kStageBytes + kScratchBytes + kPidBytes;
-  static constexpr int kSmemBytes = kWarps * kWarpBytes;
+  static constexpr int kSmemBytes = kWarps * kWarpBytes;            // tile-parallel CTA
+  static constexpr int kHeadsSmemBytes = kHeadsWarps * kWarpBytes;  // head-parallel CTA
   static_assert(kTile * kChunksPerRow % 32 == 0, "tile must split evenly over a warp");
   static_assert(kStages * kStageBytes >= 128 * 4, "an idle ring holds <= 128 merge weights");
 };
@@ -170,11 +171,12 @@ __device__ __forceinline__ void finish_warp(const KernelArgs& a, const float (&o
 }
 
 // HEADS = false ("tile-parallel"): the CTA's 4 warps split one (kv head, head group)'s tiles
-// and merge in shared memory. HEADS = true ("head-parallel"): warp w owns unit 4*blockIdx.y + w
-// (unit = kv head x head group) for the whole slice, so the 4 warps of a CTA stream the same
-// tokens of 4 adjacent heads at the same time: for NHD pools that is 4 adjacent 256-byte row
-// pieces per token instead of one, which the DRAM serves with fewer row activations.
-// (v7 tried 8 warps = whole 2 KB token records of 8 kv heads: no gain, see docs/benchmarks.)
+// and merge in shared memory. HEADS = true ("head-parallel", kHeadsWarps = 2 warps per CTA):
+// warp w owns unit 2*blockIdx.y + w (unit = kv head x head group) for the whole slice, and the
+// head-parallel warps running together stream the same tokens of adjacent heads: for NHD pools
+// several adjacent 256-byte row pieces per token instead of one, which the DRAM serves with
+// fewer row activations. (Measured, docs/benchmarks: 4 warps per CTA +12-16% over one head per
+// CTA (v4); 8 warps no gain (v7); 2 warps +0-3% over 4 (run 19), from fewer splits.)
 template <int D, KvKind KV, typename T, int GP, bool HEADS>
 __global__ void __launch_bounds__(kThreads, 2) paged_decode_mma_kernel(const KernelArgs a) {
   using C = MmaCfg<D, KV>;
@@ -189,7 +191,7 @@ __global__ void __launch_bounds__(kThreads, 2) paged_decode_mma_kernel(const Ker
   const int b = blockIdx.z;
   const int warp = threadIdx.x / 32;
   const int lane = threadIdx.x % 32;
-  const int unit = HEADS ? blockIdx.y * kWarps + warp : blockIdx.y;
+  const int unit = HEADS ? blockIdx.y * kHeadsWarps + warp : blockIdx.y;
   if (HEADS && unit >= a.num_kv_heads * a.head_groups) return;  // no CTA barrier in HEADS mode
   const int kvh = unit / a.head_groups;
   const int hg = unit % a.head_groups;
