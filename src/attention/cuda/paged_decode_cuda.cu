@@ -67,11 +67,11 @@ template <int D, KvKind KV, typename T, int GP, bool HEADS = false>
 KernelEntry mma_entry() {
   KernelEntry e;
   e.fn = reinterpret_cast<const void*>(&cuda_detail::paged_decode_mma_kernel<D, KV, T, GP, HEADS>);
+  constexpr int kCtaThreads = 32 * (HEADS ? cuda_detail::kHeadsWarps : cuda_detail::kWarps);
   e.smem = HEADS ? MmaCfg<D, KV>::kHeadsSmemBytes : MmaCfg<D, KV>::kSmemBytes;
-  e.threads = 32 * (HEADS ? cuda_detail::kHeadsWarps : cuda_detail::kWarps);
+  e.threads = kCtaThreads;
   e.launch = [](dim3 grid, int smem, cudaStream_t st, const KernelArgs& a) {
-    constexpr int threads = 32 * (HEADS ? cuda_detail::kHeadsWarps : cuda_detail::kWarps);
-    cuda_detail::paged_decode_mma_kernel<D, KV, T, GP, HEADS><<<grid, threads, smem, st>>>(a);
+    cuda_detail::paged_decode_mma_kernel<D, KV, T, GP, HEADS><<<grid, kCtaThreads, smem, st>>>(a);
   };
   return e;
 }

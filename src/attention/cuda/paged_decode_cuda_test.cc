@@ -10,6 +10,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <numeric>
+#include <utility>
 #include <vector>
 
 #include "attention/cuda/device_buffer.h"
@@ -35,6 +36,15 @@ struct Fp8Scales {
   float k = 1.f, v = 1.f;
   std::vector<float> k_head, v_head;
 };
+
+// A problem with bf16 q and KV (the tensor-core path) over the given sequence lengths.
+DecodeProblemSpec bf16_spec(std::vector<int32_t> visible_len) {
+  DecodeProblemSpec spec;
+  spec.visible_len = std::move(visible_len);
+  spec.kv_dtype = DType::kBF16;
+  spec.q_dtype = DType::kBF16;
+  return spec;
+}
 
 // A DecodeProblem mirrored on the device, run through the CUDA kernel.
 class DeviceRun {
@@ -371,12 +381,9 @@ TEST(PagedDecodeCuda, RepeatedRunsAndGraphReplayAreIdentical) {
   REQUIRE_GPU();
   Rng rng(seed_from_env(6000));
   SCOPED_TRACE(str_cat("seed=", rng.seed()));
-  DecodeProblemSpec spec;
-  spec.visible_len = testing::random_lengths(rng, 5, 2000);
+  DecodeProblemSpec spec = bf16_spec(testing::random_lengths(rng, 5, 2000));
   spec.num_q_heads = 8;
   spec.num_kv_heads = 2;
-  spec.kv_dtype = DType::kBF16;
-  spec.q_dtype = DType::kBF16;
   DecodeProblem prob(spec, rng);
   DeviceRun run(prob, Fp8Scales{});
   run.run(7);
@@ -425,11 +432,8 @@ TEST(PagedDecodeCudaErrors, UnsupportedShapesAreClearErrors) {
 TEST(PagedDecodeCudaErrors, BadBlockSizeIsRejectedBeforeLaunch) {
   REQUIRE_GPU();
   Rng rng(seed_from_env(7000));
-  DecodeProblemSpec spec;
-  spec.visible_len = {40};
+  DecodeProblemSpec spec = bf16_spec({40});
   spec.block_size = 12;
-  spec.kv_dtype = DType::kBF16;
-  spec.q_dtype = DType::kBF16;
   DecodeProblem prob(spec, rng);
   DeviceRun run(prob, Fp8Scales{});
   try {
@@ -443,12 +447,7 @@ TEST(PagedDecodeCudaErrors, BadBlockSizeIsRejectedBeforeLaunch) {
 TEST(PagedDecodeCudaErrors, BlockOrTokenOver4GiBIsRejectedBeforeLaunch) {
   REQUIRE_GPU();
   Rng rng(seed_from_env(7100));
-  DecodeProblemSpec spec;
-  spec.visible_len = {40, 17};
-  spec.block_size = 16;
-  spec.kv_dtype = DType::kBF16;
-  spec.q_dtype = DType::kBF16;
-  DecodeProblem prob(spec, rng);
+  DecodeProblem prob(bf16_spec({40, 17}), rng);
   DeviceRun run(prob, Fp8Scales{});
   run.run(1);
   const std::vector<uint8_t> before = run.out();

@@ -212,10 +212,10 @@ __global__ void __launch_bounds__(kThreads, 2) paged_decode_mma_kernel(const Ker
   const int nheads = min(GP, a.group - hg * GP);
 
   const float ks = a.k_head_scale ? a.k_head_scale[kvh] : a.k_scale;
-  const float smul = a.scale * ks * (a.softcap > 0.f ? 1.f : kLog2e);
   // Softcap is decided once per launch (a uniform branch, not one per score) and divides by a
   // reciprocal: a true division costs a slow-path call site per score in the loop (SASS).
   const bool softcap = a.softcap > 0.f;
+  const float smul = a.scale * ks * (softcap ? 1.f : kLog2e);
   const float inv_cap = softcap ? 1.f / a.softcap : 0.f;
   const float cap_log2e = a.softcap * kLog2e;
 
