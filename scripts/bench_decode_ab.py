@@ -2,7 +2,12 @@
 """A/B of several builds of the pagedkv CUDA C API library in one process: same card, same data,
 each build's own automatic plan, timed twice in alternation (so drift shows as spread).
 
-usage: bench_decode_ab.py OUT.json NAME=path/to/libpagedkv_cuda_capi.so [NAME=...]
+usage: bench_decode_ab.py OUT.json [--fp8] NAME=path/to/libpagedkv_cuda_capi.so[@VAR=VALUE] [NAME=...]
+
+--fp8 times fp8 e4m3 KV (bf16 q) instead of bf16 KV.
+
+`@VAR=VALUE` sets an environment variable while that entry is planned and timed (e.g. the same
+library with PAGEDKV_DECODE_TMA=0 as a second entry).
 
 Build each variant on any machine with nvcc (e.g. a git worktree per commit, configured with
 scripts/gpu_check/CMakeLists.txt, target pagedkv_cuda_capi), carry the .so files to the GPU
@@ -27,20 +32,30 @@ SHAPES = [  # (B, L, Hq, Hkv): both warp layouts, GQA 4 and 8, MHA; 67 MB to 4.3
 
 def main():
     out = sys.argv[1]
-    libs = {name: bd.load_lib(path) for name, path in (a.split("=", 1) for a in sys.argv[2:])}
+    libs, envs = {}, {}
+    kv_dtype = torch.float8_e4m3fn if "--fp8" in sys.argv else torch.bfloat16
+    for arg in (a for a in sys.argv[2:] if a != "--fp8"):
+        name, spec = arg.split("=", 1)
+        path, _, env = spec.partition("@")
+        libs[name] = bd.load_lib(path)
+        envs[name] = env.split("=", 1) if env else None
     rows = []
     for B, L, Hq, Hkv in SHAPES:
-        c = bd.Case(next(iter(libs.values())), B, L, Hq, Hkv, 128, 16, torch.bfloat16,
+        c = bd.Case(next(iter(libs.values())), B, L, Hq, Hkv, 128, 16, kv_dtype,
                     sdpa=False, gather=False)
         fns = [lambda s=s: c.run_pagedkv(s) for s in range(c.nsets)]
         row = {"B": B, "L": L, "Hq": Hq, "Hkv": Hkv, "kv_MB": c.kv_bytes / 1e6}
         for _ in range(2):
             for name, lib in libs.items():
+                if envs[name]:
+                    os.environ[envs[name][0]] = envs[name][1]
                 c.lib.pkv_plan_free(ctypes.c_void_p(c.plan))
                 c.lib = lib
                 c.make_plan()
                 row.setdefault(name + "_us", []).append(round(bd.time_graph(fns)[0], 1))
                 row[name + "_plan"] = (bd.layout_of(lib, c.plan), c.splits)
+                if envs[name]:
+                    del os.environ[envs[name][0]]
         print(json.dumps(row), flush=True)
         rows.append(row)
         c.free()

@@ -222,15 +222,19 @@ PagedDecodeCudaPlan plan_paged_decode_cuda(const PagedDecodeCudaShape& shape) {
   const int64_t heads_target =
       one_per_sm * (fp8 ? 4 : shape.expected_len >= 4096 ? 2 : 1);
 
-  // Layout: head-parallel (better DRAM locality, no in-CTA merge) unless the batch is too small
-  // for it (B * ceil(units / 2) < 8: B = 1 with 8 kv heads ran 2x slower head-parallel),
-  // or tile-parallel needs no split where head-parallel needs several on short sequences (the
-  // merge is then a large share; B = 16, L <= 4k in the sweep).
+  // Layout: head-parallel (no in-CTA merge, 2-warp CTAs) unless the batch is too small for it
+  // (B * ceil(units / 2) < 8: B = 1 with 8 kv heads ran 2x slower head-parallel), or
+  // tile-parallel reaches one CTA per SM with fewer splits (sweep after run 21: B = 16 with
+  // 8 kv heads, any length, 1 split vs 2-4: tiles 1-4% faster; B = 1 with 32 kv heads, 4 splits
+  // vs 8-15: tiles 2-4% faster), or head-parallel cannot reach it at all on short sequences
+  // (B = 1, 32 kv heads, L = 1k: 4 splits either way, tiles 1.5x faster with 4x the warps).
+  // fp8 stays head-parallel: its tile-parallel warps convert more than they load (B = 16,
+  // L = 16k: 285 vs 196 us; B = 1, 32 kv heads: 80 vs 62 us).
   int mode = shape.head_parallel;
   if (const char* env = std::getenv("PAGEDKV_DECODE_HEADS")) mode = env[0] == '1' ? 1 : 0;
-  const bool tiles_cheaper = splits_for(tiles_base, one_per_sm) == 1 &&
-                             splits_for(heads_base, one_per_sm) > 1 &&
-                             shape.expected_len <= 4096;
+  const int64_t heads_ns = splits_for(heads_base, one_per_sm);
+  const bool tiles_cheaper = !fp8 && (splits_for(tiles_base, one_per_sm) < heads_ns ||
+                                      heads_base * heads_ns < one_per_sm);
   p.head_parallel = (mode == 1 || (mode < 0 && heads_base >= 8 && !tiles_cheaper)) &&
                     shape.head_dim == 128 &&
                     family_for(shape.q_dtype, shape.kv_dtype) != Family::kSimt;

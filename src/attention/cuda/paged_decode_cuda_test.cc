@@ -322,6 +322,56 @@ TEST(PagedDecodeCudaSmall, MemcheckSubset) {
       }
 }
 
+// Slots outside the visible ranges (stale tokens, blocks of other sequences, ring slots of a
+// sliding window) may hold anything, NaN included: none of it reaches the output (P = 0 for a
+// masked row is not enough, 0 * NaN = NaN: masked rows must never be loaded).
+TEST(PagedDecodeCuda, InvisibleSlotsHoldingNaNAreNeverRead) {
+  REQUIRE_GPU();
+  uint64_t seed = 4700;
+  for (DType q : {DType::kBF16, DType::kF32})  // tensor-core and CUDA-core kernels
+    for (DType kv : {DType::kBF16, DType::kFP8E4M3})
+      for (int bs : {1, 16, 64})
+        for (int splits : {1, 4}) {
+          Rng rng(seed_from_env(seed++));
+          SCOPED_TRACE(str_cat("seed=", rng.seed(), " q=", dtype_name(q), " kv=", dtype_name(kv),
+                               " bs=", bs, " splits=", splits));
+          DecodeProblemSpec spec;
+          spec.visible_len = {1, 37, 300, 16};
+          spec.num_q_heads = 16;
+          spec.num_kv_heads = 2;
+          spec.block_size = bs;
+          spec.kv_dtype = kv;
+          spec.q_dtype = q;
+          spec.spare_blocks = 3;
+          DecodeProblem prob(spec, rng);
+          // Mark the visible (block, slot) pairs, then NaN everything else in K and V.
+          const int64_t row = int64_t(spec.num_kv_heads) * spec.head_dim;
+          std::vector<bool> visible(size_t(prob.num_blocks()) * bs, false);
+          for (int b = 0; b < prob.batch(); ++b)
+            for (int t = 0; t < prob.visible_len()[b]; ++t) {
+              const int s = prob.first_offset()[b] + t;
+              visible[size_t(prob.indices()[prob.indptr()[b] + s / bs]) * bs + s % bs] = true;
+            }
+          const size_t es = dtype_size(kv);
+          const uint16_t nan16 = 0x7fc0;  // bf16 quiet NaN
+          const uint8_t nan8 = 0x7f;      // e4m3 NaN
+          for (size_t slot = 0; slot < visible.size(); ++slot) {
+            if (visible[slot]) continue;
+            for (AlignedBuffer* pool : {&prob.k_pool(), &prob.v_pool()})
+              for (int64_t e = 0; e < row; ++e) {
+                auto* p = static_cast<uint8_t*>(pool->data()) + (int64_t(slot) * row + e) * es;
+                if (es == 1) *p = nan8;
+                else std::memcpy(p, &nan16, 2);
+              }
+          }
+          DeviceRun run(prob, Fp8Scales{});
+          run.run(splits);
+          const DecodeReferenceResult ref = decode_reference_f64(run.host_params());
+          EXPECT_LE(testing::relative_error(run.out().data(), q, ref.out),
+                    testing::decode_error_bound(q, kv));
+        }
+}
+
 // Same logical problem, blocks scattered / contiguous / prefix shared: identical bits.
 TEST(PagedDecodeCuda, PlacementInvarianceBitForBit) {
   REQUIRE_GPU();
