@@ -2,12 +2,12 @@
 """A/B of several builds of the pagedkv CUDA C API library in one process: same card, same data,
 each build's own automatic plan, timed twice in alternation (so drift shows as spread).
 
-usage: bench_decode_ab.py OUT.json [--fp8] NAME=path/to/libpagedkv_cuda_capi.so[@VAR=VALUE] [NAME=...]
+usage: bench_decode_ab.py OUT.json [--fp8] NAME=path/to/libpagedkv_cuda_capi.so[@VAR=VALUE] ...
 
 --fp8 times fp8 e4m3 KV (bf16 q) instead of bf16 KV.
 
 `@VAR=VALUE` sets an environment variable while that entry is planned and timed (e.g. the same
-library with PAGEDKV_DECODE_TMA=0 as a second entry).
+library with PAGEDKV_DECODE_HEADS=0 as a second entry).
 
 Build each variant on any machine with nvcc (e.g. a git worktree per commit, configured with
 scripts/gpu_check/CMakeLists.txt, target pagedkv_cuda_capi), carry the .so files to the GPU

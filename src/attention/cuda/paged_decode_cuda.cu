@@ -228,13 +228,16 @@ PagedDecodeCudaPlan plan_paged_decode_cuda(const PagedDecodeCudaShape& shape) {
   // 8 kv heads, any length, 1 split vs 2-4: tiles 1-4% faster; B = 1 with 32 kv heads, 4 splits
   // vs 8-15: tiles 2-4% faster), or head-parallel cannot reach it at all on short sequences
   // (B = 1, 32 kv heads, L = 1k: 4 splits either way, tiles 1.5x faster with 4x the warps).
-  // fp8 stays head-parallel: its tile-parallel warps convert more than they load (B = 16,
-  // L = 16k: 285 vs 196 us; B = 1, 32 kv heads: 80 vs 62 us).
+  // fp8 keeps tile-parallel for short sequences only (one split, L <= 2k): its tile-parallel
+  // warps convert more than they load (B = 16, L = 16k: 285 vs 196 us; L = 4k: 79 vs 62 us;
+  // B = 1, 32 kv heads: 80 vs 62 us; but L = 1k: 27 vs 32 us).
   int mode = shape.head_parallel;
   if (const char* env = std::getenv("PAGEDKV_DECODE_HEADS")) mode = env[0] == '1' ? 1 : 0;
   const int64_t heads_ns = splits_for(heads_base, one_per_sm);
-  const bool tiles_cheaper = !fp8 && (splits_for(tiles_base, one_per_sm) < heads_ns ||
-                                      heads_base * heads_ns < one_per_sm);
+  const int64_t tiles_ns = splits_for(tiles_base, one_per_sm);
+  const bool tiles_cheaper =
+      fp8 ? tiles_ns == 1 && heads_ns > 1 && shape.expected_len <= 2048
+          : tiles_ns < heads_ns || heads_base * heads_ns < one_per_sm;
   p.head_parallel = (mode == 1 || (mode < 0 && heads_base >= 8 && !tiles_cheaper)) &&
                     shape.head_dim == 128 &&
                     family_for(shape.q_dtype, shape.kv_dtype) != Family::kSimt;
