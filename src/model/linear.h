@@ -1,6 +1,7 @@
 #pragma once
-// Dense layers through OpenBLAS: y[T, out] = x[T, in] · W[out, in]^T (+ b), W as HF stores it
-// (nn.Linear, row-major [out, in]), f32 (bf16/f16 checkpoints are upcast once at load).
+// Dense layers: y[T, out] = x[T, in] · W[out, in]^T (+ b), W as HF stores it (nn.Linear,
+// row-major [out, in]), f32 (bf16/f16 checkpoints are upcast once at load). Each output row is
+// computed the same way whatever the row count (linear.cc says why that rules out BLAS).
 
 #include <cstdint>
 #include <vector>
@@ -12,7 +13,7 @@ struct Linear {
   std::vector<float> weight;  // [out, in]
   std::vector<float> bias;    // [out] or empty
 
-  // y [rows, out] = x [rows, in] · W^T + b. One sgemm: cost rows * in * out FMAs.
+  // y [rows, out] = x [rows, in] · W^T + b: rows * in * out FMAs.
   void forward(const float* x, int64_t rows, float* y) const;
 };
 
