@@ -22,8 +22,8 @@ namespace HWY_NAMESPACE {
 namespace hn = hwy::HWY_NAMESPACE;
 
 using DF = hn::ScalableTag<float>;
-constexpr int64_t kRows = 4;                 // rows sharing each weight load
-constexpr int64_t kTileBytes = 256 * 1024;   // weights per tile (stays in L2 across row groups)
+constexpr int64_t kRows = 4;                // rows sharing each weight load
+constexpr int64_t kTileBytes = 256 * 1024;  // weights per tile (stays in L2 across row groups)
 
 // y[r, o] = sum_k x[r, k] * w[o, k] for rows [r0, r0 + nr), outputs [o0, o1).
 void dot_rows(const float* HWY_RESTRICT x, int64_t r0, int64_t nr, int64_t k,
@@ -52,7 +52,8 @@ void dot_rows(const float* HWY_RESTRICT x, int64_t r0, int64_t nr, int64_t k,
 }
 
 void matmul_nt(const float* x, int64_t rows, int64_t k, const float* w, int64_t n, float* y) {
-  const int64_t tile = std::max<int64_t>(1, kTileBytes / int64_t(sizeof(float)) / std::max<int64_t>(k, 1));
+  const int64_t tile =
+      std::max<int64_t>(1, kTileBytes / int64_t(sizeof(float)) / std::max<int64_t>(k, 1));
   for (int64_t o0 = 0; o0 < n; o0 += tile)
     for (int64_t r0 = 0; r0 < rows; r0 += kRows)
       dot_rows(x, r0, std::min(kRows, rows - r0), k, w, o0, std::min(n, o0 + tile), n, y);
