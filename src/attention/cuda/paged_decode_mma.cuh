@@ -50,9 +50,10 @@ struct MmaCfg {
   // 16-bit KV: each warp's region starts on a 1 KB boundary (regions padded to whole KB, the
   // CTA's buffer aligned at run time, hence 1 KB of slack). Measured on H200 (gpu_notes.md,
   // run 21): +7-14% at the tile-parallel points (32/8 B=16 L=4k 79.7 -> 70.0 us), +-1% at the
-  // head-parallel ones; 512-byte and 2 KB alignment measured the same (the regions were 128-byte
-  // aligned before). fp8 keeps 16-byte alignment: not measured with the padding, and its
-  // D = 256 kernel then spills registers (ptxas).
+  // head-parallel ones; 512-byte and 2 KB alignment measured the same. With the regions only
+  // 128-byte aligned, ncu counted every K/V sector fetched twice from L2 (run 25). fp8 keeps
+  // 16-byte alignment: not measured with the padding, and its D = 256 kernel then spills
+  // registers (ptxas).
   static constexpr int kAlign = kFp8 ? 16 : 1024;
   static constexpr int kWarpBytes =
       (kStages * kStageBytes + kScratchBytes + kPidBytes + kAlign - 1) / kAlign * kAlign;
