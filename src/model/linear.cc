@@ -12,6 +12,7 @@
 #include "model/linear.h"
 
 #include <algorithm>
+#include <cstring>
 
 #define HWY_COMPILE_ONLY_STATIC 1
 #include <hwy/highway.h>
@@ -22,8 +23,17 @@ namespace HWY_NAMESPACE {
 namespace hn = hwy::HWY_NAMESPACE;
 
 using DF = hn::ScalableTag<float>;
+constexpr size_t kMaxLanes = HWY_MAX_BYTES / sizeof(float);
 constexpr int64_t kRows = 4;                // rows sharing each weight load
 constexpr int64_t kTileBytes = 256 * 1024;  // weights per tile (stays in L2 across row groups)
+
+// The first n (< a vector) floats at p, zero-padded: a tail load that never reads past p + n
+// (Highway's masked load reads the whole vector on SSE targets).
+HWY_INLINE hn::Vec<DF> load_tail(const float* HWY_RESTRICT p, size_t n) {
+  float buf[kMaxLanes] = {};
+  std::memcpy(buf, p, n * sizeof(float));
+  return hn::LoadU(DF(), buf);
+}
 
 // y[r, o] = sum_k x[r, k] * w[o, k] for rows [r0, r0 + nr), outputs [o0, o1).
 void dot_rows(const float* HWY_RESTRICT x, int64_t r0, int64_t nr, int64_t k,
@@ -32,7 +42,6 @@ void dot_rows(const float* HWY_RESTRICT x, int64_t r0, int64_t nr, int64_t k,
   const DF d;
   const int64_t L = int64_t(hn::Lanes(d));
   const int64_t kv = k / L * L;
-  const auto tail = hn::FirstN(d, size_t(k - kv));
   for (int64_t o = o0; o < o1; ++o) {
     const float* wo = w + o * k;
     hn::Vec<DF> acc[kRows];
@@ -43,9 +52,9 @@ void dot_rows(const float* HWY_RESTRICT x, int64_t r0, int64_t nr, int64_t k,
         acc[r] = hn::MulAdd(hn::LoadU(d, x + (r0 + r) * k + i), wv, acc[r]);
     }
     if (kv < k) {
-      const auto wv = hn::MaskedLoad(tail, d, wo + kv);
+      const auto wv = load_tail(wo + kv, size_t(k - kv));
       for (int64_t r = 0; r < nr; ++r)
-        acc[r] = hn::MulAdd(hn::MaskedLoad(tail, d, x + (r0 + r) * k + kv), wv, acc[r]);
+        acc[r] = hn::MulAdd(load_tail(x + (r0 + r) * k + kv, size_t(k - kv)), wv, acc[r]);
     }
     for (int64_t r = 0; r < nr; ++r) y[(r0 + r) * n + o] = hn::GetLane(hn::SumOfLanes(d, acc[r]));
   }
@@ -72,15 +81,25 @@ void matmul_kn(const float* HWY_RESTRICT x, int64_t rows, int64_t k, const float
     for (int64_t r0 = 0; r0 < rows; r0 += kRows) {
       const int64_t nr = std::min(kRows, rows - r0);
       for (int64_t c = c0; c < c1; c += L) {
-        const auto m = hn::FirstN(d, size_t(std::min(L, c1 - c)));
+        const int64_t nc = std::min(L, c1 - c);  // < L only in the last chunk
         hn::Vec<DF> acc[kRows];
         for (auto& a : acc) a = hn::Zero(d);
         for (int64_t i = 0; i < k; ++i) {
-          const auto wv = hn::MaskedLoad(m, d, w + i * n + c);
+          const float* wi = w + i * n + c;
+          const auto wv = nc == L ? hn::LoadU(d, wi) : load_tail(wi, size_t(nc));
           for (int64_t r = 0; r < nr; ++r)
             acc[r] = hn::MulAdd(hn::Set(d, x[(r0 + r) * k + i]), wv, acc[r]);
         }
-        for (int64_t r = 0; r < nr; ++r) hn::BlendedStore(acc[r], m, d, y + (r0 + r) * n + c);
+        for (int64_t r = 0; r < nr; ++r) {
+          float* yr = y + (r0 + r) * n + c;
+          if (nc == L) {
+            hn::StoreU(acc[r], d, yr);
+          } else {
+            float buf[kMaxLanes];
+            hn::StoreU(acc[r], d, buf);
+            std::memcpy(yr, buf, size_t(nc) * sizeof(float));
+          }
+        }
       }
     }
   }
