@@ -38,7 +38,7 @@ def main():
         name, spec = arg.split("=", 1)
         path, _, env = spec.partition("@")
         libs[name] = bd.load_lib(path)
-        envs[name] = env.split("=", 1) if env else None
+        envs[name] = env.split("=", 1) if env else (None, None)
     rows = []
     for B, L, Hq, Hkv in SHAPES:
         c = bd.Case(next(iter(libs.values())), B, L, Hq, Hkv, 128, 16, kv_dtype,
@@ -47,15 +47,12 @@ def main():
         row = {"B": B, "L": L, "Hq": Hq, "Hkv": Hkv, "kv_MB": c.kv_bytes / 1e6}
         for _ in range(2):
             for name, lib in libs.items():
-                if envs[name]:
-                    os.environ[envs[name][0]] = envs[name][1]
-                c.lib.pkv_plan_free(ctypes.c_void_p(c.plan))
-                c.lib = lib
-                c.make_plan()
-                row.setdefault(name + "_us", []).append(round(bd.time_graph(fns)[0], 1))
+                with bd.env_var(*envs[name]):
+                    c.lib.pkv_plan_free(ctypes.c_void_p(c.plan))
+                    c.lib = lib
+                    c.make_plan()
+                    row.setdefault(name + "_us", []).append(round(bd.time_graph(fns)[0], 1))
                 row[name + "_plan"] = (bd.layout_of(lib, c.plan), c.splits)
-                if envs[name]:
-                    del os.environ[envs[name][0]]
         print(json.dumps(row), flush=True)
         rows.append(row)
         c.free()

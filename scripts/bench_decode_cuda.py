@@ -51,13 +51,22 @@ def layout_of(lib, plan):
 
 
 @contextlib.contextmanager
-def forced_layout(flag):
-    """Plans made inside use the warp layout PAGEDKV_DECODE_HEADS=flag ("0" tiles, "1" heads)."""
-    os.environ["PAGEDKV_DECODE_HEADS"] = flag
+def env_var(name, value):
+    """Sets environment variable `name` to `value` inside the block (None: leaves it alone); the
+    library reads PAGEDKV_DECODE_* at plan time."""
+    if value is None:
+        yield
+        return
+    os.environ[name] = value
     try:
         yield
     finally:
-        del os.environ["PAGEDKV_DECODE_HEADS"]
+        del os.environ[name]
+
+
+def forced_layout(flag):
+    """Plans made inside use the warp layout PAGEDKV_DECODE_HEADS=flag ("0" tiles, "1" heads)."""
+    return env_var("PAGEDKV_DECODE_HEADS", flag)
 
 
 def ptr(t):

@@ -27,6 +27,11 @@ constexpr size_t kMaxLanes = HWY_MAX_BYTES / sizeof(float);
 constexpr int64_t kRows = 4;                // rows sharing each weight load
 constexpr int64_t kTileBytes = 256 * 1024;  // weights per tile (stays in L2 across row groups)
 
+// Weight rows of length k (or columns of height k) that fit one tile.
+int64_t per_tile(int64_t k) {
+  return kTileBytes / int64_t(sizeof(float)) / std::max<int64_t>(k, 1);
+}
+
 // The first n (< a vector) floats at p, zero-padded: a tail load that never reads past p + n
 // (Highway's masked load reads the whole vector on SSE targets).
 HWY_INLINE hn::Vec<DF> load_tail(const float* HWY_RESTRICT p, size_t n) {
@@ -61,8 +66,7 @@ void dot_rows(const float* HWY_RESTRICT x, int64_t r0, int64_t nr, int64_t k,
 }
 
 void matmul_nt(const float* x, int64_t rows, int64_t k, const float* w, int64_t n, float* y) {
-  const int64_t tile =
-      std::max<int64_t>(1, kTileBytes / int64_t(sizeof(float)) / std::max<int64_t>(k, 1));
+  const int64_t tile = std::max<int64_t>(1, per_tile(k));
   for (int64_t o0 = 0; o0 < n; o0 += tile)
     for (int64_t r0 = 0; r0 < rows; r0 += kRows)
       dot_rows(x, r0, std::min(kRows, rows - r0), k, w, o0, std::min(n, o0 + tile), n, y);
@@ -74,8 +78,7 @@ void matmul_kn(const float* HWY_RESTRICT x, int64_t rows, int64_t k, const float
                int64_t n, float* HWY_RESTRICT y) {
   const DF d;
   const int64_t L = int64_t(hn::Lanes(d));
-  const int64_t cols =
-      std::max<int64_t>(L, kTileBytes / int64_t(sizeof(float)) / std::max<int64_t>(k, 1) / L * L);
+  const int64_t cols = std::max<int64_t>(L, per_tile(k) / L * L);
   for (int64_t c0 = 0; c0 < n; c0 += cols) {
     const int64_t c1 = std::min(n, c0 + cols);
     for (int64_t r0 = 0; r0 < rows; r0 += kRows) {

@@ -250,8 +250,7 @@ PagedDecodeCudaPlan plan_paged_decode_cuda(const PagedDecodeCudaShape& shape) {
              "cudaOccupancyMaxActiveBlocksPerMultiprocessor");
   PKV_CHECK(p.ctas_per_sm >= 1, Internal, "paged_decode_cuda: kernel does not fit on an SM");
   p.num_splits = shape.num_splits > 0 ? shape.num_splits
-                    : int32_t(p.head_parallel ? splits_for(heads_base, heads_target)
-                                              : splits_for(tiles_base, one_per_sm));
+                    : int32_t(p.head_parallel ? splits_for(heads_base, heads_target) : tiles_ns);
   p.workspace_bytes = layout_for(p).total;
   return p;
 }
