@@ -126,6 +126,19 @@ __device__ __forceinline__ void load8(const uint8_t* p, float (&x)[8]) {
   }
 }
 
+// Sequence b's length, table offset and first slot. The kernels test all three at their early
+// exit (a negative offset, which no valid table has, exits too), so the three loads go out
+// together: with only the length tested, ptxas sank the other two below the exit, even as
+// volatile or relaxed loads: two dependent round trips before the page ids instead of one
+// (~0.5 us of every prologue on H200, gpu_notes.md run 26).
+struct SeqInfo {
+  int len, base, first;
+  __device__ bool skip(int split, int active) const { return split >= active || (base | first) < 0; }
+};
+__device__ __forceinline__ SeqInfo load_seq(const KernelArgs& a, int b) {
+  return {a.visible_len[b], a.indptr[b], a.first_offset[b]};
+}
+
 __device__ __forceinline__ float load_q(const void* q, int kind, int64_t i) {
   if (kind == kQBF16) return __bfloat162float(static_cast<const __nv_bfloat16*>(q)[i]);
   if (kind == kQF16) return __half2float(static_cast<const __half*>(q)[i]);
@@ -312,15 +325,16 @@ __global__ void __launch_bounds__(kThreads, GP >= 8 ? 2 : 3)
   const int lane = threadIdx.x % 32;
 
   // This sequence's slice: the sequence is cut into <= num_splits slices of whole CTA tiles.
-  const int len = a.visible_len[b];
+  const SeqInfo seq = load_seq(a, b);
+  const int len = seq.len;
   int per = (len + a.num_splits - 1) / a.num_splits;
   per = (per + kWarps * TR - 1) / (kWarps * TR) * (kWarps * TR);
   const int active = (len + per - 1) / per;
-  if (split >= active) return;
+  if (seq.skip(split, active)) return;
   const int start = split * per;
   const int end = min(len, start + per);
-  const int32_t* pages = a.indices + a.indptr[b];
-  const int first = a.first_offset[b];
+  const int32_t* pages = a.indices + seq.base;
+  const int first = seq.first;
   const int head0 = kvh * a.group + hg * GP;
   const int nheads = min(GP, a.group - hg * GP);
 

@@ -121,11 +121,6 @@ __device__ __forceinline__ float fast_exp2(float x) {
   return y;
 }
 
-// Reads q element i (stored as q_kind) as the MMA type's float value.
-__device__ __forceinline__ float q_as_float(const void* q, int kind, int64_t i) {
-  return load_q(q, kind, i);
-}
-
 // Per-warp end of the head-parallel variant: each warp owns its (kv head, head group) for the
 // whole slice, so no CTA merge; the last slice's warp merges the slices (as finish_cta does).
 template <int D, int GP>
@@ -207,14 +202,12 @@ __global__ void __launch_bounds__(kThreads, 2) paged_decode_mma_kernel(const Ker
   const int hg = unit % a.head_groups;
   constexpr int kSliceAlign = HEADS ? 16 : kWarps * 16;  // slices are whole tiles of all warps
 
-  // Independent loads first (one round trip for all three).
-  const int len = a.visible_len[b];
-  const int seq_base = a.indptr[b];
-  const int first = a.first_offset[b];
+  const SeqInfo seq = load_seq(a, b);  // one round trip
+  const int len = seq.len, seq_base = seq.base, first = seq.first;
   int per = (len + a.num_splits - 1) / a.num_splits;
   per = (per + kSliceAlign - 1) / kSliceAlign * kSliceAlign;
   const int active = (len + per - 1) / per;
-  if (split >= active) return;
+  if (seq.skip(split, active)) return;
   const int start = split * per;
   const int end = min(len, start + per);
   const int32_t* pages = a.indices + seq_base;
@@ -250,10 +243,12 @@ __global__ void __launch_bounds__(kThreads, 2) paged_decode_mma_kernel(const Ker
   // lookup never sits on the critical path of an iteration (v2 fetched them one iteration ahead
   // into registers, and every iteration waited a loaded-memory round trip for them).
   int32_t* pid = reinterpret_cast<int32_t*>(scratch + C::kScratchBytes);  // [kPidSlots, 16]
+  // Tiles past the warp's last fetch nothing: the loop's final wait would otherwise wait a round
+  // trip for their zero-byte copies (run 26).
   auto fetch_pids = [&](int i) {  // page ids of warp tile i -> its ring slot (lanes 0..15)
-    if (lane < TR) {
+    if (lane < TR && i < my_tiles) {
       const int tok = start + (toff + tstep * i) * TR + lane;
-      const bool ok = i < my_tiles && tok < end;
+      const bool ok = tok < end;
       int32_t* dst = pid + (i % C::kPidSlots) * TR + lane;
       const uint32_t sd = static_cast<uint32_t>(__cvta_generic_to_shared(dst));
       const int32_t* src = ok ? pages + ((first + tok) >> a.block_shift) : pages;
@@ -310,23 +305,34 @@ __global__ void __launch_bounds__(kThreads, 2) paged_decode_mma_kernel(const Ker
   // q is loaded while the page ids are in flight: it is not on their dependency chain
   // (len -> page ids -> first tile), so it costs no round trip of its own.
   // Q as the A operand: row = head lane/4 (zero beyond nheads), a0: k = (lane%4)*2 + {0,1},
-  // a2: k + 8; rows 8..15 (a1, a3) are zero.
+  // a2: k + 8; rows 8..15 (a1, a3) are zero. q is bf16 or f16 here (f32 q takes the CUDA-core
+  // kernel); all of a lane's 16-bit elements are loaded before any is used, so they cost one
+  // round trip: converting each k-step's right after its loads made ptxas wait for every k-step
+  // in turn (D/16 dependent round trips, ~3 us of the prologue on H200, gpu_notes.md run 26).
   const int qrow = lane / 4;
   const int qk = (lane % 4) * 2;
+  uint16_t qraw[D / 16][4] = {};
+  if (qrow < nheads) {
+    const uint16_t* qp = static_cast<const uint16_t*>(a.q) +
+                         (int64_t(b) * a.num_q_heads + head0 + qrow) * D + qk;
+#pragma unroll
+    for (int kk = 0; kk < D / 16; ++kk) {
+      qraw[kk][0] = qp[kk * 16];
+      qraw[kk][1] = qp[kk * 16 + 1];
+      qraw[kk][2] = qp[kk * 16 + 8];
+      qraw[kk][3] = qp[kk * 16 + 9];
+    }
+  }
+  const bool q_bf16 = a.q_kind == kQBF16;  // else f16 (converted when T differs: fp8 KV)
+  auto qf = [&](uint16_t r) {
+    return q_bf16 ? __uint_as_float(uint32_t(r) << 16) : __half2float(__ushort_as_half(r));
+  };
   uint32_t qa[D / 16][4];  // A operand: rows 8..15 (a[1], a[3]) are zero
 #pragma unroll
   for (int kk = 0; kk < D / 16; ++kk) {
-    float x[4] = {0.f, 0.f, 0.f, 0.f};
-    if (qrow < nheads) {
-      const int64_t base = (int64_t(b) * a.num_q_heads + head0 + qrow) * D + kk * 16 + qk;
-      x[0] = q_as_float(a.q, a.q_kind, base);
-      x[1] = q_as_float(a.q, a.q_kind, base + 1);
-      x[2] = q_as_float(a.q, a.q_kind, base + 8);
-      x[3] = q_as_float(a.q, a.q_kind, base + 9);
-    }
-    qa[kk][0] = M::pack(x[0], x[1]);
+    qa[kk][0] = M::pack(qf(qraw[kk][0]), qf(qraw[kk][1]));
     qa[kk][1] = 0u;
-    qa[kk][2] = M::pack(x[2], x[3]);
+    qa[kk][2] = M::pack(qf(qraw[kk][2]), qf(qraw[kk][3]));
     qa[kk][3] = 0u;
   }
   cp_async_wait<0>();
