@@ -242,33 +242,44 @@ __device__ __forceinline__ void finish_cta(const KernelArgs& a, uint8_t* smem, i
   float* wl = wm + kWarps * GP;                   // [kWarps, GP]
   float* sw = wl + kWarps * GP;                   // [GP, num_splits] merge weights
   float* slse = sw + GP * a.num_splits;           // [GP] merged lse (log2)
-  const float vs = a.v_head_scale ? a.v_head_scale[kvh] : a.v_scale;
   const bool direct = active == 1;
-  for (int idx = threadIdx.x; idx < nheads * D; idx += kThreads) {
-    const int g = idx / D;
-    const int d = idx % D;
+  // One thread per head turns the warps' (max, sum) into one factor per (warp, head), in place of
+  // wm: v scale, softmax weight and normaliser together. Then every output element is a 4-term
+  // dot product; computed per element (4 exp2 and a division each, GP * D / 128 times per
+  // thread) this end took ~1 us more at GP = 8 (gpu_notes.md run 27).
+  if (threadIdx.x < nheads) {
+    const int g = threadIdx.x;
+    const int64_t bh = int64_t(b) * a.num_q_heads + head0 + g;
     float mx = -INFINITY;
 #pragma unroll
     for (int w = 0; w < kWarps; ++w) mx = fmaxf(mx, wm[w * GP + g]);
-    float lsum = 0.f, o = 0.f;
+    float wt[kWarps], lsum = 0.f;
 #pragma unroll
     for (int w = 0; w < kWarps; ++w) {
-      const float wt = weight2(wm[w * GP + g], mx);
-      lsum += wl[w * GP + g] * wt;
-      o += wacc[(w * GP + g) * D + d] * wt;
+      wt[w] = weight2(wm[w * GP + g], mx);
+      lsum += wl[w * GP + g] * wt[w];
     }
-    o *= vs;
-    const int h = head0 + g;
-    const int64_t bh = int64_t(b) * a.num_q_heads + h;
+    float den = lsum;
     if (direct) {
-      const float sink = a.sinks ? exp2f(a.sinks[h] * kLog2e - mx) : 0.f;
-      const float den = lsum + sink;
-      store_out(a.out, a.q_kind, bh * D + d, o / den);
-      if (d == 0 && a.lse) a.lse[bh] = (mx + log2f(den)) * kLn2;
+      den += a.sinks ? exp2f(a.sinks[head0 + g] * kLog2e - mx) : 0.f;
+      if (a.lse) a.lse[bh] = (mx + log2f(den)) * kLn2;
     } else {
-      a.part_o[(bh * a.num_splits + split) * D + d] = o / lsum;
-      if (d == 0) a.part_lse[bh * a.num_splits + split] = mx + log2f(lsum);
+      a.part_lse[bh * a.num_splits + split] = mx + log2f(lsum);
     }
+    const float f = (a.v_head_scale ? a.v_head_scale[kvh] : a.v_scale) / den;
+#pragma unroll
+    for (int w = 0; w < kWarps; ++w) wm[w * GP + g] = wt[w] * f;
+  }
+  __syncthreads();
+  for (int idx = threadIdx.x; idx < nheads * D; idx += kThreads) {
+    const int g = idx / D;
+    const int d = idx % D;
+    float o = 0.f;
+#pragma unroll
+    for (int w = 0; w < kWarps; ++w) o = fmaf(wacc[(w * GP + g) * D + d], wm[w * GP + g], o);
+    const int64_t bh = int64_t(b) * a.num_q_heads + head0 + g;
+    if (direct) store_out(a.out, a.q_kind, bh * D + d, o);
+    else a.part_o[(bh * a.num_splits + split) * D + d] = o;
   }
   if (direct) return;
 

@@ -135,10 +135,11 @@ __device__ __forceinline__ void finish_warp(const KernelArgs& a, const float (&o
     if (qrow < nheads) {
       const float sink = a.sinks ? exp2f(a.sinks[head0 + qrow] * kLog2e - m) : 0.f;
       const float den = l + sink;
+      const float f = vs / den;  // one division per lane, not one per element
 #pragma unroll
       for (int nt = 0; nt < D / 8; ++nt) {
-        store_out(a.out, a.q_kind, bh * D + nt * 8 + qk, o[nt][0] * vs / den);
-        store_out(a.out, a.q_kind, bh * D + nt * 8 + qk + 1, o[nt][1] * vs / den);
+        store_out(a.out, a.q_kind, bh * D + nt * 8 + qk, o[nt][0] * f);
+        store_out(a.out, a.q_kind, bh * D + nt * 8 + qk + 1, o[nt][1] * f);
       }
       if (qk == 0 && a.lse) a.lse[bh] = (m + log2f(den)) * kLn2;
     }
@@ -146,9 +147,10 @@ __device__ __forceinline__ void finish_warp(const KernelArgs& a, const float (&o
   }
   if (qrow < nheads) {
     float* po = a.part_o + (bh * a.num_splits + split) * D;
+    const float f = vs / l;
 #pragma unroll
     for (int nt = 0; nt < D / 8; ++nt)
-      *reinterpret_cast<float2*>(po + nt * 8 + qk) = make_float2(o[nt][0] * vs / l, o[nt][1] * vs / l);
+      *reinterpret_cast<float2*>(po + nt * 8 + qk) = make_float2(o[nt][0] * f, o[nt][1] * f);
     if (qk == 0) a.part_lse[bh * a.num_splits + split] = m + log2f(l);
   }
   __threadfence();
