@@ -37,7 +37,7 @@ SHAPES = [  # (B, L, Hq, Hkv): both warp layouts, GQA 4 and 8, MHA; 67 MB to 4.3
 
 def main():
     out = sys.argv[1]
-    libs, envs = {}, {}
+    libs, envs, splits = {}, {}, {}
     args = sys.argv[2:]
     kv_dtype = torch.float8_e4m3fn if "--fp8" in args else torch.bfloat16
     sdpa = "--sdpa" in args
@@ -49,8 +49,10 @@ def main():
     for arg in (a for a in args if a not in ("--fp8", "--sdpa")):
         name, spec = arg.split("=", 1)
         path, _, env = spec.partition("@")
+        var, _, value = env.partition("=")
         libs[name] = bd.load_lib(path)
-        envs[name] = env.split("=", 1) if env else (None, None)
+        splits[name] = int(value) if var == "splits" else 0  # 0: the plan's own count
+        envs[name] = (var, value) if env and var != "splits" else (None, None)
     rows = []
     for B, L, Hq, Hkv in shapes:
         c = bd.Case(next(iter(libs.values())), B, L, Hq, Hkv, 128, 16, kv_dtype,
@@ -62,11 +64,10 @@ def main():
             row["floor_us"] = round(bd.time_graph([lambda: c.out.zero_()])[0], 2)
         for _ in range(2):
             for name, lib in libs.items():
-                var, value = envs[name]
-                with bd.env_var(*((None, None) if var == "splits" else envs[name])):
+                with bd.env_var(*envs[name]):
                     c.lib.pkv_plan_free(ctypes.c_void_p(c.plan))
                     c.lib = lib
-                    c.make_plan(int(value) if var == "splits" else 0)
+                    c.make_plan(splits[name])
                     row.setdefault(name + "_us", []).append(round(bd.time_graph(fns)[0], 1))
                 row[name + "_plan"] = (bd.layout_of(lib, c.plan), c.splits)
         print(json.dumps(row), flush=True)
