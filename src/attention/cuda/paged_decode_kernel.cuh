@@ -165,21 +165,25 @@ __device__ __forceinline__ void store_out4(void* out, int kind, int64_t i, float
   store_out(out, kind, i + 3, x.w);
 }
 
-// Merge weights of one head's slices, called by a whole warp: reads the `active` partial lse
-// values (log2 units; <= 128 of them, one load per lane per 32, all in flight together: one
-// round trip), writes each slice's weight exp2(lse - max) / den to w[0, active) and returns the
-// merged lse (log2). `sink2` is the head's sink logit in log2 units, -inf for none.
-__device__ __forceinline__ float slice_weights(const float* lse, int active, float sink2,
-                                               float* w) {
+// Merge weights of one head's slices, called by a whole warp, in two steps so that a warp can
+// have several heads' loads in flight at once. load_lse reads the `active` partial lse values
+// (log2 units; <= 128 of them, one load per lane per 32: one round trip); slice_weights writes
+// each slice's weight exp2(lse - max) / den to w[0, active) and returns the merged lse (log2).
+// `sink2` is the head's sink logit in log2 units, -inf for none.
+__device__ __forceinline__ void load_lse(const float* lse, int active, float (&lv)[4]) {
   const int lane = threadIdx.x % 32;
-  float lv[4];
-  float mx = -INFINITY;
 #pragma unroll
   for (int k = 0; k < 4; ++k) {
     const int sp = lane + 32 * k;
     lv[k] = sp < active ? __ldcg(lse + sp) : -INFINITY;
-    mx = fmaxf(mx, lv[k]);
   }
+}
+__device__ __forceinline__ float slice_weights(float (&lv)[4], int active, float sink2,
+                                               float* w) {
+  const int lane = threadIdx.x % 32;
+  float mx = -INFINITY;
+#pragma unroll
+  for (int k = 0; k < 4; ++k) mx = fmaxf(mx, lv[k]);
 #pragma unroll
   for (int off = 16; off > 0; off /= 2) mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, off));
   float sum = 0.f;
@@ -201,32 +205,41 @@ __device__ __forceinline__ float slice_weights(const float* lse, int active, flo
   return mx + log2f(den);
 }
 
-// sum over sp < active of w[sp] * po[sp * D + 0..3]: the slices' partial outputs, read in
-// batches of 16 independent 16-byte loads (a batch costs one L2 round trip; v5's head-parallel
-// merge, one dependent load per slice, cost up to 8 x 15 round trips; replacing it gained 4% at
-// 32/8 B=16 L=4k, see docs/benchmarks/gpu_notes.md run 8).
-template <int D>
-__device__ __forceinline__ float4 sum_slices(const float* po, const float* w, int active) {
+// sum over sp < active of w[sp] * po[sp * D + 0 .. 4 * NV - 1]: the slices' partial outputs,
+// read in batches of 16 slices x NV independent 16-byte loads (a batch costs one L2 round trip;
+// v5's head-parallel merge, one dependent load per slice, cost up to 8 x 15 round trips;
+// replacing it gained 4% at 32/8 B=16 L=4k, see docs/benchmarks/gpu_notes.md run 8). NV = 2
+// lets one pass of a CTA's threads cover 8 heads x 128 dims (two passes, two round trips, cost
+// 64/8 B=1 L=16k ~1 us, run 29).
+template <int D, int NV = 1>
+__device__ __forceinline__ void sum_slices(const float* po, const float* w, int active,
+                                           float4 (&acc)[NV]) {
   constexpr int kBatch = 16;
-  float4 acc = make_float4(0.f, 0.f, 0.f, 0.f);
+#pragma unroll
+  for (int n = 0; n < NV; ++n) acc[n] = make_float4(0.f, 0.f, 0.f, 0.f);
   for (int sp = 0; sp < active; sp += kBatch) {
-    float4 v[kBatch];
+    float4 v[kBatch][NV];
 #pragma unroll
     for (int u = 0; u < kBatch; ++u)
-      v[u] = sp + u < active ? __ldcg(reinterpret_cast<const float4*>(po + int64_t(sp + u) * D))
-                             : make_float4(0.f, 0.f, 0.f, 0.f);
+#pragma unroll
+      for (int n = 0; n < NV; ++n)
+        v[u][n] = sp + u < active
+                      ? __ldcg(reinterpret_cast<const float4*>(po + int64_t(sp + u) * D + 4 * n))
+                      : make_float4(0.f, 0.f, 0.f, 0.f);
 #pragma unroll
     for (int u = 0; u < kBatch; ++u) {
       if (sp + u < active) {
         const float wu = w[sp + u];
-        acc.x = fmaf(wu, v[u].x, acc.x);
-        acc.y = fmaf(wu, v[u].y, acc.y);
-        acc.z = fmaf(wu, v[u].z, acc.z);
-        acc.w = fmaf(wu, v[u].w, acc.w);
+#pragma unroll
+        for (int n = 0; n < NV; ++n) {
+          acc[n].x = fmaf(wu, v[u][n].x, acc[n].x);
+          acc[n].y = fmaf(wu, v[u][n].y, acc[n].y);
+          acc[n].z = fmaf(wu, v[u][n].z, acc[n].z);
+          acc[n].w = fmaf(wu, v[u][n].w, acc[n].w);
+        }
       }
     }
   }
-  return acc;
 }
 
 // Shared end of both kernels. On entry (after a __syncthreads) shared memory holds each warp's
@@ -297,24 +310,39 @@ __device__ __forceinline__ void finish_cta(const KernelArgs& a, uint8_t* smem, i
   __syncthreads();
   if (!is_last) return;
   __threadfence();
-  // Weights of each slice (one round trip): one warp per head, lanes over slices.
+  // Weights of each slice: one warp per head, lanes over slices; a warp with two heads (GP = 8)
+  // has both heads' loads in flight together (one round trip, not two).
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
-  for (int g = warp; g < nheads; g += kWarps) {
-    const int h = head0 + g;
-    const float* pl = a.part_lse + (int64_t(b) * a.num_q_heads + h) * a.num_splits;
-    const float ls = slice_weights(pl, active, a.sinks ? a.sinks[h] * kLog2e : -INFINITY,
+  constexpr int kHeadsPerWarp = (GP + kWarps - 1) / kWarps;
+  float lv[kHeadsPerWarp][4];
+#pragma unroll
+  for (int j = 0; j < kHeadsPerWarp; ++j) {
+    const int g = warp + j * kWarps;
+    if (g < nheads)
+      load_lse(a.part_lse + (int64_t(b) * a.num_q_heads + head0 + g) * a.num_splits, active,
+               lv[j]);
+  }
+#pragma unroll
+  for (int j = 0; j < kHeadsPerWarp; ++j) {
+    const int g = warp + j * kWarps;
+    if (g >= nheads) continue;
+    const float ls = slice_weights(lv[j], active, a.sinks ? a.sinks[head0 + g] * kLog2e : -INFINITY,
                                    sw + g * a.num_splits);
     if (lane == 0) slse[g] = ls;
   }
   __syncthreads();
-  // Weighted sum of the slices' outputs, 4 dims per thread.
-  for (int idx = threadIdx.x; idx < nheads * (D / 4); idx += kThreads) {
-    const int g = idx / (D / 4);
-    const int d = (idx % (D / 4)) * 4;
+  // Weighted sum of the slices' outputs, 4 * NV dims per thread: one pass over the heads when
+  // they have more than 128 x 4 dims in all.
+  constexpr int NV = GP * D / 4 > kThreads ? 2 : 1;
+  constexpr int kDims = 4 * NV;
+  for (int idx = threadIdx.x; idx < nheads * (D / kDims); idx += kThreads) {
+    const int g = idx / (D / kDims);
+    const int d = (idx % (D / kDims)) * kDims;
     const int64_t bh = int64_t(b) * a.num_q_heads + head0 + g;
-    const float4 acc = sum_slices<D>(a.part_o + bh * a.num_splits * D + d, sw + g * a.num_splits,
-                                     active);
-    store_out4(a.out, a.q_kind, bh * D + d, acc);
+    float4 acc[NV];
+    sum_slices<D, NV>(a.part_o + bh * a.num_splits * D + d, sw + g * a.num_splits, active, acc);
+#pragma unroll
+    for (int n = 0; n < NV; ++n) store_out4(a.out, a.q_kind, bh * D + d + 4 * n, acc[n]);
     if (d == 0 && a.lse) a.lse[bh] = slse[g] * kLn2;
   }
 }

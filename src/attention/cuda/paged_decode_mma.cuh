@@ -167,11 +167,15 @@ __device__ __forceinline__ void finish_warp(const KernelArgs& a, const float (&o
   // The warp's ring is idle now (every cp.async has landed): it holds the merge weights.
   for (int g = 0; g < nheads; ++g) {
     const int64_t bhg = int64_t(b) * a.num_q_heads + head0 + g;
-    const float ls = slice_weights(a.part_lse + bhg * a.num_splits, active,
-                                   a.sinks ? a.sinks[head0 + g] * kLog2e : -INFINITY, sw);
-    for (int d4 = lane; d4 < D / 4; d4 += 32)
-      store_out4(a.out, a.q_kind, bhg * D + d4 * 4,
-                 sum_slices<D>(a.part_o + bhg * a.num_splits * D + d4 * 4, sw, active));
+    float lv[4];
+    load_lse(a.part_lse + bhg * a.num_splits, active, lv);
+    const float ls =
+        slice_weights(lv, active, a.sinks ? a.sinks[head0 + g] * kLog2e : -INFINITY, sw);
+    for (int d4 = lane; d4 < D / 4; d4 += 32) {
+      float4 acc[1];
+      sum_slices<D>(a.part_o + bhg * a.num_splits * D + d4 * 4, sw, active, acc);
+      store_out4(a.out, a.q_kind, bhg * D + d4 * 4, acc[0]);
+    }
     if (lane == 0 && a.lse) a.lse[bhg] = ls * kLn2;
     __syncwarp();  // sw is rewritten for the next head
   }
