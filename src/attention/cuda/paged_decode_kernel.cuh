@@ -81,6 +81,28 @@ __device__ __forceinline__ void cp_async16(void* smem, const void* gmem, int src
   asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(s), "l"(gmem),
                "r"(src_bytes));
 }
+// L2 policy for K/V bytes: each is read once per call, so they are the first to go when L2
+// needs room, and what every call re-reads (lengths, page ids, q, split partials; in a model,
+// every layer's call reads the same tables) stays resident across calls instead of being flushed
+// by the stream (the pool is larger than L2). Measured on H200 (gpu_notes.md run 29): 1-4% at
+// 67-268 MB (B = 1, L = 16k, 64/8: 25.2 -> 24.5 us), where the prologue's dependent loads
+// (length -> page ids -> first tile) are a visible part of a call.
+__device__ __forceinline__ uint64_t kv_l2_policy() {
+  uint64_t p;
+  asm("createpolicy.fractional.L2::evict_first.b64 %0, 1.0;\n" : "=l"(p));
+  return p;
+}
+// cp_async16 with that policy. Only for kernels whose shared-memory destinations are runtime
+// values (the 16-bit tensor-core kernels): where the destination folds to a uniform base plus an
+// offset (the fp8 and CUDA-core kernels), ptxas 13.0 encodes the hinted copy with a policy
+// register that is never written (LDGSTS ... [R+UR0], desc[UR1]: illegal instruction on H200,
+// run 29).
+__device__ __forceinline__ void cp_async16(void* smem, const void* gmem, int src_bytes,
+                                           uint64_t policy) {
+  const uint32_t s = static_cast<uint32_t>(__cvta_generic_to_shared(smem));
+  asm volatile("cp.async.cg.shared.global.L2::cache_hint [%0], [%1], 16, %2, %3;\n" ::"r"(s),
+               "l"(gmem), "r"(src_bytes), "l"(policy));
+}
 __device__ __forceinline__ void cp_async_commit() { asm volatile("cp.async.commit_group;\n"); }
 template <int N>
 __device__ __forceinline__ void cp_async_wait() {

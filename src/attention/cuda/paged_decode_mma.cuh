@@ -243,6 +243,7 @@ __global__ void __launch_bounds__(kThreads, 2) paged_decode_mma_kernel(const Ker
   uint8_t* scratch = ring + S * C::kStageBytes;
   const int mask = (1 << a.block_shift) - 1;
   const int64_t head_off = int64_t(kvh) * a.stride_head;
+  const uint64_t kv_policy = kv_l2_policy();  // K/V: evict first from L2
 
   // Page ids travel through a per-warp shared ring by cp.async, fetched S-1 tiles ahead of the
   // tile that needs them, in the same commit group as an earlier tile's K/V: a dependent page
@@ -299,8 +300,13 @@ __global__ void __launch_bounds__(kThreads, 2) paged_decode_mma_kernel(const Ker
           uint64_t(uint32_t(tp[r])) * block_bytes + uint64_t(slot) * token_bytes + lane_src;
       const int bytes = tok < end ? 16 : 0;
       const int dst = dst_base[j % kDstBases] + (j / kDstBases) * kPeriodBytes;
-      cp_async16(st + dst, a.k + off, bytes);
-      cp_async16(st + TR * C::kRowBytes + dst, a.v + off, bytes);
+      if constexpr (C::kFp8) {  // no L2 hint: see cp_async16 (ptxas)
+        cp_async16(st + dst, a.k + off, bytes);
+        cp_async16(st + TR * C::kRowBytes + dst, a.v + off, bytes);
+      } else {
+        cp_async16(st + dst, a.k + off, bytes, kv_policy);
+        cp_async16(st + TR * C::kRowBytes + dst, a.v + off, bytes, kv_policy);
+      }
     }
   };
 
