@@ -231,13 +231,18 @@ PagedDecodeCudaPlan plan_paged_decode_cuda(const PagedDecodeCudaShape& shape) {
   // fp8 keeps tile-parallel for short sequences only (one split, L <= 2k): its tile-parallel
   // warps convert more than they load (B = 16, L = 16k: 285 vs 196 us; L = 4k: 79 vs 62 us;
   // B = 1, 32 kv heads: 80 vs 62 us; but L = 1k: 27 vs 32 us).
+  // 16-bit KV also goes tile-parallel at L >= 4k while its CTAs make at most ~2 waves (B x units
+  // <= 4 x SMs): there 1 split either way and tiles ran 1-4% faster in two leases (H200 runs 28
+  // and 30: 32/8 B=64 L=16k 944 vs 958 and 965 vs 1007 us; 32/32 B=16 L=4k 242 vs 244 and 244
+  // vs 253); at B x units = 2048 and at L = 1k head-parallel stays ahead or even.
   int mode = shape.head_parallel;
   if (const char* env = std::getenv("PAGEDKV_DECODE_HEADS")) mode = env[0] == '1' ? 1 : 0;
   const int64_t heads_ns = splits_for(heads_base, one_per_sm);
   const int64_t tiles_ns = splits_for(tiles_base, one_per_sm);
   const bool tiles_cheaper =
       fp8 ? tiles_ns == 1 && heads_ns > 1 && shape.expected_len <= 2048
-          : tiles_ns < heads_ns || heads_base * heads_ns < one_per_sm;
+          : tiles_ns < heads_ns || heads_base * heads_ns < one_per_sm ||
+                (tiles_base <= 4 * p.sm_count && shape.expected_len >= 4096);
   p.head_parallel = (mode == 1 || (mode < 0 && heads_base >= 8 && !tiles_cheaper)) &&
                     shape.head_dim == 128 &&
                     family_for(shape.q_dtype, shape.kv_dtype) != Family::kSimt;
