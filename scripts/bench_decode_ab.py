@@ -2,13 +2,14 @@
 """A/B of several builds of the pagedkv CUDA C API library in one process: same card, same data,
 each build's own automatic plan, timed twice in alternation (so drift shows as spread).
 
-usage: bench_decode_ab.py OUT.json [--fp8] [--sdpa] [--shapes B,L,Hq,Hkv;...]
+usage: bench_decode_ab.py OUT.json [--fp8] [--sdpa] [--page N] [--shapes B,L,Hq,Hkv;...]
                           NAME=path/to/libpagedkv_cuda_capi.so[@VAR=VALUE] ...
 
 --fp8 times fp8 e4m3 KV (bf16 q) instead of bf16 KV.
 --sdpa adds, per shape, the fastest fused torch SDPA on the same K/V made contiguous and a
 "floor": one tiny torch kernel per call in the same graph (launch and graph-step cost), so that
 fixed per-call overheads can be told from bandwidth (e.g. --shapes over short lengths).
+--page sets the block size (default 16).
 --shapes replaces the built-in shape list.
 
 `@VAR=VALUE` sets an environment variable while that entry is planned and timed (e.g. the same
@@ -46,6 +47,11 @@ def main():
         i = args.index("--shapes")
         shapes = [tuple(int(x) for x in sh.split(",")) for sh in args[i + 1].split(";")]
         del args[i:i + 2]
+    page = 16
+    if "--page" in args:
+        i = args.index("--page")
+        page = int(args[i + 1])
+        del args[i:i + 2]
     for arg in (a for a in args if a not in ("--fp8", "--sdpa")):
         name, spec = arg.split("=", 1)
         path, _, env = spec.partition("@")
@@ -55,10 +61,10 @@ def main():
         envs[name] = (var, value) if env and var != "splits" else (None, None)
     rows = []
     for B, L, Hq, Hkv in shapes:
-        c = bd.Case(next(iter(libs.values())), B, L, Hq, Hkv, 128, 16, kv_dtype,
+        c = bd.Case(next(iter(libs.values())), B, L, Hq, Hkv, 128, page, kv_dtype,
                     sdpa=sdpa, gather=False)
         fns = [lambda s=s: c.run_pagedkv(s) for s in range(c.nsets)]
-        row = {"B": B, "L": L, "Hq": Hq, "Hkv": Hkv, "kv_MB": c.kv_bytes / 1e6}
+        row = {"B": B, "L": L, "Hq": Hq, "Hkv": Hkv, "page": page, "kv_MB": c.kv_bytes / 1e6}
         if sdpa:
             row["sdpa_us"], row["sdpa_backend"] = c.best_sdpa()
             row["floor_us"] = round(bd.time_graph([lambda: c.out.zero_()])[0], 2)
