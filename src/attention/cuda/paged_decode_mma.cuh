@@ -121,6 +121,17 @@ __device__ __forceinline__ float fast_exp2(float x) {
   return y;
 }
 
+// Two e4m3 values, each in the high byte of a 16-bit half of x, as f16 values 2^-8 times theirs:
+// e4m3 s.eeee.mmm moved to f16 s.0eeee.mmm0000000 keeps the bits and rebiases the exponent
+// from 7 to 15 (subnormals too: 2^-6 m/8 -> 2^-14 m/8), so 2 integer ops per pair instead of
+// a conversion-unit instruction (4x lower rate) plus byte extraction; the 2^8 is folded into
+// the k and v scales. e4m3 NaN (s.1111.111) would map to 480 * 2^-8: finite, so pools must
+// not hold NaN in visible slots for fp8 (the reference decodes it as NaN).
+__device__ __forceinline__ uint32_t e4m3x2_to_f16x2_scaled(uint32_t x) {
+  return ((x >> 1) & 0x3f803f80u) | (x & 0x80008000u);
+}
+constexpr float kFp8Unscale = 256.f;  // 2^8: the factor e4m3x2_to_f16x2_scaled drops
+
 // Per-warp end of the head-parallel variant: each warp owns its (kv head, head group) for the
 // whole slice, so no CTA merge; the last slice's warp merges the slices (as finish_cta does).
 template <int D, int GP>
@@ -224,7 +235,7 @@ __global__ void __launch_bounds__(kThreads, 2) paged_decode_mma_kernel(const Ker
   // Softcap is decided once per launch (a uniform branch, not one per score) and divides by a
   // reciprocal: a true division costs a slow-path call site per score in the loop (SASS).
   const bool softcap = a.softcap > 0.f;
-  const float smul = a.scale * ks * (softcap ? 1.f : kLog2e);
+  const float smul = a.scale * ks * (softcap ? 1.f : kLog2e) * (C::kFp8 ? kFp8Unscale : 1.f);
   const float inv_cap = softcap ? 1.f / a.softcap : 0.f;
   const float cap_log2e = a.softcap * kLog2e;
 
@@ -397,12 +408,8 @@ __global__ void __launch_bounds__(kThreads, 2) paged_decode_mma_kernel(const Ker
         uint32_t h[8];
 #pragma unroll
         for (int e = 0; e < 4; ++e) {
-          const __half2_raw lo = __nv_cvt_fp8x2_to_halfraw2(
-              static_cast<__nv_fp8x2_storage_t>(w[e] & 0xffffu), __NV_E4M3);
-          const __half2_raw hi = __nv_cvt_fp8x2_to_halfraw2(
-              static_cast<__nv_fp8x2_storage_t>(w[e] >> 16), __NV_E4M3);
-          h[2 * e] = uint32_t(lo.x) | (uint32_t(lo.y) << 16);
-          h[2 * e + 1] = uint32_t(hi.x) | (uint32_t(hi.y) << 16);
+          h[2 * e] = e4m3x2_to_f16x2_scaled(__byte_perm(w[e], 0u, 0x1404));
+          h[2 * e + 1] = e4m3x2_to_f16x2_scaled(__byte_perm(w[e], 0u, 0x3424));
         }
         const int tok = r % TR;
         uint8_t* dst = scratch + (r / TR) * TR * C::kRowBytes16;
@@ -485,6 +492,13 @@ __global__ void __launch_bounds__(kThreads, 2) paged_decode_mma_kernel(const Ker
     __syncwarp();
   }
   cp_async_wait<0>();
+  if constexpr (C::kFp8) {  // V came in 2^-8 times its value (e4m3x2_to_f16x2_scaled)
+#pragma unroll
+    for (int nt = 0; nt < NT; ++nt) {
+      o[nt][0] *= kFp8Unscale;
+      o[nt][1] *= kFp8Unscale;
+    }
+  }
 
   // The 4 lanes of a head row hold disjoint tokens' sums.
   l += __shfl_xor_sync(0xffffffffu, l, 1);
