@@ -14,8 +14,10 @@
 // alternatives measured slower on H200 (gpu_notes.md, runs 14-15): one page lookup per lane
 // with 16 rows per instruction (4x the memory requests per byte, -22..-37%), and one bulk copy
 // (TMA engine) per row piece (-7..-50%).
-// fp8 KV: the tile lands as bytes, is converted once to f16 into a per-warp scratch tile in the
-// same swizzled layout, and the f16 path runs on it (k/v scales are applied to S and O in f32).
+// fp8 KV: the tile lands as bytes and goes straight into f16 mma operands, two integer ops per
+// pair of values (e4m3x2_to_f16x2_scaled): K rows by 16-byte loads in a permuted d order that q
+// shares, V by ldmatrix.trans of byte pairs whose even / odd bytes feed two n-tiles (out_dim).
+// (Until run 32 the tile was converted into an f16 scratch tile first, by the conversion unit.)
 // Pipeline: each warp keeps MmaCfg::kLead tiles in flight through its kStages-deep cp.async ring.
 // q must be in the MMA type (bf16 with bf16 KV, f16 with f16 or fp8 KV); other combinations
 // (f32 q, mixed) use the CUDA-core kernel.
@@ -34,16 +36,14 @@ struct MmaCfg {
   static constexpr int kChunksPerRow = kRowBytes / 16;
   static constexpr int kChunksPerLane = kTile * kChunksPerRow / 32;  // per K (and V) tile
   static constexpr int kStageBytes = 2 * kTile * kRowBytes;
-  static constexpr int kScratchBytes = kFp8 ? 2 * kTile * kRowBytes16 : 0;
   static constexpr int kStages = kFp8 ? (D == 64 ? 5 : D == 128 ? 4 : 3)
                                       : (D == 64 ? 6 : D == 128 ? 3 : 2);
-  // Early release: the tile leaves its stage before the math (16-bit, D <= 128: K and V
-  // fragments go to registers by ldmatrix, 64 registers at D = 128; fp8: converted into the
-  // scratch tile), so the stage is refilled at once and all kStages tiles stay in flight
+  // Early release: the tile leaves its stage before the math (D <= 128: K and V fragments go
+  // to registers, 64 at D = 128 for 16-bit KV, 32 raw for fp8), so the stage is refilled at once and all kStages tiles stay in flight
   // instead of kStages - 1. Measured on H200 (docs/benchmarks/gpu_notes.md, runs 10 and 15):
   // no gain, and deeper rings (4, 6 stages) are 1-7% slower: bytes in flight are not the
   // limit. Kept as neutral.
-  static constexpr bool kEarlyRelease = kFp8 || D <= 128;
+  static constexpr bool kEarlyRelease = D <= 128;
   static constexpr int kLead = kEarlyRelease ? kStages : kStages - 1;  // tiles in flight
   static constexpr int kPidSlots = 2 * kLead;              // page-id ring, one slot per tile
   static constexpr int kPidBytes = kPidSlots * kTile * 4;
@@ -56,7 +56,7 @@ struct MmaCfg {
   // registers (ptxas).
   static constexpr int kAlign = kFp8 ? 16 : 1024;
   static constexpr int kWarpBytes =
-      (kStages * kStageBytes + kScratchBytes + kPidBytes + kAlign - 1) / kAlign * kAlign;
+      (kStages * kStageBytes + kPidBytes + kAlign - 1) / kAlign * kAlign;
   static constexpr int kSlack = kAlign > 16 ? kAlign : 0;
   static constexpr int kSmemBytes = kWarps * kWarpBytes + kSlack;            // tile-parallel CTA
   static constexpr int kHeadsSmemBytes = kHeadsWarps * kWarpBytes + kSlack;  // head-parallel CTA
@@ -113,6 +113,20 @@ __device__ __forceinline__ int swz(int tok, int ch) {
   return tok * RowBytes + ((ch ^ (tok & 7)) << 4);
 }
 
+// fp8 rows (D bytes, D / 16 chunks of 16 bytes) as stored in the ring. V rows are read by
+// ldmatrix.trans over 8 consecutive tokens of one chunk: chunk XOR token & 7 (with 4 chunks per
+// row, two rows per 128 bytes: XOR (token / 2) & 3) puts the 8 rows in 8 bank groups. K rows are
+// read by the fragment loads, lanes over tokens 2p, 2p+1 and chunks c..c+3: chunk XOR 4 on odd
+// tokens puts the two rows in different halves of the banks.
+template <int Chunks>
+__device__ __forceinline__ int fp8_vchunk(int tok, int ch) {
+  return Chunks >= 8 ? ch ^ (tok & 7) : ch ^ ((tok >> 1) & 3);
+}
+template <int Chunks>
+__device__ __forceinline__ int fp8_kchunk(int tok, int ch) {
+  return Chunks >= 8 ? ch ^ ((tok & 1) << 2) : ch;
+}
+
 // 2^x by one MUFU.EX2 (exp2f adds a range fix-up of 3 instructions around it). Flushes results
 // below 2^-126 to 0, which a softmax weight relative to the running max can afford; 2^-inf = 0.
 __device__ __forceinline__ float fast_exp2(float x) {
@@ -134,7 +148,15 @@ constexpr float kFp8Unscale = 256.f;  // 2^8: the factor e4m3x2_to_f16x2_scaled 
 
 // Per-warp end of the head-parallel variant: each warp owns its (kv head, head group) for the
 // whole slice, so no CTA merge; the last slice's warp merges the slices (as finish_cta does).
-template <int D, int GP>
+// Output dim of accumulator o[nt][e] (e = 0, 1) in lane group q4 = lane % 4: with 16-bit KV the
+// mma layout, 8 nt + 2 q4 + e; with fp8 KV the V fragments are byte pairs, so n-tiles 2j and
+// 2j+1 hold the even and odd dims of dims 16j..16j+15: 16 (nt / 2) + 4 q4 + 2 e + nt % 2.
+template <bool kFp8>
+__device__ __forceinline__ int out_dim(int nt, int e, int q4) {
+  return kFp8 ? 16 * (nt / 2) + 4 * q4 + 2 * e + nt % 2 : 8 * nt + 2 * q4 + e;
+}
+
+template <int D, int GP, bool kFp8>
 __device__ __forceinline__ void finish_warp(const KernelArgs& a, const float (&o)[D / 8][4],
                                             float m, float l, int split, int active, int unit,
                                             int kvh, int b, int head0, int nheads, float* sw) {
@@ -149,8 +171,8 @@ __device__ __forceinline__ void finish_warp(const KernelArgs& a, const float (&o
       const float f = vs / den;  // one division per lane, not one per element
 #pragma unroll
       for (int nt = 0; nt < D / 8; ++nt) {
-        store_out(a.out, a.q_kind, bh * D + nt * 8 + qk, o[nt][0] * f);
-        store_out(a.out, a.q_kind, bh * D + nt * 8 + qk + 1, o[nt][1] * f);
+        store_out(a.out, a.q_kind, bh * D + out_dim<kFp8>(nt, 0, lane % 4), o[nt][0] * f);
+        store_out(a.out, a.q_kind, bh * D + out_dim<kFp8>(nt, 1, lane % 4), o[nt][1] * f);
       }
       if (qk == 0 && a.lse) a.lse[bh] = (m + log2f(den)) * kLn2;
     }
@@ -161,7 +183,12 @@ __device__ __forceinline__ void finish_warp(const KernelArgs& a, const float (&o
     const float f = vs / l;
 #pragma unroll
     for (int nt = 0; nt < D / 8; ++nt)
-      *reinterpret_cast<float2*>(po + nt * 8 + qk) = make_float2(o[nt][0] * f, o[nt][1] * f);
+      if constexpr (kFp8) {
+        po[out_dim<kFp8>(nt, 0, lane % 4)] = o[nt][0] * f;
+        po[out_dim<kFp8>(nt, 1, lane % 4)] = o[nt][1] * f;
+      } else {
+        *reinterpret_cast<float2*>(po + nt * 8 + qk) = make_float2(o[nt][0] * f, o[nt][1] * f);
+      }
     if (qk == 0) a.part_lse[bh * a.num_splits + split] = m + log2f(l);
   }
   __threadfence();
@@ -251,7 +278,6 @@ __global__ void __launch_bounds__(kThreads, 2) paged_decode_mma_kernel(const Ker
   const int toff = HEADS ? 0 : warp;
   uint8_t* const aligned = smem + (C::kAlign - smem_addr(smem) % C::kAlign) % C::kAlign;
   uint8_t* ring = aligned + warp * C::kWarpBytes;
-  uint8_t* scratch = ring + S * C::kStageBytes;
   const int mask = (1 << a.block_shift) - 1;
   const int64_t head_off = int64_t(kvh) * a.stride_head;
   const uint64_t kv_policy = kv_l2_policy();  // K/V: evict first from L2
@@ -260,7 +286,7 @@ __global__ void __launch_bounds__(kThreads, 2) paged_decode_mma_kernel(const Ker
   // tile that needs them, in the same commit group as an earlier tile's K/V: a dependent page
   // lookup never sits on the critical path of an iteration (v2 fetched them one iteration ahead
   // into registers, and every iteration waited a loaded-memory round trip for them).
-  int32_t* pid = reinterpret_cast<int32_t*>(scratch + C::kScratchBytes);  // [kPidSlots, 16]
+  int32_t* pid = reinterpret_cast<int32_t*>(ring + S * C::kStageBytes);  // [kPidSlots, 16]
   // Tiles past the warp's last fetch nothing: the loop's final wait would otherwise wait a round
   // trip for their zero-byte copies (run 26).
   auto fetch_pids = [&](int i) {  // page ids of warp tile i -> its ring slot (lanes 0..15)
@@ -291,12 +317,14 @@ __global__ void __launch_bounds__(kThreads, 2) paged_decode_mma_kernel(const Ker
   constexpr int kDstPeriod = 8 / kRowsPerPass < 1 ? 1 : 8 / kRowsPerPass;
   constexpr int kDstBases = kDstPeriod < C::kChunksPerLane ? kDstPeriod : C::kChunksPerLane;
   constexpr int kPeriodBytes = kDstBases * kRowsPerPass * C::kRowBytes;  // chunk j -> j + kDstBases
-  int dst_base[kDstBases];
+  int dst_base[kDstBases], dst_vbase[kDstBases];  // K rows, V rows (equal for 16-bit KV)
 #pragma unroll
   for (int j = 0; j < kDstBases; ++j) {
     const int r = lrow + kRowsPerPass * j;
-    // 16-bit rows are stored swizzled; fp8 rows plainly (the conversion swizzles).
-    dst_base[j] = C::kFp8 ? r * C::kRowBytes + lch * 16 : swz<C::kRowBytes>(r, lch);
+    constexpr int CH = C::kChunksPerRow;
+    dst_base[j] = C::kFp8 ? r * C::kRowBytes + fp8_kchunk<CH>(r, lch) * 16
+                          : swz<C::kRowBytes>(r, lch);
+    dst_vbase[j] = C::kFp8 ? r * C::kRowBytes + fp8_vchunk<CH>(r, lch) * 16 : dst_base[j];
   }
   auto issue = [&](int i) {
     uint8_t* st = ring + (i % S) * C::kStageBytes;
@@ -311,12 +339,13 @@ __global__ void __launch_bounds__(kThreads, 2) paged_decode_mma_kernel(const Ker
           uint64_t(uint32_t(tp[r])) * block_bytes + uint64_t(slot) * token_bytes + lane_src;
       const int bytes = tok < end ? 16 : 0;
       const int dst = dst_base[j % kDstBases] + (j / kDstBases) * kPeriodBytes;
+      const int dstv = dst_vbase[j % kDstBases] + (j / kDstBases) * kPeriodBytes;
       if constexpr (C::kFp8) {  // no L2 hint: see cp_async16 (ptxas)
         cp_async16(st + dst, a.k + off, bytes);
-        cp_async16(st + TR * C::kRowBytes + dst, a.v + off, bytes);
+        cp_async16(st + TR * C::kRowBytes + dstv, a.v + off, bytes);
       } else {
         cp_async16(st + dst, a.k + off, bytes, kv_policy);
-        cp_async16(st + TR * C::kRowBytes + dst, a.v + off, bytes, kv_policy);
+        cp_async16(st + TR * C::kRowBytes + dstv, a.v + off, bytes, kv_policy);
       }
     }
   };
@@ -334,16 +363,22 @@ __global__ void __launch_bounds__(kThreads, 2) paged_decode_mma_kernel(const Ker
   // in turn (D/16 dependent round trips, ~3 us of the prologue on H200, gpu_notes.md run 26).
   const int qrow = lane / 4;
   const int qk = (lane % 4) * 2;
+  // fp8 KV permutes the k (= d) order of each k-step (the same for q and K, so S is unchanged):
+  // k-step kk = 4c + t of lane group q4 = lane % 4 holds d = 16 (q4 + 4c) + 4t + {0, 1} (a0) and
+  // + {2, 3} (a2), so that one 16-byte load of a K row gives a lane four k-steps' fragments.
   uint16_t qraw[D / 16][4] = {};
   if (qrow < nheads) {
     const uint16_t* qp = static_cast<const uint16_t*>(a.q) +
-                         (int64_t(b) * a.num_q_heads + head0 + qrow) * D + qk;
+                         (int64_t(b) * a.num_q_heads + head0 + qrow) * D +
+                         (C::kFp8 ? 16 * (lane % 4) : qk);
 #pragma unroll
     for (int kk = 0; kk < D / 16; ++kk) {
-      qraw[kk][0] = qp[kk * 16];
-      qraw[kk][1] = qp[kk * 16 + 1];
-      qraw[kk][2] = qp[kk * 16 + 8];
-      qraw[kk][3] = qp[kk * 16 + 9];
+      const int o0 = C::kFp8 ? 64 * (kk / 4) + 4 * (kk % 4) : kk * 16;
+      const int o2 = C::kFp8 ? o0 + 2 : o0 + 8;
+      qraw[kk][0] = qp[o0];
+      qraw[kk][1] = qp[o0 + 1];
+      qraw[kk][2] = qp[o2];
+      qraw[kk][3] = qp[o2 + 1];
     }
   }
   const bool q_bf16 = a.q_kind == kQBF16;  // else f16 (converted when T differs: fp8 KV)
@@ -386,6 +421,17 @@ __global__ void __launch_bounds__(kThreads, 2) paged_decode_mma_kernel(const Ker
       vbase[lo] = swz<C::kRowBytes16>(vtok, 2 * lo + vch);
     }
   }
+  // fp8 tiles: this lane's K row (token lane/4, + 8 rows for the second n-tile: same parity)
+  // and V ldmatrix row, as a base and a chunk XOR (fp8_kchunk / fp8_vchunk: chunk c' = c ^ x;
+  // K chunk lane%4 + 4c, V chunk 2g + lane/16 with lane/16 in bit 0). Two registers each, not
+  // one per chunk group: the D = 256 kernel has none to spare (255 in use).
+  const int k8row = (lane / 4) * C::kRowBytes + 16 * (lane % 4);
+  const int k8x = fp8_kchunk<C::kChunksPerRow>(lane / 4, 0) / 4;  // 1 on odd tokens (XOR 4)
+  const int v8tok = ((lane / 8) & 1) * 8 + lane % 8;
+  const int v8row = v8tok * C::kRowBytes;
+  const int v8x = fp8_vchunk<C::kChunksPerRow>(v8tok, lane / 16);
+  auto k8off = [&](int c) { return k8row + 64 * (c ^ k8x); };
+  auto v8off = [&](int g) { return v8row + 16 * ((2 * g) ^ v8x); };
 
   for (int i = 0; i < my_tiles; ++i) {
     // Tile i (and the page ids of tile i+LD, which rode in its group) have landed.
@@ -393,44 +439,27 @@ __global__ void __launch_bounds__(kThreads, 2) paged_decode_mma_kernel(const Ker
     __syncwarp();
     if constexpr (!C::kEarlyRelease) refill(i);
 
-    const uint8_t* sk;
-    if constexpr (C::kFp8) {
-      // fp8 bytes -> f16, into the swizzled scratch tile (K rows then V rows).
-      const uint8_t* st = ring + (i % S) * C::kStageBytes;
-      constexpr int kChunks8 = 2 * TR * C::kChunksPerRow;  // K and V fp8 chunks of this tile
-#pragma unroll
-      for (int j = 0; j < kChunks8 / 32; ++j) {
-        const int c = lane + 32 * j;
-        const int r = c / C::kChunksPerRow;  // 0..31: K rows, then V rows
-        const int ch = c % C::kChunksPerRow;
-        const uint4 raw = *reinterpret_cast<const uint4*>(st + r * C::kRowBytes + ch * 16);
-        const uint32_t w[4] = {raw.x, raw.y, raw.z, raw.w};
-        uint32_t h[8];
-#pragma unroll
-        for (int e = 0; e < 4; ++e) {
-          h[2 * e] = e4m3x2_to_f16x2_scaled(__byte_perm(w[e], 0u, 0x1404));
-          h[2 * e + 1] = e4m3x2_to_f16x2_scaled(__byte_perm(w[e], 0u, 0x3424));
-        }
-        const int tok = r % TR;
-        uint8_t* dst = scratch + (r / TR) * TR * C::kRowBytes16;
-        *reinterpret_cast<uint4*>(dst + swz<C::kRowBytes16>(tok, 2 * ch)) =
-            make_uint4(h[0], h[1], h[2], h[3]);
-        *reinterpret_cast<uint4*>(dst + swz<C::kRowBytes16>(tok, 2 * ch + 1)) =
-            make_uint4(h[4], h[5], h[6], h[7]);
-      }
-      __syncwarp();
-      sk = scratch;
-    } else {
-      sk = ring + (i % S) * C::kStageBytes;
-    }
-    const uint32_t sk_s = smem_addr(sk);
-    const uint32_t sv_s = sk_s + TR * C::kRowBytes16;
+    const uint8_t* st = ring + (i % S) * C::kStageBytes;
+    const uint32_t sk_s = smem_addr(st);
+    const uint32_t sv_s = sk_s + TR * C::kRowBytes;
     const int row0 = start + (toff + tstep * i) * TR;
 
-    // K and V fragments: B operands of S = Q K^T (two n-tiles of 8 tokens per k-step) and of
-    // O += P V (ldmatrix.trans). With early release they are all read before the refill.
+    // 16-bit KV: K and V fragments by ldmatrix (B operands of S = Q K^T, two n-tiles of 8 tokens
+    // per k-step, and of O += P V, .trans). fp8 KV: raw bytes, converted on the way into the mma
+    // (fp8_kfrag / fp8_vfrag): K rows by 16-byte loads (four k-steps each), V by ldmatrix.trans
+    // of byte pairs. With early release they are all read before the refill.
     constexpr int KF = C::kEarlyRelease && !C::kFp8 ? D / 16 : 1;  // fragments held at once
+    constexpr int KW = C::kFp8 && C::kEarlyRelease ? D / 64 : 1;   // fp8 K chunk groups held
+    constexpr int VW = C::kFp8 && C::kEarlyRelease ? D / 32 : 1;   // fp8 V ldmatrix x4 held
     uint32_t kb[KF][4], vb[KF][4];
+    uint4 kw[2][KW];
+    uint32_t vw[VW][4];
+    auto kword = [&](int nt, int c) {  // fp8 K: token nt*8 + lane/4, chunk lane%4 + 4c
+      return *reinterpret_cast<const uint4*>(st + k8off(c) + nt * 8 * C::kRowBytes);
+    };
+    auto load_vw = [&](int g, int slot) {  // fp8 V: chunks 2g, 2g+1 of tokens 0..15
+      ldmatrix_x4_trans(vw[slot], sv_s + v8off(g));
+    };
     if constexpr (KF > 1) {
 #pragma unroll
       for (int kk = 0; kk < KF; ++kk) {
@@ -439,15 +468,40 @@ __global__ void __launch_bounds__(kThreads, 2) paged_decode_mma_kernel(const Ker
       }
       __syncwarp();
     }
-    if constexpr (C::kEarlyRelease) refill(i);  // fp8: the scratch tile holds the data now
+    if constexpr (C::kFp8 && C::kEarlyRelease) {
+#pragma unroll
+      for (int c = 0; c < KW; ++c) {
+        kw[0][c] = kword(0, c);
+        kw[1][c] = kword(1, c);
+      }
+#pragma unroll
+      for (int g = 0; g < VW; ++g) load_vw(g, g);
+      __syncwarp();
+    }
+    if constexpr (C::kEarlyRelease) refill(i);
 
     float s[2][4] = {{0.f, 0.f, 0.f, 0.f}, {0.f, 0.f, 0.f, 0.f}};
+    if constexpr (C::kFp8) {
+      // One 16-byte load per (n-tile, chunk group c) holds k-steps 4c..4c+3 (4 bytes each).
 #pragma unroll
-    for (int kk = 0; kk < D / 16; ++kk) {
-      uint32_t* f = kb[KF > 1 ? kk : 0];
-      if constexpr (KF == 1) ldmatrix_x4(kb[0], sk_s + kbase[kk % 4] + 128 * (kk / 4));
-      M::mma(s[0], qa[kk], f[0], f[1]);
-      M::mma(s[1], qa[kk], f[2], f[3]);
+      for (int c = 0; c < D / 64; ++c)
+#pragma unroll
+        for (int nt = 0; nt < 2; ++nt) {
+          const uint4 w4 = C::kEarlyRelease ? kw[nt][KW > 1 ? c : 0] : kword(nt, c);
+          const uint32_t w[4] = {w4.x, w4.y, w4.z, w4.w};
+#pragma unroll
+          for (int t = 0; t < 4; ++t)
+            M::mma(s[nt], qa[4 * c + t], e4m3x2_to_f16x2_scaled(__byte_perm(w[t], 0u, 0x1404)),
+                   e4m3x2_to_f16x2_scaled(__byte_perm(w[t], 0u, 0x3424)));
+        }
+    } else {
+#pragma unroll
+      for (int kk = 0; kk < D / 16; ++kk) {
+        uint32_t* f = kb[KF > 1 ? kk : 0];
+        if constexpr (KF == 1) ldmatrix_x4(kb[0], sk_s + kbase[kk % 4] + 128 * (kk / 4));
+        M::mma(s[0], qa[kk], f[0], f[1]);
+        M::mma(s[1], qa[kk], f[2], f[3]);
+      }
     }
     // Online softmax for head qrow over tokens row0 + nt*8 + qk + {0,1}.
     float mt = -INFINITY;
@@ -484,10 +538,23 @@ __global__ void __launch_bounds__(kThreads, 2) paged_decode_mma_kernel(const Ker
     const uint32_t pa[4] = {M::pack(s[0][0], s[0][1]), 0u, M::pack(s[1][0], s[1][1]), 0u};
 #pragma unroll
     for (int dp = 0; dp < D / 16; ++dp) {
-      uint32_t* f = vb[KF > 1 ? dp : 0];
-      if constexpr (KF == 1) ldmatrix_x4_trans(vb[0], sv_s + vbase[dp % 4] + 128 * (dp / 4));
-      M::mma(o[2 * dp], pa, f[0], f[1]);
-      M::mma(o[2 * dp + 1], pa, f[2], f[3]);
+      if constexpr (C::kFp8) {
+        // Register 2h / 2h+1 of load g: tokens 0..7 / 8..15 of chunk 2g+h, as byte pairs
+        // (token 2q4: dims 2w, 2w+1 | token 2q4+1: dims 2w, 2w+1), w = lane/4. Their even bytes
+        // are the B operand of dims 16 dp + 2w (n-tile 2 dp), the odd ones of 16 dp + 2w + 1.
+        const int g = dp / 2, h = dp % 2, slot = VW > 1 ? g : 0;
+        if (!C::kEarlyRelease && h == 0) load_vw(g, slot);
+        const uint32_t lo = vw[slot][2 * h], hi = vw[slot][2 * h + 1];
+        M::mma(o[2 * dp], pa, e4m3x2_to_f16x2_scaled(__byte_perm(lo, 0u, 0x2404)),
+               e4m3x2_to_f16x2_scaled(__byte_perm(hi, 0u, 0x2404)));
+        M::mma(o[2 * dp + 1], pa, e4m3x2_to_f16x2_scaled(__byte_perm(lo, 0u, 0x3414)),
+               e4m3x2_to_f16x2_scaled(__byte_perm(hi, 0u, 0x3414)));
+      } else {
+        uint32_t* f = vb[KF > 1 ? dp : 0];
+        if constexpr (KF == 1) ldmatrix_x4_trans(vb[0], sv_s + vbase[dp % 4] + 128 * (dp / 4));
+        M::mma(o[2 * dp], pa, f[0], f[1]);
+        M::mma(o[2 * dp + 1], pa, f[2], f[3]);
+      }
     }
     __syncwarp();
   }
@@ -504,7 +571,7 @@ __global__ void __launch_bounds__(kThreads, 2) paged_decode_mma_kernel(const Ker
   l += __shfl_xor_sync(0xffffffffu, l, 1);
   l += __shfl_xor_sync(0xffffffffu, l, 2);
   if constexpr (HEADS) {
-    finish_warp<D, GP>(a, o, m, l, split, active, unit, kvh, b, head0, nheads,
+    finish_warp<D, GP, C::kFp8>(a, o, m, l, split, active, unit, kvh, b, head0, nheads,
                        reinterpret_cast<float*>(ring));
     return;
   }
@@ -516,8 +583,8 @@ __global__ void __launch_bounds__(kThreads, 2) paged_decode_mma_kernel(const Ker
   if (qrow < GP) {
 #pragma unroll
     for (int nt = 0; nt < NT; ++nt) {
-      wacc[(warp * GP + qrow) * D + nt * 8 + qk] = o[nt][0];
-      wacc[(warp * GP + qrow) * D + nt * 8 + qk + 1] = o[nt][1];
+      wacc[(warp * GP + qrow) * D + out_dim<C::kFp8>(nt, 0, lane % 4)] = o[nt][0];
+      wacc[(warp * GP + qrow) * D + out_dim<C::kFp8>(nt, 1, lane % 4)] = o[nt][1];
     }
     if (lane % 4 == 0) {
       wm[warp * GP + qrow] = m;
