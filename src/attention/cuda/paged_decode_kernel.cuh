@@ -92,16 +92,20 @@ __device__ __forceinline__ uint64_t kv_l2_policy() {
   asm("createpolicy.fractional.L2::evict_first.b64 %0, 1.0;\n" : "=l"(p));
   return p;
 }
-// cp_async16 with that policy. Only for kernels whose shared-memory destinations are runtime
-// values (the 16-bit tensor-core kernels): where the destination folds to a uniform base plus an
-// offset (the fp8 and CUDA-core kernels), ptxas 13.0 encodes the hinted copy with a policy
-// register that is never written (LDGSTS ... [R+UR0], desc[UR1]: illegal instruction on H200,
-// run 29).
-__device__ __forceinline__ void cp_async16(void* smem, const void* gmem, int src_bytes,
+// cp_async16 with that policy, to a shared-window address. ptxas 13.0 miscompiles the hinted
+// copy when it splits the destination into a uniform base plus a per-thread offset: it emits
+// LDGSTS ... [R+UR0], desc[UR1] with UR0 / UR1 never written (illegal instruction on H200, run
+// 29; it did so for whichever kernels' destinations it folded that way). Callers pass the
+// destination through kept_per_thread, so the whole address stays in one per-thread register.
+__device__ __forceinline__ void cp_async16(uint32_t smem_s, const void* gmem, int src_bytes,
                                            uint64_t policy) {
-  const uint32_t s = static_cast<uint32_t>(__cvta_generic_to_shared(smem));
-  asm volatile("cp.async.cg.shared.global.L2::cache_hint [%0], [%1], 16, %2, %3;\n" ::"r"(s),
+  asm volatile("cp.async.cg.shared.global.L2::cache_hint [%0], [%1], 16, %2, %3;\n" ::"r"(smem_s),
                "l"(gmem), "r"(src_bytes), "l"(policy));
+}
+// x, as a value ptxas cannot prove warp-uniform (a shuffle result), so it never lives in a
+// uniform register.
+__device__ __forceinline__ uint32_t kept_per_thread(uint32_t x) {
+  return __shfl_sync(0xffffffffu, x, threadIdx.x % 32);
 }
 __device__ __forceinline__ void cp_async_commit() { asm volatile("cp.async.commit_group;\n"); }
 template <int N>

@@ -45,6 +45,9 @@ struct MmaCfg {
   // limit. Kept as neutral.
   static constexpr bool kEarlyRelease = D <= 128;
   static constexpr int kLead = kEarlyRelease ? kStages : kStages - 1;  // tiles in flight
+  // K/V copies carry the L2 evict-first policy (kv_l2_policy), except fp8 at D = 256: its
+  // kernel has no register to spare for the policy and per-thread destinations (ptxas spills).
+  static constexpr bool kL2Hint = !(kFp8 && D == 256);
   static constexpr int kPidSlots = 2 * kLead;              // page-id ring, one slot per tile
   static constexpr int kPidBytes = kPidSlots * kTile * 4;
   // 16-bit KV: each warp's region starts on a 1 KB boundary (regions padded to whole KB, the
@@ -280,7 +283,6 @@ __global__ void __launch_bounds__(kThreads, 2) paged_decode_mma_kernel(const Ker
   uint8_t* ring = aligned + warp * C::kWarpBytes;
   const int mask = (1 << a.block_shift) - 1;
   const int64_t head_off = int64_t(kvh) * a.stride_head;
-  const uint64_t kv_policy = kv_l2_policy();  // K/V: evict first from L2
 
   // Page ids travel through a per-warp shared ring by cp.async, fetched S-1 tiles ahead of the
   // tile that needs them, in the same commit group as an earlier tile's K/V: a dependent page
@@ -326,8 +328,11 @@ __global__ void __launch_bounds__(kThreads, 2) paged_decode_mma_kernel(const Ker
                           : swz<C::kRowBytes>(r, lch);
     dst_vbase[j] = C::kFp8 ? r * C::kRowBytes + fp8_vchunk<CH>(r, lch) * 16 : dst_base[j];
   }
+  const uint32_t ring_s = kept_per_thread(smem_addr(ring));  // see cp_async16 (ptxas)
   auto issue = [&](int i) {
+    const uint32_t st_s = ring_s + (i % S) * C::kStageBytes;
     uint8_t* st = ring + (i % S) * C::kStageBytes;
+    const uint64_t kv_policy = kv_l2_policy();  // K/V: evict first from L2
     const int32_t* tp = pid + (i % C::kPidSlots) * TR;
     const int row0 = start + (toff + tstep * i) * TR;
 #pragma unroll
@@ -340,12 +345,12 @@ __global__ void __launch_bounds__(kThreads, 2) paged_decode_mma_kernel(const Ker
       const int bytes = tok < end ? 16 : 0;
       const int dst = dst_base[j % kDstBases] + (j / kDstBases) * kPeriodBytes;
       const int dstv = dst_vbase[j % kDstBases] + (j / kDstBases) * kPeriodBytes;
-      if constexpr (C::kFp8) {  // no L2 hint: see cp_async16 (ptxas)
+      if constexpr (C::kL2Hint) {
+        cp_async16(st_s + dst, a.k + off, bytes, kv_policy);
+        cp_async16(st_s + TR * C::kRowBytes + dstv, a.v + off, bytes, kv_policy);
+      } else {
         cp_async16(st + dst, a.k + off, bytes);
         cp_async16(st + TR * C::kRowBytes + dstv, a.v + off, bytes);
-      } else {
-        cp_async16(st + dst, a.k + off, bytes, kv_policy);
-        cp_async16(st + TR * C::kRowBytes + dstv, a.v + off, bytes, kv_policy);
       }
     }
   };
