@@ -22,6 +22,7 @@
 // q must be in the MMA type (bf16 with bf16 KV, f16 with f16 or fp8 KV); other combinations
 // (f32 q, mixed) use the CUDA-core kernel.
 
+#include "attention/cuda/fp8_bits.h"
 #include "attention/cuda/paged_decode_kernel.cuh"
 
 namespace pagedkv::cuda_detail {
@@ -39,10 +40,10 @@ struct MmaCfg {
   static constexpr int kStages = kFp8 ? (D == 64 ? 5 : D == 128 ? 4 : 3)
                                       : (D == 64 ? 6 : D == 128 ? 3 : 2);
   // Early release: the tile leaves its stage before the math (D <= 128: K and V fragments go
-  // to registers, 64 at D = 128 for 16-bit KV, 32 raw for fp8), so the stage is refilled at once and all kStages tiles stay in flight
-  // instead of kStages - 1. Measured on H200 (docs/benchmarks/gpu_notes.md, runs 10 and 15):
-  // no gain, and deeper rings (4, 6 stages) are 1-7% slower: bytes in flight are not the
-  // limit. Kept as neutral.
+  // to registers, 64 at D = 128 for 16-bit KV, 32 raw for fp8), so the stage is refilled at
+  // once and all kStages tiles stay in flight instead of kStages - 1. Measured on H200
+  // (docs/benchmarks/gpu_notes.md, runs 10 and 15): no gain, and deeper rings (4, 6 stages) are
+  // 1-7% slower: bytes in flight are not the limit. Kept as neutral.
   static constexpr bool kEarlyRelease = D <= 128;
   static constexpr int kLead = kEarlyRelease ? kStages : kStages - 1;  // tiles in flight
   // K/V copies carry the L2 evict-first policy (kv_l2_policy), except fp8 at D = 256: its
@@ -138,19 +139,12 @@ __device__ __forceinline__ float fast_exp2(float x) {
   return y;
 }
 
-// Two e4m3 values, each in the high byte of a 16-bit half of x, as f16 values 2^-8 times theirs:
-// e4m3 s.eeee.mmm moved to f16 s.0eeee.mmm0000000 keeps the bits and rebiases the exponent
-// from 7 to 15 (subnormals too: 2^-6 m/8 -> 2^-14 m/8), so 2 integer ops per pair instead of
-// a conversion-unit instruction (4x lower rate) plus byte extraction; the 2^8 is folded into
-// the k and v scales. e4m3 NaN (s.1111.111) would map to 480 * 2^-8: finite, so pools must
-// not hold NaN in visible slots for fp8 (the reference decodes it as NaN).
-__device__ __forceinline__ uint32_t e4m3x2_to_f16x2_scaled(uint32_t x) {
-  return ((x >> 1) & 0x3f803f80u) | (x & 0x80008000u);
-}
-constexpr float kFp8Unscale = 256.f;  // 2^8: the factor e4m3x2_to_f16x2_scaled drops
 
-// Per-warp end of the head-parallel variant: each warp owns its (kv head, head group) for the
-// whole slice, so no CTA merge; the last slice's warp merges the slices (as finish_cta does).
+// Two fp8 bytes of w (picked by a kPerm* selector) as an f16x2 mma operand, 2^-8 scaled.
+__device__ __forceinline__ uint32_t fp8_pair(uint32_t w, uint32_t sel) {
+  return e4m3x2_to_f16x2_scaled(__byte_perm(w, 0u, sel));
+}
+
 // Output dim of accumulator o[nt][e] (e = 0, 1) in lane group q4 = lane % 4: with 16-bit KV the
 // mma layout, 8 nt + 2 q4 + e; with fp8 KV the V fragments are byte pairs, so n-tiles 2j and
 // 2j+1 hold the even and odd dims of dims 16j..16j+15: 16 (nt / 2) + 4 q4 + 2 e + nt % 2.
@@ -159,6 +153,8 @@ __device__ __forceinline__ int out_dim(int nt, int e, int q4) {
   return kFp8 ? 16 * (nt / 2) + 4 * q4 + 2 * e + nt % 2 : 8 * nt + 2 * q4 + e;
 }
 
+// Per-warp end of the head-parallel variant: each warp owns its (kv head, head group) for the
+// whole slice, so no CTA merge; the last slice's warp merges the slices (as finish_cta does).
 template <int D, int GP, bool kFp8>
 __device__ __forceinline__ void finish_warp(const KernelArgs& a, const float (&o)[D / 8][4],
                                             float m, float l, int split, int active, int unit,
@@ -331,7 +327,6 @@ __global__ void __launch_bounds__(kThreads, 2) paged_decode_mma_kernel(const Ker
   const uint32_t ring_s = kept_per_thread(smem_addr(ring));  // see cp_async16 (ptxas)
   auto issue = [&](int i) {
     const uint32_t st_s = ring_s + (i % S) * C::kStageBytes;
-    uint8_t* st = ring + (i % S) * C::kStageBytes;
     const uint64_t kv_policy = kv_l2_policy();  // K/V: evict first from L2
     const int32_t* tp = pid + (i % C::kPidSlots) * TR;
     const int row0 = start + (toff + tstep * i) * TR;
@@ -349,6 +344,7 @@ __global__ void __launch_bounds__(kThreads, 2) paged_decode_mma_kernel(const Ker
         cp_async16(st_s + dst, a.k + off, bytes, kv_policy);
         cp_async16(st_s + TR * C::kRowBytes + dstv, a.v + off, bytes, kv_policy);
       } else {
+        uint8_t* st = ring + (i % S) * C::kStageBytes;
         cp_async16(st + dst, a.k + off, bytes);
         cp_async16(st + TR * C::kRowBytes + dstv, a.v + off, bytes);
       }
@@ -451,8 +447,8 @@ __global__ void __launch_bounds__(kThreads, 2) paged_decode_mma_kernel(const Ker
 
     // 16-bit KV: K and V fragments by ldmatrix (B operands of S = Q K^T, two n-tiles of 8 tokens
     // per k-step, and of O += P V, .trans). fp8 KV: raw bytes, converted on the way into the mma
-    // (fp8_kfrag / fp8_vfrag): K rows by 16-byte loads (four k-steps each), V by ldmatrix.trans
-    // of byte pairs. With early release they are all read before the refill.
+    // (e4m3x2_to_f16x2_scaled): K rows by 16-byte loads (kword: four k-steps each), V by
+    // ldmatrix.trans of byte pairs (load_vw). With early release all are read before the refill.
     constexpr int KF = C::kEarlyRelease && !C::kFp8 ? D / 16 : 1;  // fragments held at once
     constexpr int KW = C::kFp8 && C::kEarlyRelease ? D / 64 : 1;   // fp8 K chunk groups held
     constexpr int VW = C::kFp8 && C::kEarlyRelease ? D / 32 : 1;   // fp8 V ldmatrix x4 held
@@ -496,8 +492,7 @@ __global__ void __launch_bounds__(kThreads, 2) paged_decode_mma_kernel(const Ker
           const uint32_t w[4] = {w4.x, w4.y, w4.z, w4.w};
 #pragma unroll
           for (int t = 0; t < 4; ++t)
-            M::mma(s[nt], qa[4 * c + t], e4m3x2_to_f16x2_scaled(__byte_perm(w[t], 0u, 0x1404)),
-                   e4m3x2_to_f16x2_scaled(__byte_perm(w[t], 0u, 0x3424)));
+            M::mma(s[nt], qa[4 * c + t], fp8_pair(w[t], kPermLoPair), fp8_pair(w[t], kPermHiPair));
         }
     } else {
 #pragma unroll
@@ -550,10 +545,8 @@ __global__ void __launch_bounds__(kThreads, 2) paged_decode_mma_kernel(const Ker
         const int g = dp / 2, h = dp % 2, slot = VW > 1 ? g : 0;
         if (!C::kEarlyRelease && h == 0) load_vw(g, slot);
         const uint32_t lo = vw[slot][2 * h], hi = vw[slot][2 * h + 1];
-        M::mma(o[2 * dp], pa, e4m3x2_to_f16x2_scaled(__byte_perm(lo, 0u, 0x2404)),
-               e4m3x2_to_f16x2_scaled(__byte_perm(hi, 0u, 0x2404)));
-        M::mma(o[2 * dp + 1], pa, e4m3x2_to_f16x2_scaled(__byte_perm(lo, 0u, 0x3414)),
-               e4m3x2_to_f16x2_scaled(__byte_perm(hi, 0u, 0x3414)));
+        M::mma(o[2 * dp], pa, fp8_pair(lo, kPermEvenBytes), fp8_pair(hi, kPermEvenBytes));
+        M::mma(o[2 * dp + 1], pa, fp8_pair(lo, kPermOddBytes), fp8_pair(hi, kPermOddBytes));
       } else {
         uint32_t* f = vb[KF > 1 ? dp : 0];
         if constexpr (KF == 1) ldmatrix_x4_trans(vb[0], sv_s + vbase[dp % 4] + 128 * (dp / 4));
