@@ -5,11 +5,12 @@
 // shuffles per K/V row; at G = 4..8 that is more issue slots than HBM leaves per row, so GQA ran
 // compute-bound (v1 on H200: 54% of datasheet at G=4, 23% at G=8). Here one warp computes
 //   S[16 x 16] = Q[16 x D] K^T   and   O[16 x D] += P[16 x 16] V     with mma.m16n8k16,
-// rows = the CTA's query heads (GP <= 8, the rest zero), 16 tokens per warp tile, so the per-row
-// cost no longer grows with G. P goes from the S accumulators straight into the A operand of
-// the PV product (same register layout), K/V come out of shared memory by ldmatrix (V with
-// .trans). Rows of a tile are stored with their 16-byte chunks XOR-swizzled by (token & 7) so
-// the 8 rows an ldmatrix phase reads hit 8 different bank groups.
+// rows = the CTA's query heads (GP <= 8, the rest zero), 16 tokens per warp tile (fp8 up to
+// D = 128: 32, two k-steps of PV), so the per-row cost no longer grows with G. P goes from the
+// S accumulators straight into the A operand of the PV product (same register layout), K/V
+// come out of shared memory by ldmatrix (V with .trans). Rows of a tile are stored with their
+// 16-byte chunks XOR-swizzled by (token & 7) so the 8 rows an ldmatrix phase reads hit 8
+// different bank groups.
 // Loader: 16-byte cp.async, each warp instruction covering two whole 256-byte row pieces. Two
 // alternatives measured slower on H200 (gpu_notes.md, runs 14-15): one page lookup per lane
 // with 16 rows per instruction (4x the memory requests per byte, -22..-37%), and one bulk copy
@@ -31,13 +32,17 @@ template <int D, KvKind KV>
 struct MmaCfg {
   static constexpr bool kFp8 = KV == KvKind::kFP8;
   static constexpr int kEs = kFp8 ? 1 : 2;
-  static constexpr int kTile = 16;                        // tokens per warp tile
+  // Tokens per warp tile: 16 for 16-bit KV, 32 for fp8 at D <= 128 (a tile then carries as
+  // many bytes as a 16-bit one, and the per-tile softmax, rescale and loop costs are spread over
+  // twice the tokens; fp8 is compute-bound, run 35).
+  static constexpr int kTile = kFp8 && D <= 128 ? 32 : 16;
+  static constexpr int kNTiles = kTile / 8;  // S n-tiles (8 tokens each) per warp tile
   static constexpr int kRowBytes = D * kEs;               // stored row in the ring
   static constexpr int kRowBytes16 = D * 2;               // 16-bit row (computed from)
   static constexpr int kChunksPerRow = kRowBytes / 16;
   static constexpr int kChunksPerLane = kTile * kChunksPerRow / 32;  // per K (and V) tile
   static constexpr int kStageBytes = 2 * kTile * kRowBytes;
-  static constexpr int kStages = kFp8 ? (D == 64 ? 5 : D == 128 ? 4 : 3)
+  static constexpr int kStages = kFp8 ? (D == 64 ? 5 : 3)
                                       : (D == 64 ? 6 : D == 128 ? 3 : 2);
   // Early release: the tile leaves its stage before the math (D <= 128: K and V fragments go
   // to registers, 64 at D = 128 for 16-bit KV, 32 raw for fp8), so the stage is refilled at
@@ -243,7 +248,7 @@ __global__ void __launch_bounds__(kThreads, 2) paged_decode_mma_kernel(const Ker
   if (HEADS && unit >= a.num_kv_heads * a.head_groups) return;  // no CTA barrier in HEADS mode
   const int kvh = unit / a.head_groups;
   const int hg = unit % a.head_groups;
-  constexpr int kSliceAlign = HEADS ? 16 : kWarps * 16;  // slices are whole tiles of all warps
+  constexpr int kSliceAlign = HEADS ? TR : kWarps * TR;  // slices are whole tiles of all warps
 
   const SeqInfo seq = load_seq(a, b);  // one round trip
   const int len = seq.len, seq_base = seq.base, first = seq.first;
@@ -453,13 +458,14 @@ __global__ void __launch_bounds__(kThreads, 2) paged_decode_mma_kernel(const Ker
     constexpr int KW = C::kFp8 && C::kEarlyRelease ? D / 64 : 1;   // fp8 K chunk groups held
     constexpr int VW = C::kFp8 && C::kEarlyRelease ? D / 32 : 1;   // fp8 V ldmatrix x4 held
     uint32_t kb[KF][4], vb[KF][4];
-    uint4 kw[2][KW];
-    uint32_t vw[VW][4];
+    constexpr int NS = C::kNTiles;  // S n-tiles; PV takes them in k-steps of 16 tokens
+    uint4 kw[NS][KW];
+    uint32_t vw[NS / 2][VW][4];
     auto kword = [&](int nt, int c) {  // fp8 K: token nt*8 + lane/4, chunk lane%4 + 4c
       return *reinterpret_cast<const uint4*>(st + k8off(c) + nt * 8 * C::kRowBytes);
     };
-    auto load_vw = [&](int g, int slot) {  // fp8 V: chunks 2g, 2g+1 of tokens 0..15
-      ldmatrix_x4_trans(vw[slot], sv_s + v8off(g));
+    auto load_vw = [&](int ks, int g, int slot) {  // fp8 V: chunks 2g, 2g+1, tokens 16ks + 0..15
+      ldmatrix_x4_trans(vw[ks][slot], sv_s + v8off(g) + ks * 16 * C::kRowBytes);
     };
     if constexpr (KF > 1) {
 #pragma unroll
@@ -471,23 +477,26 @@ __global__ void __launch_bounds__(kThreads, 2) paged_decode_mma_kernel(const Ker
     }
     if constexpr (C::kFp8 && C::kEarlyRelease) {
 #pragma unroll
-      for (int c = 0; c < KW; ++c) {
-        kw[0][c] = kword(0, c);
-        kw[1][c] = kword(1, c);
-      }
+      for (int c = 0; c < KW; ++c)
 #pragma unroll
-      for (int g = 0; g < VW; ++g) load_vw(g, g);
+        for (int nt = 0; nt < NS; ++nt) kw[nt][c] = kword(nt, c);
+#pragma unroll
+      for (int ks = 0; ks < NS / 2; ++ks)
+#pragma unroll
+        for (int g = 0; g < VW; ++g) load_vw(ks, g, g);
       __syncwarp();
     }
     if constexpr (C::kEarlyRelease) refill(i);
 
-    float s[2][4] = {{0.f, 0.f, 0.f, 0.f}, {0.f, 0.f, 0.f, 0.f}};
+    float s[NS][4];
+#pragma unroll
+    for (int nt = 0; nt < NS; ++nt) s[nt][0] = s[nt][1] = s[nt][2] = s[nt][3] = 0.f;
     if constexpr (C::kFp8) {
       // One 16-byte load per (n-tile, chunk group c) holds k-steps 4c..4c+3 (4 bytes each).
 #pragma unroll
       for (int c = 0; c < D / 64; ++c)
 #pragma unroll
-        for (int nt = 0; nt < 2; ++nt) {
+        for (int nt = 0; nt < NS; ++nt) {
           const uint4 w4 = C::kEarlyRelease ? kw[nt][KW > 1 ? c : 0] : kword(nt, c);
           const uint32_t w[4] = {w4.x, w4.y, w4.z, w4.w};
 #pragma unroll
@@ -506,7 +515,7 @@ __global__ void __launch_bounds__(kThreads, 2) paged_decode_mma_kernel(const Ker
     // Online softmax for head qrow over tokens row0 + nt*8 + qk + {0,1}.
     float mt = -INFINITY;
 #pragma unroll
-    for (int nt = 0; nt < 2; ++nt)
+    for (int nt = 0; nt < NS; ++nt)
 #pragma unroll
       for (int e = 0; e < 2; ++e) {
         float x = s[nt][e] * smul;
@@ -522,7 +531,7 @@ __global__ void __launch_bounds__(kThreads, 2) paged_decode_mma_kernel(const Ker
     m = mn;
     float ps = 0.f;
 #pragma unroll
-    for (int nt = 0; nt < 2; ++nt)
+    for (int nt = 0; nt < NS; ++nt)
 #pragma unroll
       for (int e = 0; e < 2; ++e) {
         s[nt][e] = fast_exp2(s[nt][e] - mn);
@@ -534,24 +543,30 @@ __global__ void __launch_bounds__(kThreads, 2) paged_decode_mma_kernel(const Ker
       o[nt][0] *= alpha;
       o[nt][1] *= alpha;
     }
-    // O += P V: P's accumulator layout is the A operand's (rows 8..15 zero).
-    const uint32_t pa[4] = {M::pack(s[0][0], s[0][1]), 0u, M::pack(s[1][0], s[1][1]), 0u};
+    // O += P V, one k-step per 16 tokens: P's accumulator layout is the A operand's (rows 8..15
+    // zero).
 #pragma unroll
-    for (int dp = 0; dp < D / 16; ++dp) {
-      if constexpr (C::kFp8) {
-        // Register 2h / 2h+1 of load g: tokens 0..7 / 8..15 of chunk 2g+h, as byte pairs
-        // (token 2q4: dims 2w, 2w+1 | token 2q4+1: dims 2w, 2w+1), w = lane/4. Their even bytes
-        // are the B operand of dims 16 dp + 2w (n-tile 2 dp), the odd ones of 16 dp + 2w + 1.
-        const int g = dp / 2, h = dp % 2, slot = VW > 1 ? g : 0;
-        if (!C::kEarlyRelease && h == 0) load_vw(g, slot);
-        const uint32_t lo = vw[slot][2 * h], hi = vw[slot][2 * h + 1];
-        M::mma(o[2 * dp], pa, fp8_pair(lo, kPermEvenBytes), fp8_pair(hi, kPermEvenBytes));
-        M::mma(o[2 * dp + 1], pa, fp8_pair(lo, kPermOddBytes), fp8_pair(hi, kPermOddBytes));
-      } else {
-        uint32_t* f = vb[KF > 1 ? dp : 0];
-        if constexpr (KF == 1) ldmatrix_x4_trans(vb[0], sv_s + vbase[dp % 4] + 128 * (dp / 4));
-        M::mma(o[2 * dp], pa, f[0], f[1]);
-        M::mma(o[2 * dp + 1], pa, f[2], f[3]);
+    for (int ks = 0; ks < NS / 2; ++ks) {
+      const uint32_t pa[4] = {M::pack(s[2 * ks][0], s[2 * ks][1]), 0u,
+                              M::pack(s[2 * ks + 1][0], s[2 * ks + 1][1]), 0u};
+#pragma unroll
+      for (int dp = 0; dp < D / 16; ++dp) {
+        if constexpr (C::kFp8) {
+          // Register 2h / 2h+1 of load g: tokens 0..7 / 8..15 (of this k-step) of chunk 2g+h, as
+          // byte pairs (token 2q4: dims 2w, 2w+1 | token 2q4+1: dims 2w, 2w+1), w = lane/4. The
+          // even bytes are the B operand of dims 16 dp + 2w (n-tile 2 dp), the odd ones of
+          // 16 dp + 2w + 1.
+          const int g = dp / 2, h = dp % 2, slot = VW > 1 ? g : 0;
+          if (!C::kEarlyRelease && h == 0) load_vw(ks, g, slot);
+          const uint32_t lo = vw[ks][slot][2 * h], hi = vw[ks][slot][2 * h + 1];
+          M::mma(o[2 * dp], pa, fp8_pair(lo, kPermEvenBytes), fp8_pair(hi, kPermEvenBytes));
+          M::mma(o[2 * dp + 1], pa, fp8_pair(lo, kPermOddBytes), fp8_pair(hi, kPermOddBytes));
+        } else {
+          uint32_t* f = vb[KF > 1 ? dp : 0];
+          if constexpr (KF == 1) ldmatrix_x4_trans(vb[0], sv_s + vbase[dp % 4] + 128 * (dp / 4));
+          M::mma(o[2 * dp], pa, f[0], f[1]);
+          M::mma(o[2 * dp + 1], pa, f[2], f[3]);
+        }
       }
     }
     __syncwarp();
