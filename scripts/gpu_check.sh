@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # gpu_check.sh OUTDIR [--quick] [--skip-bench] [--skip-tests] [--no-build] [--sweep] [--ncu B,L,Hq,Hkv]: on a machine with an
-# NVIDIA GPU, build the CUDA decode kernel (Release, sm_90a), run its tests, a compute-sanitizer
-# memcheck subset and the decode benchmark (pagedkv vs torch SDPA vs gather-then-SDPA); logs and
+# NVIDIA GPU, build the CUDA decode kernel (Release, sm_90a), check its SASS (sass_check.py), run
+# its tests, a compute-sanitizer memcheck subset and the decode benchmark (pagedkv vs torch SDPA vs gather-then-SDPA); logs and
 # a results table go to OUTDIR. --sweep adds the split-count / warp-layout sweep (planner
 # tuning); --ncu profiles one shape's pagedkv kernel and SDPA kernels with Nsight Compute.
 # Builds through scripts/gpu_check/CMakeLists.txt (core + kv + attention only); GoogleTest from
@@ -44,6 +44,8 @@ fi
 echo "build ok ($(( $(date +%s) - t0 )) s)"
 test_bin=$(find "$bdir" -name attention_cuda_test -type f | head -1)
 lib=$(find "$bdir" -name libpagedkv_cuda_capi.so | head -1)
+python3 scripts/sass_check.py "$lib" > "$out/sass_check.txt" 2>&1
+echo "sass check rc=$?"; tail -1 "$out/sass_check.txt"
 
 if [ "$skip_tests" = 0 ]; then
   kv_bin=$(find "$bdir" -name kv_cuda_test -type f | head -1)
