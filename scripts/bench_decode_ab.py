@@ -36,22 +36,25 @@ SHAPES = [  # (B, L, Hq, Hkv): both warp layouts, GQA 4 and 8, MHA; 67 MB to 4.3
 ]
 
 
+def pop_option(args, name):
+    """Value of `name VALUE` in args (removing both), or None."""
+    if name not in args:
+        return None
+    i = args.index(name)
+    value = args[i + 1]
+    del args[i:i + 2]
+    return value
+
+
 def main():
     out = sys.argv[1]
     libs, envs, splits = {}, {}, {}
     args = sys.argv[2:]
     kv_dtype = torch.float8_e4m3fn if "--fp8" in args else torch.bfloat16
     sdpa = "--sdpa" in args
-    shapes = SHAPES
-    if "--shapes" in args:
-        i = args.index("--shapes")
-        shapes = [tuple(int(x) for x in sh.split(",")) for sh in args[i + 1].split(";")]
-        del args[i:i + 2]
-    page = 16
-    if "--page" in args:
-        i = args.index("--page")
-        page = int(args[i + 1])
-        del args[i:i + 2]
+    spec = pop_option(args, "--shapes")
+    shapes = [tuple(int(x) for x in sh.split(",")) for sh in spec.split(";")] if spec else SHAPES
+    page = int(pop_option(args, "--page") or 16)
     for arg in (a for a in args if a not in ("--fp8", "--sdpa")):
         name, spec = arg.split("=", 1)
         path, _, env = spec.partition("@")

@@ -38,7 +38,6 @@ struct MmaCfg {
   static constexpr int kTile = kFp8 && D <= 128 ? 32 : 16;
   static constexpr int kNTiles = kTile / 8;  // S n-tiles (8 tokens each) per warp tile
   static constexpr int kRowBytes = D * kEs;               // stored row in the ring
-  static constexpr int kRowBytes16 = D * 2;               // 16-bit row (computed from)
   static constexpr int kChunksPerRow = kRowBytes / 16;
   static constexpr int kChunksPerLane = kTile * kChunksPerRow / 32;  // per K (and V) tile
   static constexpr int kStageBytes = 2 * kTile * kRowBytes;
@@ -417,14 +416,16 @@ __global__ void __launch_bounds__(kThreads, 2) paged_decode_mma_kernel(const Ker
   // 2*kk + c = 8*(kk/4) + (2*(kk%4) + c) lands at base[kk%4] + 128*(kk/4): four per-lane bases
   // and a compile-time immediate (indexing koff[kk] made ptxas recompute ~110 integer ops per
   // tile, SASS run 12).
+  // V rows of ldmatrix.trans (both KV kinds): lanes 8m..8m+7 address matrix m's 8 rows, matrices
+  // 0/1 = tokens 0..7 / 8..15 of one chunk pair's first chunk, 2/3 the same of its second.
+  const int vtok = ((lane / 8) & 1) * 8 + lane % 8, vch = lane / 16;
   uint32_t kbase[4], vbase[4];
   {
     const int ktok = (lane / 16) * 8 + lane % 8, kch = (lane / 8) & 1;  // K rows
-    const int vtok = ((lane / 8) & 1) * 8 + lane % 8, vch = lane / 16;   // V rows (.trans)
 #pragma unroll
     for (int lo = 0; lo < 4; ++lo) {
-      kbase[lo] = swz<C::kRowBytes16>(ktok, 2 * lo + kch);
-      vbase[lo] = swz<C::kRowBytes16>(vtok, 2 * lo + vch);
+      kbase[lo] = swz<C::kRowBytes>(ktok, 2 * lo + kch);
+      vbase[lo] = swz<C::kRowBytes>(vtok, 2 * lo + vch);
     }
   }
   // fp8 tiles: this lane's K row (token lane/4, + 8 rows for the second n-tile: same parity)
@@ -433,9 +434,8 @@ __global__ void __launch_bounds__(kThreads, 2) paged_decode_mma_kernel(const Ker
   // one per chunk group: the D = 256 kernel has none to spare (255 in use).
   const int k8row = (lane / 4) * C::kRowBytes + 16 * (lane % 4);
   const int k8x = fp8_kchunk<C::kChunksPerRow>(lane / 4, 0) / 4;  // 1 on odd tokens (XOR 4)
-  const int v8tok = ((lane / 8) & 1) * 8 + lane % 8;
-  const int v8row = v8tok * C::kRowBytes;
-  const int v8x = fp8_vchunk<C::kChunksPerRow>(v8tok, lane / 16);
+  const int v8row = vtok * C::kRowBytes;
+  const int v8x = fp8_vchunk<C::kChunksPerRow>(vtok, vch);
   auto k8off = [&](int c) { return k8row + 64 * (c ^ k8x); };
   auto v8off = [&](int g) { return v8row + 16 * ((2 * g) ^ v8x); };
 
