@@ -168,9 +168,10 @@ TEST(CpuDecode, WindowsChunksSoftcapSinks) {
       s.qk_stddev = 1.5f;
       for (int32_t len : lens) {
         for (int32_t limit : {64, 1024, 4096}) {  // shorter and longer than the sequences
-          testing::VisibleRange r = rule == 0   ? testing::full_range(len)
-                                    : rule == 1 ? testing::sliding_window_range(len, limit)
-                                                : testing::chunked_range(len, limit);
+          const AttentionRule r_rule = rule == 0   ? AttentionRule::full()
+                                       : rule == 1 ? AttentionRule::sliding(limit)
+                                                   : AttentionRule::chunked(limit);
+          const testing::VisibleRange r = testing::visible_range(r_rule, len);
           s.visible_len.push_back(r.count);
           s.first_offset.push_back(r.start % s.block_size);
         }

@@ -9,18 +9,16 @@
 
 namespace pagedkv {
 
-int64_t prefill_visible_begin(const PrefillParams& p, int64_t pos) {
-  if (p.window > 0) return std::max<int64_t>(0, pos - p.window + 1);
-  if (p.chunk > 0) return (pos / p.chunk) * p.chunk;
-  return 0;
-}
-
 namespace {
+
+// First position the query at position pos may see.
+int64_t visible_begin(const PrefillParams& p, int64_t pos) { return p.rule.visible_begin(pos + 1); }
 
 void validate(const PrefillParams& p) {
   const KvLayerView& kv = p.kv;
   PKV_CHECK(p.q && p.out && kv.k && kv.v && p.blocks, InvalidArgument,
             "paged_prefill_cpu: null pointer");
+  p.rule.validate();
   PKV_CHECK(p.num_tokens >= 1 && p.q_start >= 0, InvalidArgument, "paged_prefill_cpu: num_tokens ",
             p.num_tokens, ", q_start ", p.q_start);
   PKV_CHECK(kv.num_kv_heads >= 1 && p.num_q_heads % kv.num_kv_heads == 0, InvalidArgument,
@@ -36,9 +34,9 @@ void validate(const PrefillParams& p) {
   const int64_t end = p.base_pos + int64_t(p.num_blocks) * kv.block_size;
   PKV_CHECK(last < end, InvalidArgument, "paged_prefill_cpu: position ", last, " is past the ",
             p.num_blocks, " blocks given");
-  PKV_CHECK(prefill_visible_begin(p, p.q_start) >= p.base_pos, InvalidArgument,
+  PKV_CHECK(visible_begin(p, p.q_start) >= p.base_pos, InvalidArgument,
             "paged_prefill_cpu: query at ", p.q_start, " needs position ",
-            prefill_visible_begin(p, p.q_start), " but the blocks start at ", p.base_pos);
+            visible_begin(p, p.q_start), " but the blocks start at ", p.base_pos);
 }
 
 // Key or value row (b, s, h) as f32 into dst [D].
@@ -62,7 +60,7 @@ void paged_prefill_cpu(const PrefillParams& p) {
   auto item = [&](size_t idx) {
     const int64_t t = int64_t(idx) / Hq, h = int64_t(idx) % Hq;
     const int64_t pos = p.q_start + t;
-    const int64_t lo = prefill_visible_begin(p, pos);
+    const int64_t lo = visible_begin(p, pos);
     const int64_t n = pos - lo + 1;
     std::vector<float> scores(n), kbuf(D), vbuf(D), acc(D, 0.0f);  // [n], [D] x 3
     const float* q = p.q + (t * Hq + h) * D;

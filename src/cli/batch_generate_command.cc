@@ -1,16 +1,14 @@
 #include "cli/batch_generate_command.h"
 
-#include <fstream>
 #include <iostream>
 #include <memory>
-#include <sstream>
 #include <string>
 #include <vector>
 
-#include <nlohmann/json.hpp>
-
+#include "cli/id_list.h"
 #include "core/error.h"
 #include "engine/engine.h"
+#include "engine/models.h"
 
 namespace pagedkv {
 namespace {
@@ -32,39 +30,8 @@ struct BatchGenerateOptions {
   int32_t max_seqs = 64;
   bool no_prefix_cache = false;
   std::string kernel = "auto";
+  std::string device = "cpu";
 };
-
-std::vector<int32_t> parse_id_list(const std::string& text, const char* what) {
-  std::vector<int32_t> ids;
-  std::stringstream ss(text);
-  std::string item;
-  while (std::getline(ss, item, ',')) {
-    size_t used = 0;
-    long long v = -1;
-    try {
-      v = std::stoll(item, &used);
-    } catch (const std::exception&) {
-      used = 0;
-    }
-    PKV_CHECK(used == item.size() && !item.empty() && v >= 0 && v <= INT32_MAX, InvalidArgument,
-              what, ": '", item, "' is not a token id");
-    ids.push_back(int32_t(v));
-  }
-  return ids;
-}
-
-// The context length the checkpoint was trained for (max_position_embeddings; the text config
-// of multimodal checkpoints nests it), or `fallback` when config.json does not say.
-int64_t max_position_embeddings(const std::string& dir, int64_t fallback) {
-  std::ifstream in(dir + "/config.json");
-  if (!in) return fallback;
-  const nlohmann::json j = nlohmann::json::parse(in, nullptr, false);
-  if (j.is_discarded()) return fallback;
-  for (const nlohmann::json* c : {&j, j.contains("text_config") ? &j["text_config"] : nullptr})
-    if (c && c->contains("max_position_embeddings") && (*c)["max_position_embeddings"].is_number_integer())
-      return (*c)["max_position_embeddings"].get<int64_t>();
-  return fallback;
-}
 
 void run_batch_generate(const BatchGenerateOptions& o) {
   PKV_CHECK(!o.prompts.empty(), InvalidArgument, "--prompt-ids: give at least one prompt");
@@ -79,23 +46,15 @@ void run_batch_generate(const BatchGenerateOptions& o) {
   sp.min_p = o.min_p;
   sp.seed = o.seed;
   if (!o.stop_ids.empty()) sp.stop_token_ids = parse_id_list(o.stop_ids, "--stop-ids");
-  DecodeKernel kernel = DecodeKernel::kAuto;
-  if (o.kernel == "fused") kernel = DecodeKernel::kFusedPaged;
-  else if (o.kernel == "gather") kernel = DecodeKernel::kGather;
-  else if (o.kernel == "prefill") kernel = DecodeKernel::kPagedPrefill;
-  else PKV_CHECK(o.kernel == "auto", InvalidArgument, "--kernel: '", o.kernel,
-                 "' is not one of auto, fused, gather, prefill");
-
-  CausalLm model = CausalLm::load(o.model_dir);
-  model.set_decode_kernel(kernel);
+  const std::unique_ptr<ModelRunner> model =
+      load_model(o.model_dir, {.device = o.device, .decode_kernel = parse_decode_kernel(o.kernel)});
   EngineConfig c;
   c.block_size = o.block_size;
   c.num_blocks = o.num_blocks;
   c.enable_prefix_cache = !o.no_prefix_cache;
-  c.max_model_len = max_position_embeddings(o.model_dir, c.max_model_len);
   c.scheduler.max_num_batched_tokens = o.batch_tokens;
   c.scheduler.max_num_seqs = o.max_seqs;
-  Engine engine(model, c);
+  Engine engine(*model, c);
   for (auto& p : prompts) engine.add_request(std::move(p), sp);  // all validated before any runs
   for (const RequestOutput& r : engine.run())
     for (const SampleOutput& s : r.samples) {
@@ -134,6 +93,7 @@ void register_batch_generate_command(CLI::App& app) {
   cmd->add_option("--max-seqs", o->max_seqs, "most running sequences");
   cmd->add_flag("--no-prefix-cache", o->no_prefix_cache, "turn prefix reuse off");
   cmd->add_option("--kernel", o->kernel, "decode attention: auto, fused, gather, prefill");
+  cmd->add_option("--device", o->device, "cpu");
   cmd->callback([o] { run_batch_generate(*o); });
 }
 

@@ -12,7 +12,7 @@
 #include "core/error.h"
 #include "core/random.h"
 #include "engine/engine.h"
-#include "model/synthetic_model.h"
+#include "engine/models.h"
 
 namespace pagedkv {
 namespace {
@@ -84,7 +84,7 @@ void progress(const Engine& e, int32_t total, bool tty) {
   std::cout << (tty ? "\r" : "") << line << (tty ? "" : "\n") << std::flush;
 }
 
-RunResult serve(const CausalLm& model, const Workload& w, const EngineConfig& c, bool show) {
+RunResult serve(ModelRunner& model, const Workload& w, const EngineConfig& c, bool show) {
   Engine e(model, c);
   for (size_t i = 0; i < w.prompts.size(); ++i) e.add_request(w.prompts[i], w.params[i]);
   const bool tty = isatty(STDOUT_FILENO) != 0;
@@ -112,7 +112,8 @@ std::string mib(int64_t bytes) { return str_cat(double(bytes) / (1 << 20), " MiB
 
 void run_engine_demo(const EngineDemoOptions& o) {
   const SyntheticModelSpec spec = SyntheticModelSpec::small();
-  const CausalLm model = make_synthetic_model(spec);
+  const std::unique_ptr<ModelRunner> runner = load_synthetic_model(spec);
+  ModelRunner& model = *runner;
   const Workload w = make_workload(o, spec.vocab_size);
   int64_t generated_max = 0, samples = 0;
   for (const SamplingParams& p : w.params) {

@@ -3,20 +3,26 @@
 #include <iostream>
 
 #include "cli/batch_generate_command.h"
-#include "cli/bench_command.h"
-#include "cli/demo_command.h"
 #include "cli/engine_demo_command.h"
 #include "cli/generate_command.h"
+#include "cli/tool_command.h"
 #include "core/error.h"
 
 int main(int argc, char** argv) {
   CLI::App app{"pagedkv: LLM decoding over a paged KV cache"};
   app.require_subcommand(1);
   pagedkv::register_engine_demo_command(app);
-  pagedkv::register_demo_command(app);
+  pagedkv::register_tool_command(
+      app, "pool-demo",
+      "Fill a small paged KV pool: shared prefix, fork, sliding window, page lists",
+      PAGEDKV_POOL_DEMO, "pagedkv_pool_demo");
   pagedkv::register_generate_command(app);
   pagedkv::register_batch_generate_command(app);
-  pagedkv::register_bench_command(app);
+  pagedkv::register_tool_command(
+      app, "bench",
+      "CPU decode attention benchmark: dense vs gather vs fused paged, and memcpy bandwidth "
+      "(extra arguments go to Google Benchmark)",
+      PAGEDKV_CPU_DECODE_BENCH, "pagedkv_cpu_decode_bench");
   try {
     CLI11_PARSE(app, argc, argv);
   } catch (const pagedkv::Error& e) {

@@ -4,12 +4,19 @@
 #include <utility>
 
 #include "core/error.h"
+#include "engine/cpu_model_runner.h"
+#include "engine/sampler.h"
 
 namespace pagedkv {
 
 namespace {
 
-KvCacheConfig make_cache_config(const CausalLm& model, const EngineConfig& c) {
+EngineConfig resolve(EngineConfig c, const ModelRunner& model) {
+  if (c.max_model_len == 0) c.max_model_len = model.max_model_len() > 0 ? model.max_model_len() : 4096;
+  return c;
+}
+
+KvCacheConfig make_cache_config(const ModelRunner& model, const EngineConfig& c) {
   PKV_CHECK(c.num_blocks >= 1 && c.block_size >= 1, InvalidArgument, "engine: num_blocks (",
             c.num_blocks, ") and block_size (", c.block_size, ") must be >= 1");
   PKV_CHECK(c.max_model_len >= 2, InvalidArgument, "engine: max_model_len must be >= 2, got ",
@@ -21,12 +28,18 @@ KvCacheConfig make_cache_config(const CausalLm& model, const EngineConfig& c) {
 
 }  // namespace
 
+Engine::Engine(ModelRunner& runner, EngineConfig config) : Engine(nullptr, &runner, config) {}
+
 Engine::Engine(const CausalLm& model, EngineConfig config)
-    : model_(model),
-      config_(config),
-      cache_(make_cache_config(model, config)),
-      scheduler_(cache_, config.scheduler),
-      runner_(model, cache_) {}
+    : Engine(std::make_unique<CpuModelRunner>(model), nullptr, config) {}
+
+Engine::Engine(std::unique_ptr<ModelRunner> owned, ModelRunner* borrowed, EngineConfig config)
+    : owned_runner_(std::move(owned)),
+      model_(borrowed ? *borrowed : *owned_runner_),
+      config_(resolve(config, model_)),
+      cache_(make_cache_config(model_, config_), model_.kv_storage_factory()),
+      scheduler_(cache_, config_.scheduler),
+      runner_(model_, cache_) {}
 
 Sequence* Engine::new_sequence(RequestState& r, int32_t sample, std::vector<int32_t> tokens) {
   auto seq = std::make_unique<Sequence>(next_seq_++, r.request.id, r.arrival, sample,
@@ -38,9 +51,9 @@ Sequence* Engine::new_sequence(RequestState& r, int32_t sample, std::vector<int3
 }
 
 RequestId Engine::add_request(std::vector<int32_t> prompt, SamplingParams params) {
-  validate_request(prompt, params, {model_.config().vocab_size, config_.max_model_len});
+  validate_request(prompt, params, {model_.vocab_size(), config_.max_model_len});
   const int64_t total = int64_t(prompt.size()) + params.max_tokens;
-  PKV_CHECK(scheduler_.fits_empty_pool(total), InvalidArgument, "request: a sample of ", total,
+  PKV_CHECK(cache_.fits_empty_pool(total), InvalidArgument, "request: a sample of ", total,
             " tokens (prompt ", prompt.size(), " + max_tokens ", params.max_tokens,
             ") cannot fit the KV pool of ", config_.num_blocks, " blocks of ", config_.block_size,
             " tokens even when it is empty");
@@ -84,7 +97,7 @@ std::vector<RequestOutput> Engine::step() {
             " waiting and ", scheduler_.running().size(), " running sequences");
   const std::vector<LogitsRow> rows = runner_.execute(st);
   update_peaks();
-  const int64_t V = model_.config().vocab_size;
+  const int64_t V = model_.vocab_size();
   for (const LogitsRow& row : rows) {
     Sequence* s = row.seq;
     std::vector<Sequence*> samplers{s};
@@ -100,7 +113,11 @@ std::vector<RequestOutput> Engine::step() {
       }
       s->forks_pending = 0;
     }
-    for (Sequence* x : samplers) on_token(x, sample_next(*x, row.logits, V), done);
+    for (Sequence* x : samplers) {
+      const int32_t token =
+          sample_token(std::span<const float>(row.logits, size_t(V)), *x->params, x->rng);
+      on_token(x, token, done);
+    }
   }
   ++steps_;
   return done;

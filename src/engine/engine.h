@@ -1,8 +1,8 @@
 #pragma once
-// Engine: requests in, tokens out. One KvCache (with the prefix cache), one Scheduler, one
-// ModelRunner over a CausalLm.
+// Engine: requests in, tokens out. One KvCache (with the prefix cache), one Scheduler, and the
+// model behind the ModelRunner interface (CPU or CUDA), driven step by step by a StepRunner.
 //
-//   Engine engine(model, config);
+//   Engine engine(runner, config);                        // or Engine(causal_lm, config): CPU
 //   RequestId id = engine.add_request(prompt, params);   // validated; throws on bad input
 //   while (engine.has_unfinished()) for (RequestOutput& o : engine.step()) ...;
 //
@@ -20,6 +20,7 @@
 #include "engine/request.h"
 #include "engine/scheduler.h"
 #include "engine/sequence.h"
+#include "engine/step_runner.h"
 #include "kv/kv_cache.h"
 #include "model/causal_lm.h"
 
@@ -30,7 +31,9 @@ struct EngineConfig {
   int32_t block_size = 16;
   DType kv_dtype = DType::kF32;
   bool enable_prefix_cache = true;
-  int64_t max_model_len = 4096;  // context: prompt + generated tokens per sample
+  // Context: prompt + generated tokens per sample. 0: the model's max_model_len() (4096 when the
+  // model does not say).
+  int64_t max_model_len = 0;
   SchedulerConfig scheduler;
 };
 
@@ -54,7 +57,9 @@ struct EngineMetrics {
 
 class Engine {
  public:
-  // The model must outlive the engine.
+  // The runner (or model) must outlive the engine.
+  Engine(ModelRunner& runner, EngineConfig config);
+  // The CPU runner over `model`, owned by the engine.
   Engine(const CausalLm& model, EngineConfig config);
 
   // Validates (validate_request, and that one sample fits the empty pool), then queues the
@@ -69,6 +74,7 @@ class Engine {
 
   EngineMetrics metrics() const;
   const KvCache& cache() const { return cache_; }
+  // The resolved configuration (max_model_len filled in from the model when it was 0).
   const EngineConfig& config() const { return config_; }
 
  private:
@@ -82,11 +88,14 @@ class Engine {
   void on_token(Sequence* seq, int32_t token, std::vector<RequestOutput>& done);
   void update_peaks();
 
-  const CausalLm& model_;
+  Engine(std::unique_ptr<ModelRunner> owned, ModelRunner* borrowed, EngineConfig config);
+
+  std::unique_ptr<ModelRunner> owned_runner_;  // set when built from a CausalLm
+  ModelRunner& model_;
   EngineConfig config_;
   KvCache cache_;
   Scheduler scheduler_;
-  ModelRunner runner_;
+  StepRunner runner_;
   std::map<RequestId, RequestState> requests_;
   std::unordered_map<SeqId, std::unique_ptr<Sequence>> seqs_;
   RequestId next_request_ = 0;

@@ -1,48 +1,40 @@
 #pragma once
-// ModelRunner: runs one scheduled step on a CausalLm — one batched decode call for every decode
-// token, then one prefill call per chunk (the model's prefill takes one sequence at a time) — and
-// hands back the logits rows the engine samples from. After the step, every full block whose
-// tokens were just written is published to the prefix cache.
+// ModelRunner: how the engine runs a model — prefill and decode over a KvCache, logits out. The
+// scheduler, block tables and prefix cache stay on the host whatever the runner; a runner only
+// computes the positions the engine has placed in the cache (and, for decode, appends the one new
+// token per sequence). CpuModelRunner (cpu_model_runner.h) runs a CausalLm on the CPU; a CUDA
+// runner is a second implementation of this interface, not a fork of the engine.
 
 #include <cstdint>
+#include <span>
 #include <vector>
 
-#include "engine/scheduler.h"
-#include "model/causal_lm.h"
+#include "kv/kv_cache.h"
 
 namespace pagedkv {
 
-struct LogitsRow {
-  Sequence* seq = nullptr;
-  const float* logits = nullptr;  // [V], valid until the next execute()
-};
-
-struct RunnerTimings {
-  int64_t prefill_tokens = 0;
-  int64_t decode_tokens = 0;
-  double prefill_seconds = 0;
-  double decode_seconds = 0;
-};
-
 class ModelRunner {
  public:
-  ModelRunner(const CausalLm& model, KvCache& cache) : model_(model), cache_(cache) {}
+  virtual ~ModelRunner() = default;
 
-  // Updates each sequence's num_cached. Rows: one per decode sequence (in step order), then one
-  // per chunk that completes a fresh prompt (its last token's logits give the first sample).
-  std::vector<LogitsRow> execute(const ScheduledStep& step);
+  virtual int64_t vocab_size() const = 0;
+  // The context the model was trained for (config.json max_position_embeddings); 0: not known.
+  virtual int64_t max_model_len() const = 0;
+  // The KV cache this model needs: its layer groups (one per attention rule) and geometry.
+  virtual KvCacheConfig kv_cache_config(int32_t num_blocks, int32_t block_size,
+                                        DType kv_dtype) const = 0;
+  // Where the cache keeps K/V: host memory here; a device runner returns device storage.
+  virtual KvStorageFactory kv_storage_factory() const { return make_host_kv_storage; }
 
-  const RunnerTimings& timings() const { return timings_; }
-
- private:
-  const CausalLm& model_;
-  KvCache& cache_;
-  std::vector<float> decode_logits_;                // [B, V]
-  std::vector<std::vector<float>> prefill_logits_;  // [chunks][V]
-  RunnerTimings timings_;
+  // Computes positions [start, start + T) of seq, already appended to the cache (with their
+  // ids when the prefix cache is on). Returns logits [T, V], or [1, V] for the last token when
+  // all_logits is false.
+  virtual std::vector<float> prefill(KvCache& cache, SeqId seq, int64_t start,
+                                     std::span<const int32_t> tokens, bool all_logits) = 0;
+  // Appends one token per sequence (all or nothing: KvCache::blocks_for_decode must fit) and
+  // returns logits [B, V].
+  virtual std::vector<float> decode(KvCache& cache, std::span<const SeqId> seqs,
+                                    std::span<const int32_t> tokens) = 0;
 };
-
-// Draws the next token of `seq` from its logits row with its own generator.
-int32_t sample_next(Sequence& seq, const float* logits, int64_t vocab_size);
 
 }  // namespace pagedkv

@@ -23,17 +23,6 @@ Scheduler::Scheduler(KvCache& cache, SchedulerConfig config) : cache_(cache), co
   config_.validate();
 }
 
-bool Scheduler::fits_empty_pool(int64_t total_tokens) const {
-  for (int32_t g = 0; g < cache_.num_groups(); ++g) {
-    const BlockAllocator& alloc = cache_.allocator(g);
-    const int64_t bs = cache_.geometry(g).block_size;
-    const int64_t cap = alloc.budget() == BlockAllocator::kNone ? alloc.num_blocks() : alloc.budget();
-    // +1: a forked sample copies its shared partial tail block once.
-    if ((total_tokens + bs - 1) / bs + 1 > cap) return false;
-  }
-  return true;
-}
-
 void Scheduler::insert_waiting(Sequence* seq) {
   auto it = std::find_if(waiting_.begin(), waiting_.end(),
                          [&](const Sequence* w) { return seq->older_than(*w); });
@@ -92,16 +81,9 @@ bool Scheduler::try_admit(Sequence* seq, std::vector<int64_t>& reserved) {
   // A running sequence is computing blocks this one could share once they are published: wait
   // for them rather than compute (and hold) a second copy.
   if (cache_.prefix_cache_enabled() && prefix_pending(*seq, hit.num_tokens)) return false;
-  // The same count KvCache::add_prompt makes: cached blocks that sit free in the queue cost a
-  // block like fresh ones; cached blocks in use are only retained.
-  std::vector<int64_t> need(cache_.num_groups(), 0);
-  for (int32_t g = 0; g < cache_.num_groups(); ++g) {
-    const BlockAllocator& alloc = cache_.allocator(g);
-    const int64_t bs = cache_.geometry(g).block_size;
-    for (int32_t b : hit.blocks[g]) need[g] += alloc.ref_count(b) == 0 ? 1 : 0;
-    need[g] += (int64_t(tokens.size()) + bs - 1) / bs - hit.num_tokens / bs;
-    if (need[g] + reserved[g] > alloc.available()) return false;
-  }
+  const std::vector<int64_t> need = cache_.blocks_to_admit(hit, int64_t(tokens.size()));
+  for (int32_t g = 0; g < cache_.num_groups(); ++g)
+    if (need[g] + reserved[g] > cache_.allocator(g).available()) return false;
   const int64_t cached = cache_.add_prompt(seq->id, tokens);
   for (int32_t g = 0; g < cache_.num_groups(); ++g) reserved[g] += need[g];
   seq->num_cached = cached;
@@ -111,21 +93,20 @@ bool Scheduler::try_admit(Sequence* seq, std::vector<int64_t>& reserved) {
   return true;
 }
 
+std::vector<int64_t> Scheduler::decode_need() const {
+  std::vector<SeqId> decoding;
+  for (const Sequence* s : running_)
+    if (!s->prefilling()) decoding.push_back(s->id);
+  return cache_.blocks_for_decode(decoding);
+}
+
 ScheduledStep Scheduler::schedule() {
   ScheduledStep step;
-  const int32_t G = cache_.num_groups();
   // 1. Blocks this step's decode tokens need; preempt the newest request until they fit.
-  std::vector<int64_t> need(G, 0);
+  std::vector<int64_t> need;
   for (;;) {
-    std::fill(need.begin(), need.end(), 0);
-    for (const Sequence* s : running_) {
-      if (s->prefilling()) continue;
-      for (int32_t g = 0; g < G; ++g)
-        need[g] += cache_.table(g, s->id).plan_append(cache_.allocator(g), 1).needed();
-    }
-    bool fits = true;
-    for (int32_t g = 0; g < G; ++g) fits = fits && need[g] <= cache_.allocator(g).available();
-    if (fits) break;
+    need = decode_need();
+    if (cache_.fits(need)) break;
     Sequence* newest = *std::max_element(
         running_.begin(), running_.end(),
         [](const Sequence* a, const Sequence* b) { return a->older_than(*b); });

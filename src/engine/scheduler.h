@@ -54,8 +54,6 @@ class Scheduler {
   Scheduler(KvCache& cache, SchedulerConfig config);
 
   const SchedulerConfig& config() const { return config_; }
-  // Whether a sequence growing to `total_tokens` fits the empty pool (else it could never run).
-  bool fits_empty_pool(int64_t total_tokens) const;
 
   // A new sequence (status waiting), queued by age.
   void add_waiting(Sequence* seq);
@@ -72,6 +70,8 @@ class Scheduler {
 
  private:
   bool try_admit(Sequence* seq, std::vector<int64_t>& reserved);
+  // Blocks the decode tokens of the running sequences past their prefill need ([group]).
+  std::vector<int64_t> decode_need() const;
   // Whether a running, still-prefilling sequence shares more full blocks with seq's prompt than
   // the prefix cache holds now (they will be published when its prefill completes).
   bool prefix_pending(const Sequence& seq, int64_t hit_tokens) const;

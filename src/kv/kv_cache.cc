@@ -107,6 +107,34 @@ KvStorage& KvCache::storage(int32_t g) {
   return *groups_[g].storage;
 }
 
+std::vector<int64_t> KvCache::blocks_for_decode(std::span<const SeqId> seqs) const {
+  std::vector<int64_t> need(num_groups(), 0);
+  for (SeqId seq : seqs) {
+    const Sequence& s = sequence(seq, "blocks_for_decode");
+    for (int32_t g = 0; g < num_groups(); ++g)
+      need[g] += s.tables[g].plan_append(*groups_[g].alloc, 1).needed();
+  }
+  return need;
+}
+
+bool KvCache::fits(std::span<const int64_t> blocks) const {
+  PKV_CHECK(int64_t(blocks.size()) == num_groups(), InvalidArgument, "fits: ", blocks.size(),
+            " counts for ", num_groups(), " layer groups");
+  for (int32_t g = 0; g < num_groups(); ++g)
+    if (blocks[g] > groups_[g].alloc->available()) return false;
+  return true;
+}
+
+bool KvCache::fits_empty_pool(int64_t num_tokens) const {
+  for (const Group& g : groups_) {
+    const int64_t bs = g.storage->geometry().block_size;
+    const int64_t cap = g.alloc->budget() == BlockAllocator::kNone ? g.alloc->num_blocks()
+                                                                   : g.alloc->budget();
+    if ((num_tokens + bs - 1) / bs + 1 > cap) return false;
+  }
+  return true;
+}
+
 const KvCache::Sequence& KvCache::sequence(SeqId seq, const char* what) const {
   auto it = seqs_.find(seq);
   PKV_CHECK(it != seqs_.end(), InvalidArgument, what, ": unknown sequence ", seq);

@@ -119,6 +119,23 @@ class KvCache {
   void read(SeqId seq, int32_t layer, int64_t pos, float* k, float* v) const;
   TokenSlot locate(int32_t group, SeqId seq, int64_t pos) const;
 
+  // --- Check-then-act block accounting: how many blocks an operation would take from each
+  // group's free queue ([num_groups]), asked before anything changes. Callers compare against
+  // fits(); the operation itself makes the same count.
+  // Decode: one token appended to each of seqs takes a new tail block where one fills and a copy
+  // of a shared partial tail. Blocks the appends would release are not credited, so the batch
+  // fits in any append order when fits() holds.
+  std::vector<int64_t> blocks_for_decode(std::span<const SeqId> seqs) const;
+  // Admission (add_prompt): fresh blocks for the prompt's uncached rest plus the hit's cached
+  // blocks that sit free in the queue (cached blocks in use are only shared).
+  std::vector<int64_t> blocks_to_admit(std::span<const int32_t> prompt, uint64_t ns = 0) const;
+  std::vector<int64_t> blocks_to_admit(const PrefixHit& hit, int64_t prompt_len) const;
+  // Whether every group can hand out blocks[g] more blocks now.
+  bool fits(std::span<const int64_t> blocks) const;
+  // Whether one sequence growing to num_tokens (plus one copy-on-write of its tail, as a forked
+  // sample makes) fits each group's empty pool (budget included): else it could never run.
+  bool fits_empty_pool(int64_t num_tokens) const;
+
   // The CSR page list of `seqs` (each with >= 1 token) in one group, for their next queries.
   PageList page_list(int32_t group, std::span<const SeqId> seqs) const;
   KvLayerView layer_view(int32_t layer) const;

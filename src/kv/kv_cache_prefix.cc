@@ -48,22 +48,34 @@ PrefixHit KvCache::lookup(std::span<const int32_t> prompt, uint64_t ns) const {
   return hit;
 }
 
+std::vector<int64_t> KvCache::blocks_to_admit(const PrefixHit& hit, int64_t prompt_len) const {
+  std::vector<int64_t> need(num_groups(), 0);
+  for (int32_t g = 0; g < num_groups(); ++g) {
+    const BlockAllocator& alloc = *groups_[g].alloc;
+    const int64_t bs = groups_[g].storage->geometry().block_size;
+    for (int32_t b : hit.blocks[g]) need[g] += alloc.ref_count(b) == 0 ? 1 : 0;
+    need[g] += (prompt_len + bs - 1) / bs - hit.num_tokens / bs;
+  }
+  return need;
+}
+
+std::vector<int64_t> KvCache::blocks_to_admit(std::span<const int32_t> prompt, uint64_t ns) const {
+  return blocks_to_admit(lookup(prompt, ns), int64_t(prompt.size()));
+}
+
 int64_t KvCache::add_prompt(SeqId seq, std::span<const int32_t> prompt, uint64_t ns) {
   PKV_CHECK(!has_sequence(seq), InvalidArgument, "add_prompt: sequence ", seq, " exists");
   PKV_CHECK(!prompt.empty(), InvalidArgument, "add_prompt: empty prompt for sequence ", seq);
   const PrefixHit hit = lookup(prompt, ns);
   const int64_t len = int64_t(prompt.size());
-  // Validate every group: hit blocks that sit free in the queue count like fresh ones.
+  const std::vector<int64_t> need = blocks_to_admit(hit, len);
   for (int32_t g = 0; g < num_groups(); ++g) {
-    const BlockAllocator& alloc = *groups_[g].alloc;
     const int64_t bs = groups_[g].storage->geometry().block_size;
-    int64_t free_hits = 0;
-    for (int32_t b : hit.blocks[g]) free_hits += alloc.ref_count(b) == 0 ? 1 : 0;
     const int64_t fresh = (len + bs - 1) / bs - hit.num_tokens / bs;
-    PKV_CHECK(free_hits + fresh <= alloc.available(), OutOfMemory, "cannot add sequence ", seq,
+    PKV_CHECK(need[g] <= groups_[g].alloc->available(), OutOfMemory, "cannot add sequence ", seq,
               " with ", len, " prompt tokens (", hit.num_tokens, " cached): layer group ", g,
-              " needs ", free_hits + fresh, " blocks (", free_hits, " cached but free, ", fresh,
-              " new), ", alloc.available(), " available");
+              " needs ", need[g], " blocks (", need[g] - fresh, " cached but free, ", fresh,
+              " new), ", groups_[g].alloc->available(), " available");
   }
   // Validated: nothing below can fail.
   add_sequence(seq);

@@ -1,12 +1,13 @@
 #pragma once
-// A causal LM of one of the four families running over the paged KV cache.
+// A causal LM running over the paged KV cache: one generic decoder forward pass for every family,
+// driven by ModelConfig (families/*.cc resolve what differs into it).
 //
 // prefill(seq, tokens): appends the tokens to seq in every layer group of the cache, writes each
 // layer's K/V into the pool through the block tables, and attends causally within the layer's
 // window / chunk, reading earlier tokens (e.g. prefix-cache blocks) from the pool in place.
 // decode(seqs, tokens): one token per sequence, appended together; each layer calls the fused
 // paged decode attention with its group's page list. Sliding and chunked groups release the
-// blocks no later query can see when the cache appends (kv/layer_group.h's retained range).
+// blocks no later query can see when the cache appends (kv/attention_rule.h's retained range).
 //
 // All activations are f32; K/V are stored in the cache's dtype (f32 for exact HF comparison).
 
@@ -16,18 +17,12 @@
 #include <vector>
 
 #include "kv/kv_cache.h"
+#include "model/attention_layer.h"
 #include "model/model_config.h"
 #include "model/model_weights.h"
 #include "model/rope.h"
 
 namespace pagedkv {
-
-// Which kernel decode calls. kAuto: the fused paged kernel (attention/paged_decode_cpu.h) when it
-// supports the head dim and KV dtype, else the paged prefill kernel with one query per sequence
-// (any head dim; the HF fixtures use head_dim 32). Both read the blocks in place.
-// kGather: copy each sequence's visible blocks into a contiguous buffer, then dense attention
-// (attention/decode_gather.h) — the baseline the fused kernel is benchmarked against.
-enum class DecodeKernel { kAuto, kFusedPaged, kPagedPrefill, kGather };
 
 class CausalLm {
  public:
@@ -40,7 +35,8 @@ class CausalLm {
   // The kernel decode will call for this model and a KV pool of dtype kv.
   DecodeKernel resolved_decode_kernel(DType kv) const;
 
-  // The layer groups (one per distinct attention rule) of a KvCache that serves this model.
+  // The layer groups (one per distinct attention rule, in order of first layer) of a KvCache
+  // that serves this model.
   KvCacheConfig kv_cache_config(int32_t num_blocks, int32_t block_size,
                                 DType dtype = DType::kF32) const;
 
@@ -53,23 +49,19 @@ class CausalLm {
   // engine then computes the uncached rest in chunks). Nothing is appended.
   std::vector<float> prefill_appended(KvCache& cache, SeqId seq, int64_t start,
                                       std::span<const int32_t> tokens, bool all_logits = true) const;
-  // One new token per sequence (each with >= 1 cached token). Returns logits [B, V].
-  // With the prefix cache on, prefill and decode append through KvCache::append_tokens so the
-  // cache knows every position's token id and can publish full blocks.
+  // One new token per sequence (each with >= 1 cached token), appended all or nothing (checked
+  // with KvCache::blocks_for_decode first). Returns logits [B, V]. With the prefix cache on,
+  // tokens are appended with their ids so the cache can publish full blocks.
   std::vector<float> decode(KvCache& cache, std::span<const SeqId> seqs,
                             std::span<const int32_t> tokens) const;
 
  private:
   // Validates prefill arguments before anything is appended (errors leave the cache as it was).
   void check_prefill(const KvCache& cache, SeqId seq, std::span<const int32_t> tokens) const;
-  // Runs rows [start, start + T) of seq, already appended, through the model.
-  std::vector<float> run_prefill(KvCache& cache, SeqId seq, int64_t start,
-                                 std::span<const int32_t> tokens, bool all_logits) const;
-  struct Batch;  // rows being computed: their sequences, positions, and which step kind
-  void attention_layer(KvCache& cache, const Batch& b, int32_t layer, const float* x,
-                       float* out) const;
-  std::vector<float> run(KvCache& cache, const Batch& b, std::span<const int32_t> tokens,
-                         bool all_logits) const;
+  ForwardRows prefill_rows(SeqId seq, int64_t start, int64_t count) const;
+  // The decoder over rows already appended to the cache; logits of every row or the last one.
+  std::vector<float> forward(KvCache& cache, const ForwardRows& rows,
+                             std::span<const int32_t> tokens, bool all_logits) const;
 
   ModelConfig config_;
   ModelWeights weights_;

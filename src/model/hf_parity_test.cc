@@ -9,7 +9,7 @@
 
 #include "core/error.h"
 #include "model/causal_lm.h"
-#include "model/hf_fixture.h"
+#include "model/testing/hf_fixture.h"
 
 namespace pagedkv {
 namespace {

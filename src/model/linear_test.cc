@@ -12,7 +12,7 @@
 
 #include "core/error.h"
 #include "core/random.h"
-#include "model/hf_fixture.h"
+#include "model/testing/hf_fixture.h"
 
 namespace pagedkv {
 namespace {

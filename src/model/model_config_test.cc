@@ -30,7 +30,8 @@ void expect_same(const ModelConfig& a, const ModelConfig& b) {
     SCOPED_TRACE(str_cat("layer ", i));
     const LayerConfig &x = a.layers[i], &y = b.layers[i];
     EXPECT_EQ(x.attention, y.attention);
-    EXPECT_EQ(x.window, y.window);
+    EXPECT_EQ(x.temperature_tuning, y.temperature_tuning);
+    EXPECT_EQ(x.mlp_size, y.mlp_size);
     EXPECT_EQ(x.use_rope, y.use_rope);
     EXPECT_EQ(x.moe, y.moe);
     EXPECT_EQ(x.rope.type, y.rope.type);
@@ -52,7 +53,8 @@ TEST(ModelConfig, Gemma3LayerPatternAndRopeBases) {
   ASSERT_EQ(c.num_layers, 6);
   for (int i = 0; i < 6; ++i) {
     const bool global = (i + 1) % 6 == 0;
-    EXPECT_EQ(c.layers[i].attention, global ? LayerKind::kFull : LayerKind::kSliding) << i;
+    EXPECT_EQ(c.layers[i].attention, global ? AttentionRule::full() : AttentionRule::sliding(8))
+        << i;
     EXPECT_EQ(c.layers[i].rope.theta, global ? 1e6 : 1e4) << i;
     EXPECT_EQ(c.layers[i].rope.type, global ? RopeType::kLinear : RopeType::kDefault) << i;
   }
@@ -65,9 +67,8 @@ TEST(ModelConfig, AbsentKeysTakeFamilyDefaults) {
       parse_model_config(json{{"architectures", {"Gemma3ForCausalLM"}}, {"num_hidden_layers", 12}});
   EXPECT_TRUE(g.tie_word_embeddings);
   EXPECT_EQ(g.head_dim, 256);
-  EXPECT_EQ(g.layers[5].attention, LayerKind::kFull);
-  EXPECT_EQ(g.layers[4].attention, LayerKind::kSliding);
-  EXPECT_EQ(g.layers[4].window, 4096);
+  EXPECT_EQ(g.layers[5].attention, AttentionRule::full());
+  EXPECT_EQ(g.layers[4].attention, AttentionRule::sliding(4096));
   EXPECT_EQ(g.layers[4].rope.theta, 10000.0);
   EXPECT_EQ(g.layers[5].rope.theta, 1e6);
   EXPECT_EQ(g.activation, Activation::kGeluTanh);
@@ -84,19 +85,22 @@ TEST(ModelConfig, AbsentKeysTakeFamilyDefaults) {
                                                 {"interleave_moe_layer_step", 2}});
   EXPECT_EQ(m.layers[0].use_rope, true);
   EXPECT_EQ(m.layers[3].use_rope, false);
-  EXPECT_EQ(m.layers[3].attention, LayerKind::kFull);
-  EXPECT_EQ(m.layers[2].attention, LayerKind::kChunked);
-  EXPECT_EQ(m.layers[2].window, 8192);
+  EXPECT_EQ(m.layers[3].attention, AttentionRule::full());
+  EXPECT_EQ(m.layers[2].attention, AttentionRule::chunked(8192));
+  EXPECT_EQ(m.layers[2].mlp_size, 16384);
+  EXPECT_EQ(m.expert_size, 8192);
   EXPECT_FALSE(m.layers[0].moe);
   EXPECT_TRUE(m.layers[1].moe);
-  EXPECT_TRUE(m.l2_qk_norm);
-  EXPECT_TRUE(m.attn_temperature_tuning);
+  EXPECT_EQ(m.qk_norm, QkNorm::kWeightlessAfterRope);
+  EXPECT_EQ(m.rope_style, RopeStyle::kInterleaved);
+  EXPECT_TRUE(m.layers[3].temperature_tuning);
+  EXPECT_FALSE(m.layers[2].temperature_tuning);
   EXPECT_EQ(m.layers[0].rope.theta, 500000.0);
 
   const ModelConfig q = parse_model_config(json{{"architectures", {"Qwen3ForCausalLM"}}});
-  EXPECT_TRUE(q.learned_qk_norm);
+  EXPECT_EQ(q.qk_norm, QkNorm::kLearnedBeforeRope);
   EXPECT_EQ(q.head_dim, 128);
-  EXPECT_EQ(q.layers[31].attention, LayerKind::kFull);
+  EXPECT_EQ(q.layers[31].attention, AttentionRule::full());
 }
 
 TEST(ModelConfig, UnknownArchitectureAndRopeTypeAreRefused) {

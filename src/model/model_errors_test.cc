@@ -13,7 +13,7 @@
 #include "core/dtype.h"
 #include "core/error.h"
 #include "model/causal_lm.h"
-#include "model/hf_fixture.h"
+#include "model/testing/hf_fixture.h"
 #include "model/safetensors.h"
 
 namespace pagedkv {

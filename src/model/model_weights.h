@@ -1,7 +1,9 @@
 #pragma once
-// The weights of one causal LM, f32 in memory (bf16/f16 checkpoints upcast once at load), laid out
-// as HF names and shapes them. Loading checks every tensor's presence and shape against the
-// config, so a wrong checkpoint fails at load with the file and tensor named, never mid-forward.
+// The weights of one causal LM, f32 in memory (bf16/f16 checkpoints upcast once at load), named
+// by their role in the forward pass. Loading reads the HF names the config gives
+// (ModelConfig::names, set by the family file) and checks every tensor's presence and shape
+// against the config, so a wrong checkpoint fails at load with the file and tensor named, never
+// mid-forward.
 
 #include <memory>
 #include <string>
@@ -18,18 +20,18 @@ class TensorStore;
 
 struct AttentionWeights {
   Linear q, k, v, o;          // q [Hq*D, H], k/v [Hkv*D, H], o [H, Hq*D]
-  std::vector<float> q_norm;  // [D] (Qwen 3, Gemma 3)
+  std::vector<float> q_norm;  // [D] (QkNorm::kLearnedBeforeRope)
   std::vector<float> k_norm;  // [D]
 };
 
 struct LayerWeights {
-  std::vector<float> input_norm;      // [H]
-  std::vector<float> post_attn_norm;  // [H]
-  std::vector<float> pre_ff_norm;     // [H] Gemma 3 only
-  std::vector<float> post_ff_norm;    // [H] Gemma 3 only
+  std::vector<float> attn_norm;      // [H] before attention
+  std::vector<float> attn_out_norm;  // [H] on attention's output, or empty
+  std::vector<float> mlp_norm;       // [H] before the MLP
+  std::vector<float> mlp_out_norm;   // [H] on the MLP's output, or empty
   AttentionWeights attn;
   GatedMlp mlp;                   // dense layers
-  std::unique_ptr<MoeLayer> moe;  // Llama 4 MoE layers
+  std::unique_ptr<MoeLayer> moe;  // MoE layers
 };
 
 struct ModelWeights {

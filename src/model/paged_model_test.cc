@@ -12,7 +12,7 @@
 #include "core/error.h"
 #include "core/random.h"
 #include "model/causal_lm.h"
-#include "model/hf_fixture.h"
+#include "model/testing/hf_fixture.h"
 
 namespace pagedkv {
 namespace {
@@ -175,7 +175,7 @@ TEST(PagedModelGemma3, SlidingLayersHoldBoundedBlocks) {
   const HfFixture fx = load_hf_fixture("testdata/gemma3");
   int32_t W = 0;
   for (const auto& l : m.config().layers)
-    if (l.attention == LayerKind::kSliding) W = l.window;
+    if (l.attention.kind == AttentionKind::kSliding) W = l.attention.window;
   ASSERT_GT(W, 0);
   const int64_t bound = (W + kBlockSize - 1) / kBlockSize + 1;
   KvCache cache(m.kv_cache_config(kPoolBlocks, kBlockSize));
@@ -255,7 +255,7 @@ TEST(PagedModelLlama4, ChunkedLayersHoldBoundedBlocks) {
   const HfFixture fx = load_hf_fixture("testdata/llama4");
   int32_t C = 0;
   for (const auto& l : m.config().layers)
-    if (l.attention == LayerKind::kChunked) C = l.window;
+    if (l.attention.kind == AttentionKind::kChunked) C = l.attention.chunk;
   ASSERT_GT(C, 0);
   const int64_t bound = (C + kBlockSize - 1) / kBlockSize + 1;
   KvCache cache(m.kv_cache_config(kPoolBlocks, kBlockSize));

@@ -42,31 +42,35 @@ std::vector<float> norm_weight(Rng& rng, int64_t n, bool one_plus) {
 
 ModelWeights random_model_weights(const ModelConfig& c, Rng& rng) {
   const int64_t H = c.hidden_size, D = c.head_dim, V = c.vocab_size;
-  const bool gemma = c.family == ModelFamily::kGemma3;
+  const bool one_plus = c.norm_weight == NormWeight::kOnePlus;
+  // Scaled embeddings (Gemma 3) are drawn small so that the scaled ones are O(1).
+  const float embed_std = c.embed_scale != 1.0 ? 1.0f / float(c.embed_scale) : 1.0f;
   ModelWeights w;
-  w.embed = normal(rng, V * H, gemma ? 1.0f / std::sqrt(float(H)) : 1.0f);
-  w.final_norm = norm_weight(rng, H, gemma);
+  w.embed = normal(rng, V * H, embed_std);
+  w.final_norm = norm_weight(rng, H, one_plus);
   w.lm_head = c.tie_word_embeddings ? Linear{H, V, w.embed, {}} : linear(rng, V, H, false);
   w.layers.resize(c.num_layers);
+  // A norm for every name the config gives, in the order HF declares them.
+  auto norm = [&](const std::string& name) {
+    return name.empty() ? std::vector<float>{} : norm_weight(rng, H, one_plus);
+  };
   for (int64_t i = 0; i < c.num_layers; ++i) {
     LayerWeights& l = w.layers[i];
-    l.input_norm = norm_weight(rng, H, gemma);
-    l.post_attn_norm = norm_weight(rng, H, gemma);
-    if (gemma) {
-      l.pre_ff_norm = norm_weight(rng, H, gemma);
-      l.post_ff_norm = norm_weight(rng, H, gemma);
+    l.attn_norm = norm(c.names.attn_norm);
+    l.attn_out_norm = norm(c.names.attn_out_norm);
+    l.mlp_norm = norm(c.names.mlp_norm);
+    l.mlp_out_norm = norm(c.names.mlp_out_norm);
+    l.attn.q = linear(rng, c.num_heads * D, H, c.qkv_bias);
+    l.attn.k = linear(rng, c.num_kv_heads * D, H, c.qkv_bias);
+    l.attn.v = linear(rng, c.num_kv_heads * D, H, c.qkv_bias);
+    l.attn.o = linear(rng, H, c.num_heads * D, c.o_bias);
+    if (c.qk_norm == QkNorm::kLearnedBeforeRope) {
+      l.attn.q_norm = norm_weight(rng, D, one_plus);
+      l.attn.k_norm = norm_weight(rng, D, one_plus);
     }
-    l.attn.q = linear(rng, c.num_heads * D, H, c.attention_bias);
-    l.attn.k = linear(rng, c.num_kv_heads * D, H, c.attention_bias);
-    l.attn.v = linear(rng, c.num_kv_heads * D, H, c.attention_bias);
-    l.attn.o = linear(rng, H, c.num_heads * D, c.attention_bias);
-    if (c.learned_qk_norm) {
-      l.attn.q_norm = norm_weight(rng, D, gemma);
-      l.attn.k_norm = norm_weight(rng, D, gemma);
-    }
-    if (c.family == ModelFamily::kLlama4 && c.layers[i].moe) {
+    if (c.layers[i].moe) {
       auto m = std::make_unique<MoeLayer>();
-      const int64_t E = c.num_experts, I = c.intermediate_size;
+      const int64_t E = c.num_experts, I = c.expert_size;
       m->num_experts = E;
       m->top_k = c.experts_per_token;
       m->hidden = H;
@@ -78,9 +82,7 @@ ModelWeights random_model_weights(const ModelConfig& c, Rng& rng) {
       m->shared = mlp(rng, H, I, false, c.activation);
       l.moe = std::move(m);
     } else {
-      const int64_t inter =
-          c.family == ModelFamily::kLlama4 ? c.intermediate_size_mlp : c.intermediate_size;
-      l.mlp = mlp(rng, H, inter, c.mlp_bias, c.activation);
+      l.mlp = mlp(rng, H, c.layers[i].mlp_size, c.mlp_bias, c.activation);
     }
   }
   return w;

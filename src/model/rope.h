@@ -11,8 +11,6 @@
 
 namespace pagedkv {
 
-enum class RopeStyle { kRotateHalf, kInterleaved };
-
 class Rope {
  public:
   Rope(const RopeConfig& config, int64_t head_dim, RopeStyle style);

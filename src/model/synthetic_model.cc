@@ -37,23 +37,23 @@ ModelConfig synthetic_model_config(const SyntheticModelSpec& s) {
             InvalidArgument, "synthetic model spec: bad sizes (vocab ", s.vocab_size, ", hidden ",
             s.hidden_size, ", heads ", s.num_heads, "/", s.num_kv_heads, ", head_dim ", s.head_dim, ")");
   ModelConfig c;
-  c.family = ModelFamily::kLlama3;
+  c.family = "llama3";
   c.architecture = "LlamaForCausalLM (synthetic)";
   c.vocab_size = s.vocab_size;
   c.hidden_size = s.hidden_size;
-  c.intermediate_size = s.intermediate_size;
   c.num_layers = s.num_layers;
   c.num_heads = s.num_heads;
   c.num_kv_heads = s.num_kv_heads;
   c.head_dim = s.head_dim;
+  c.max_position_embeddings = 4096;
   c.rms_norm_eps = 1e-5;
   c.query_scale = 1.0 / std::sqrt(double(s.head_dim));
   c.activation = Activation::kSilu;
   c.layers.resize(s.num_layers);
   for (LayerConfig& l : c.layers) {
-    l.attention = LayerKind::kFull;
     l.rope.type = RopeType::kDefault;
     l.rope.theta = s.rope_theta;
+    l.mlp_size = s.intermediate_size;
   }
   return c;
 }

@@ -11,15 +11,8 @@
 
 namespace pagedkv::testing {
 
-VisibleRange full_range(int32_t len) { return {0, len}; }
-
-VisibleRange sliding_window_range(int32_t len, int32_t window) {
-  const int32_t start = std::max(0, len - window);
-  return {start, len - start};
-}
-
-VisibleRange chunked_range(int32_t len, int32_t chunk) {
-  const int32_t start = ((len - 1) / chunk) * chunk;
+VisibleRange visible_range(const AttentionRule& rule, int32_t len) {
+  const int32_t start = int32_t(rule.visible_begin(len));
   return {start, len - start};
 }
 

@@ -10,6 +10,7 @@
 #include "attention/decode_params.h"
 #include "core/aligned_buffer.h"
 #include "core/random.h"
+#include "kv/attention_rule.h"
 
 namespace pagedkv::testing {
 
@@ -29,14 +30,13 @@ struct DecodeProblemSpec {
   float qk_stddev = 1.0f;      // spread of q and K values (bigger = peakier softmax)
 };
 
-// Visible ranges the cache would hand the kernel (DESIGN §3), as [start, start + count).
+// The visible range the cache would hand the kernel for a sequence of len tokens under a rule
+// (kv/attention_rule.h), as [start, start + count).
 struct VisibleRange {
   int32_t start = 0;
   int32_t count = 0;
 };
-VisibleRange full_range(int32_t len);
-VisibleRange sliding_window_range(int32_t len, int32_t window);  // [max(0, len - W), len)
-VisibleRange chunked_range(int32_t len, int32_t chunk);          // [((len - 1) / C) * C, len)
+VisibleRange visible_range(const AttentionRule& rule, int32_t len);
 
 // Random lengths in [1, max_len] for B sequences (log-uniform), always including max_len and,
 // when B >= 2, 1.

@@ -1,4 +1,4 @@
-#include "model/hf_fixture.h"
+#include "model/testing/hf_fixture.h"
 
 #include <cmath>
 #include <fstream>

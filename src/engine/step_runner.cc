@@ -1,8 +1,7 @@
-#include "engine/model_runner.h"
+#include "engine/step_runner.h"
 
 #include <chrono>
 
-#include "engine/sampler.h"
 
 namespace pagedkv {
 
@@ -14,8 +13,8 @@ double seconds_since(std::chrono::steady_clock::time_point t0) {
 
 }  // namespace
 
-std::vector<LogitsRow> ModelRunner::execute(const ScheduledStep& step) {
-  const int64_t V = model_.config().vocab_size;
+std::vector<LogitsRow> StepRunner::execute(const ScheduledStep& step) {
+  const int64_t V = model_.vocab_size();
   std::vector<LogitsRow> rows;
   if (!step.decode.empty()) {
     const auto t0 = std::chrono::steady_clock::now();
@@ -39,7 +38,7 @@ std::vector<LogitsRow> ModelRunner::execute(const ScheduledStep& step) {
     const PrefillChunk& c = step.prefill[i];
     const auto t0 = std::chrono::steady_clock::now();
     const std::span<const int32_t> chunk(c.seq->tokens.data() + c.start, size_t(c.len));
-    prefill_logits_[i] = model_.prefill_appended(cache_, c.seq->id, c.start, chunk, false);
+    prefill_logits_[i] = model_.prefill(cache_, c.seq->id, c.start, chunk, false);
     c.seq->num_cached += c.len;
     if (!c.seq->prefilling() && c.seq->num_generated() == 0)
       rows.push_back({c.seq, prefill_logits_[i].data()});
@@ -53,10 +52,6 @@ std::vector<LogitsRow> ModelRunner::execute(const ScheduledStep& step) {
   for (const PrefillChunk& c : step.prefill)
     if (!c.seq->prefilling()) cache_.cache_full_blocks(c.seq->id);
   return rows;
-}
-
-int32_t sample_next(Sequence& seq, const float* logits, int64_t vocab_size) {
-  return sample_token(std::span<const float>(logits, size_t(vocab_size)), *seq.params, seq.rng);
 }
 
 }  // namespace pagedkv

@@ -1,8 +1,11 @@
-#include "cli/demo_command.h"
-
+// pagedkv_pool_demo (`pagedkv pool-demo`): a tour of the kv layer on a tiny pool, no model:
+// a prompt shared by forked sequences, copy-on-write of the shared tail, a sliding-window group
+// sliding past its window, the pool's metrics and each sequence's page list, prefix-cache reuse.
+#include <CLI/CLI.hpp>
 #include <iostream>
 #include <vector>
 
+#include "core/error.h"
 #include "core/random.h"
 #include "kv/kv_cache.h"
 
@@ -113,16 +116,22 @@ void run_demo(const DemoOptions& opt) {
 }
 
 }  // namespace
-
-void register_demo_command(CLI::App& app) {
-  auto opt = std::make_shared<DemoOptions>();
-  CLI::App* cmd = app.add_subcommand(
-      "pool-demo", "Fill a small paged KV pool: shared prefix, fork, sliding window, page lists");
-  cmd->add_option("--block-size", opt->block_size, "tokens per block (power of two)");
-  cmd->add_option("--num-blocks", opt->num_blocks, "blocks per layer group");
-  cmd->add_option("--window", opt->window, "sliding window of the sliding group");
-  cmd->add_option("--prefix", opt->prefix, "tokens of the shared prompt");
-  cmd->callback([opt] { run_demo(*opt); });
-}
-
 }  // namespace pagedkv
+
+int main(int argc, char** argv) {
+  pagedkv::DemoOptions opt;
+  CLI::App app{"pagedkv pool-demo: fill a small paged KV pool: shared prefix, fork, sliding "
+               "window, page lists", "pagedkv pool-demo"};
+  app.add_option("--block-size", opt.block_size, "tokens per block (power of two)");
+  app.add_option("--num-blocks", opt.num_blocks, "blocks per layer group");
+  app.add_option("--window", opt.window, "sliding window of the sliding group");
+  app.add_option("--prefix", opt.prefix, "tokens of the shared prompt");
+  CLI11_PARSE(app, argc, argv);
+  try {
+    pagedkv::run_demo(opt);
+  } catch (const pagedkv::Error& e) {
+    std::cerr << "pagedkv pool-demo: " << e.what() << "\n";
+    return 1;
+  }
+  return 0;
+}

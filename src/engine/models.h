@@ -1,0 +1,28 @@
+#pragma once
+// Models for the front ends: a Hugging Face checkpoint directory or the built-in synthetic model,
+// loaded behind the ModelRunner of the chosen device, so the CLI and the server need only the
+// engine layer.
+
+#include <memory>
+#include <string>
+
+#include "engine/model_runner.h"
+#include "model/attention_layer.h"
+#include "model/synthetic_model.h"
+
+namespace pagedkv {
+
+struct ModelOptions {
+  std::string device = "cpu";
+  DecodeKernel decode_kernel = DecodeKernel::kAuto;  // CPU decode attention (tests, benchmarks)
+};
+
+// Error(InvalidArgument) naming an unknown device; the checkpoint's own errors otherwise.
+std::unique_ptr<ModelRunner> load_model(const std::string& dir, const ModelOptions& options = {});
+std::unique_ptr<ModelRunner> load_synthetic_model(const SyntheticModelSpec& spec,
+                                                  const ModelOptions& options = {});
+
+// "auto", "fused", "gather", "prefill" (Error(InvalidArgument) naming the choices otherwise).
+DecodeKernel parse_decode_kernel(const std::string& name);
+
+}  // namespace pagedkv

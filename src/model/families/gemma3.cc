@@ -1,0 +1,62 @@
+// Gemma 3 text (Gemma3ForCausalLM): layer i is global (full attention, RoPE rope_theta with its
+// scaling) iff (i + 1) % sliding_window_pattern == 0 — or as layer_types says — and the others
+// slide with sliding_window under the unscaled local base rope_local_base_freq. RMSNorms weigh by
+// (1 + w); learned q/k norms before RoPE; scale query_pre_attn_scalar^-0.5; embeddings times
+// sqrt(hidden); sandwich norms around both sublayers; GeGLU (tanh) MLP; optional softcaps.
+#include <cmath>
+
+#include "model/families/family.h"
+
+namespace pagedkv {
+
+namespace {
+
+ModelConfig parse_gemma3(const HfConfig& j) {
+  // transformers' Gemma3TextConfig defaults.
+  constexpr double kTheta = 1e6;
+  ModelConfig c = parse_decoder(j, {.vocab_size = 262208, .hidden_size = 2304,
+                                    .intermediate_size = 9216, .num_layers = 26,
+                                    .num_heads = 8, .num_kv_heads = 4, .head_dim = 256, .max_position_embeddings = 131072,
+                                    .rms_norm_eps = 1e-6, .rope_theta = kTheta,
+                                    .tie_word_embeddings = true,
+                                    .activation = "gelu_pytorch_tanh",
+                                    .activation_key = "hidden_activation"});
+  c.qkv_bias = c.o_bias = j.get<bool>("attention_bias", false);
+  c.norm_weight = NormWeight::kOnePlus;
+  c.names.attn_out_norm = "post_attention_layernorm";
+  c.names.mlp_norm = "pre_feedforward_layernorm";
+  c.names.mlp_out_norm = "post_feedforward_layernorm";
+  c.qk_norm = QkNorm::kLearnedBeforeRope;
+  // HF multiplies by sqrt(hidden) cast to the weights' dtype; f32 here.
+  c.embed_scale = double(float(std::sqrt(double(c.hidden_size))));
+  c.query_scale = 1.0 / std::sqrt(j.get<double>("query_pre_attn_scalar", 256.0));
+  c.final_logit_softcap = j.get<double>("final_logit_softcapping", 0.0);
+  c.attn_logit_softcap = j.get<double>("attn_logit_softcapping", 0.0);
+  const int64_t window = j.get<int64_t>("sliding_window", 4096);
+  const int64_t pattern =
+      j.get<int64_t>("sliding_window_pattern", j.get<int64_t>("_sliding_window_pattern", 6));
+  PKV_CHECK(pattern > 0, Corrupt, "config.json: sliding_window_pattern must be > 0");
+  const int64_t n = c.num_layers;
+  std::vector<std::string> fallback(n);
+  for (int64_t i = 0; i < n; ++i)
+    fallback[i] = (i + 1) % pattern == 0 ? "full_attention" : "sliding_attention";
+  const auto types = j.layer_types(n, fallback);
+  for (int64_t i = 0; i < n; ++i) {
+    const bool sliding = types[i] == "sliding_attention";
+    PKV_CHECK(sliding || types[i] == "full_attention", Unsupported, "config.json: layer type '",
+              types[i], "' of layer ", i);
+    LayerConfig& l = c.layers[i];
+    l.rope = sliding ? j.local_rope(kTheta) : j.rope(types[i], kTheta);
+    if (sliding) l.attention = AttentionRule::sliding(window);
+  }
+  return c;
+}
+
+constexpr std::string_view kArchitectures[] = {"Gemma3ForCausalLM"};
+constexpr std::string_view kModelTypes[] = {"gemma3_text"};
+
+}  // namespace
+
+extern const ModelFamily kGemma3Family{"gemma3", kArchitectures, kModelTypes, parse_gemma3};
+
+}  // namespace pagedkv

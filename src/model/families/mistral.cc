@@ -1,0 +1,30 @@
+// Mistral (MistralForCausalLM): Llama's decoder without biases, where a set sliding_window makes
+// every layer slide (Mistral 7B v0.1: 4096; later versions set it to null: full attention).
+#include "model/families/family.h"
+
+namespace pagedkv {
+
+namespace {
+
+ModelConfig parse_mistral(const HfConfig& j) {
+  // transformers' MistralConfig defaults.
+  ModelConfig c = parse_decoder(j, {.vocab_size = 32000, .hidden_size = 4096,
+                                    .intermediate_size = 14336, .num_layers = 32,
+                                    .num_heads = 32, .num_kv_heads = 8, .head_dim = -1, .max_position_embeddings = 4096 * 32,
+                                    .rms_norm_eps = 1e-6, .rope_theta = 10000.0,
+                                    .tie_word_embeddings = false, .activation = "silu"});
+  if (j.has("sliding_window")) {
+    const AttentionRule rule = AttentionRule::sliding(j.get<int64_t>("sliding_window", 0));
+    for (LayerConfig& l : c.layers) l.attention = rule;
+  }
+  return c;
+}
+
+constexpr std::string_view kArchitectures[] = {"MistralForCausalLM"};
+constexpr std::string_view kModelTypes[] = {"mistral"};
+
+}  // namespace
+
+extern const ModelFamily kMistralFamily{"mistral", kArchitectures, kModelTypes, parse_mistral};
+
+}  // namespace pagedkv
