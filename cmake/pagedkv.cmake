@@ -15,12 +15,31 @@ function(pagedkv_target_defaults target)
   endif()
 endfunction()
 
-# pagedkv_library(name SOURCES ... DEPS ...): one layer (or part of one) as a static library.
+# Each layer's headers are reachable only through its own include root: a directory in the build
+# tree holding one link, <root>/<layer> -> src/<layer>. A library sees its own root and the roots
+# of what it links; consumers see the roots of PUBLIC dependencies only. So a header that does not
+# expose a layer keeps it out of its consumers' reach (scripts/check_layers.py, run as a test,
+# checks the rest of DESIGN.md §1's table include by include).
+# The include root of the layer the calling CMakeLists.txt belongs to (its folder under src/).
+function(pagedkv_layer_root out_var)
+  file(RELATIVE_PATH rel ${PROJECT_SOURCE_DIR}/src ${CMAKE_CURRENT_SOURCE_DIR})
+  string(REGEX REPLACE "/.*" "" layer "${rel}")
+  set(root ${CMAKE_BINARY_DIR}/layer_include/${layer})
+  if(NOT EXISTS ${root}/${layer})
+    file(MAKE_DIRECTORY ${root})
+    file(CREATE_LINK ${PROJECT_SOURCE_DIR}/src/${layer} ${root}/${layer} SYMBOLIC)
+  endif()
+  set(${out_var} ${root} PARENT_SCOPE)
+endfunction()
+
+# pagedkv_library(name SOURCES ... DEPS ... [PRIVATE_DEPS ...]): one layer (or part of one) as a
+# static library. DEPS appear in its headers (PUBLIC); PRIVATE_DEPS only in its sources.
 function(pagedkv_library name)
-  cmake_parse_arguments(ARG "" "" "SOURCES;DEPS" ${ARGN})
+  cmake_parse_arguments(ARG "" "" "SOURCES;DEPS;PRIVATE_DEPS" ${ARGN})
+  pagedkv_layer_root(root)
   add_library(${name} STATIC ${ARG_SOURCES})
-  target_include_directories(${name} PUBLIC ${PROJECT_SOURCE_DIR}/src)
-  target_link_libraries(${name} PUBLIC ${ARG_DEPS})
+  target_include_directories(${name} PUBLIC ${root})
+  target_link_libraries(${name} PUBLIC ${ARG_DEPS} PRIVATE ${ARG_PRIVATE_DEPS})
   pagedkv_target_defaults(${name})
 endfunction()
 
@@ -28,6 +47,8 @@ endfunction()
 function(pagedkv_test name)
   cmake_parse_arguments(ARG "" "" "SOURCES;DEPS" ${ARGN})
   add_executable(${name} ${ARG_SOURCES})
+  pagedkv_layer_root(root)  # a test sees its own layer's headers
+  target_include_directories(${name} PRIVATE ${root})
   target_link_libraries(${name} PRIVATE ${ARG_DEPS} GTest::gtest GTest::gtest_main)
   pagedkv_target_defaults(${name})
   gtest_discover_tests(${name} DISCOVERY_TIMEOUT 60 PROPERTIES TIMEOUT 900

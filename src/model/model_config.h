@@ -20,7 +20,9 @@
 
 namespace pagedkv {
 
-enum class RopeType { kDefault, kLinear, kLlama3 };
+// kFrequencyBands: rope_type "llama3" (long wavelengths divided by factor, short kept, smooth
+// between: Llama 3.1+, Llama 4).
+enum class RopeType { kDefault, kLinear, kFrequencyBands };
 // Which elements RoPE rotates together: i with i + D/2 (Llama 3, Qwen, Gemma 3, Mistral) or
 // 2i with 2i + 1, complex pairs (Llama 4).
 enum class RopeStyle { kRotateHalf, kInterleaved };

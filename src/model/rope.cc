@@ -42,7 +42,7 @@ Rope::Rope(const RopeConfig& config, int64_t head_dim, RopeStyle style)
     : inv_freq_(default_inv_freq(config.theta, head_dim)), head_dim_(head_dim), style_(style) {
   if (config.type == RopeType::kLinear) {
     for (float& f : inv_freq_) f /= float(config.factor);
-  } else if (config.type == RopeType::kLlama3) {
+  } else if (config.type == RopeType::kFrequencyBands) {
     apply_llama3_scaling(inv_freq_, config);
   }
 }

@@ -24,7 +24,7 @@ RopeConfig parse_rope(const json* params, double theta) {
     r.type = RopeType::kLinear;
     r.factor = p.get<double>("factor", 1.0);
   } else if (type == "llama3") {
-    r.type = RopeType::kLlama3;
+    r.type = RopeType::kFrequencyBands;
     r.factor = p.get<double>("factor", 8.0);
     r.low_freq_factor = p.get<double>("low_freq_factor", 1.0);
     r.high_freq_factor = p.get<double>("high_freq_factor", 4.0);
