@@ -1,4 +1,5 @@
-// Logits of every family equal HF transformers' (tools/make_fixtures.py) within 1e-4 relative at
+// Logits of every family (Llama 3, Qwen 3, Gemma 3, Llama 4, Mistral, Qwen 2) equal HF
+// transformers' (tools/make_fixtures.py) within 1e-4 relative at
 // every prefill and decode step, and greedy tokens are identical — with the Hub 4.x config.json,
 // the transformers 5 config_v5.json, and bf16 weights (HF ran f32 on the same bf16-rounded
 // weights). Block size 4, so windows (8) and chunks (8) cross blocks.
@@ -26,6 +27,7 @@ std::string name_of(const testing::TestParamInfo<Variant>& info) {
   std::string s = str_cat(info.param.family, "_", *info.param.subdir ? info.param.subdir : "f32",
                           "_", info.param.config);
   std::replace(s.begin(), s.end(), '.', '_');
+  std::replace(s.begin(), s.end(), '/', '_');
   return s;
 }
 
@@ -80,12 +82,21 @@ INSTANTIATE_TEST_SUITE_P(
         Variant{"gemma3", "", "config.json"}, Variant{"gemma3", "", "config_v5.json"},
         Variant{"gemma3", "bf16", "config.json"}, Variant{"gemma3", "bf16", "config_v5.json"},
         Variant{"llama4", "", "config.json"}, Variant{"llama4", "", "config_v5.json"},
-        Variant{"llama4", "bf16", "config.json"}, Variant{"llama4", "bf16", "config_v5.json"}),
+        Variant{"llama4", "bf16", "config.json"}, Variant{"llama4", "bf16", "config_v5.json"},
+        Variant{"mistral", "", "config.json"}, Variant{"mistral", "", "config_v5.json"},
+        Variant{"mistral", "bf16", "config.json"}, Variant{"mistral", "bf16", "config_v5.json"},
+        Variant{"qwen2", "", "config.json"}, Variant{"qwen2", "", "config_v5.json"},
+        Variant{"qwen2", "bf16", "config.json"}, Variant{"qwen2", "bf16", "config_v5.json"},
+        // Head dims the GPU kernels take (testdata/gpu: bf16 weights; 128, 128, 256, 64): on the
+        // CPU these decode through the fused paged kernel.
+        Variant{"gpu/llama3", "", "config.json"}, Variant{"gpu/qwen3", "", "config.json"},
+        Variant{"gpu/gemma3", "", "config.json"}, Variant{"gpu/gemma3", "", "config_v5.json"},
+        Variant{"gpu/llama4", "", "config.json"}, Variant{"gpu/llama4", "", "config_v5.json"}),
     name_of);
 
 // End to end: generate_greedy (prefill + decode, block size 16) reproduces HF's tokens.
 TEST(HfParity, GenerateGreedyReproducesHfTokens) {
-  for (const char* family : {"llama3", "qwen3", "gemma3", "llama4"}) {
+  for (const char* family : {"llama3", "qwen3", "gemma3", "llama4", "mistral", "qwen2"}) {
     SCOPED_TRACE(family);
     const std::string dir = str_cat("testdata/", family);
     const HfFixture fx = load_hf_fixture(dir);

@@ -41,7 +41,7 @@ void expect_same(const ModelConfig& a, const ModelConfig& b) {
 }
 
 TEST(ModelConfig, BothFormatsAgreeForEveryFixture) {
-  for (const char* f : {"llama3", "qwen3", "gemma3", "llama4"}) {
+  for (const char* f : {"llama3", "qwen3", "gemma3", "llama4", "mistral", "qwen2"}) {
     SCOPED_TRACE(f);
     expect_same(load_model_config(str_cat("testdata/", f)),
                 load_model_config(str_cat("testdata/", f), "config_v5.json"));
@@ -60,6 +60,32 @@ TEST(ModelConfig, Gemma3LayerPatternAndRopeBases) {
   }
   EXPECT_TRUE(c.tie_word_embeddings);
   EXPECT_DOUBLE_EQ(c.query_scale, 1.0 / std::sqrt(48.0));
+}
+
+TEST(ModelConfig, MistralAndQwen2Layouts) {
+  const ModelConfig m = load_model_config("testdata/mistral");
+  EXPECT_EQ(m.family, "mistral");
+  for (const LayerConfig& l : m.layers) EXPECT_EQ(l.attention, AttentionRule::sliding(8));
+  EXPECT_FALSE(m.qkv_bias || m.o_bias);
+  EXPECT_EQ(m.head_dim, 32);  // explicit, not hidden / heads = 16
+  // MistralConfig's default window is 4096; an explicit null means full attention.
+  EXPECT_EQ(parse_model_config(json{{"architectures", {"MistralForCausalLM"}}}).layers[0].attention,
+            AttentionRule::sliding(4096));
+  EXPECT_EQ(parse_model_config(json{{"architectures", {"MistralForCausalLM"}},
+                                    {"sliding_window", nullptr}})
+                .layers[0]
+                .attention,
+            AttentionRule::full());
+
+  const ModelConfig q = load_model_config("testdata/qwen2");
+  EXPECT_EQ(q.family, "qwen2");
+  ASSERT_EQ(q.num_layers, 4);
+  for (int i = 0; i < 4; ++i)  // max_window_layers 2: layers 0-1 full, 2-3 slide
+    EXPECT_EQ(q.layers[i].attention, i < 2 ? AttentionRule::full() : AttentionRule::sliding(8)) << i;
+  EXPECT_TRUE(q.qkv_bias);   // q/k/v projections have biases...
+  EXPECT_FALSE(q.o_bias);    // ...o_proj never does
+  EXPECT_EQ(q.qk_norm, QkNorm::kNone);
+  EXPECT_TRUE(q.tie_word_embeddings);
 }
 
 TEST(ModelConfig, AbsentKeysTakeFamilyDefaults) {

@@ -1,5 +1,6 @@
-// Mistral (MistralForCausalLM): Llama's decoder without biases, where a set sliding_window makes
-// every layer slide (Mistral 7B v0.1: 4096; later versions set it to null: full attention).
+// Mistral (MistralForCausalLM): Llama's decoder without biases, where sliding_window makes every
+// layer slide. MistralConfig defaults it to 4096 (Mistral 7B v0.1); an explicit null (later
+// versions) means full attention.
 #include "model/families/family.h"
 
 namespace pagedkv {
@@ -13,8 +14,8 @@ ModelConfig parse_mistral(const HfConfig& j) {
                                     .num_heads = 32, .num_kv_heads = 8, .head_dim = -1, .max_position_embeddings = 4096 * 32,
                                     .rms_norm_eps = 1e-6, .rope_theta = 10000.0,
                                     .tie_word_embeddings = false, .activation = "silu"});
-  if (j.has("sliding_window")) {
-    const AttentionRule rule = AttentionRule::sliding(j.get<int64_t>("sliding_window", 0));
+  if (!j.is_null("sliding_window")) {
+    const AttentionRule rule = AttentionRule::sliding(j.get<int64_t>("sliding_window", 4096));
     for (LayerConfig& l : c.layers) l.attention = rule;
   }
   return c;
