@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "kv/kv_cache.h"
+#include "model/forward_rows.h"
 #include "model/model_config.h"
 #include "model/model_weights.h"
 #include "model/rope.h"
@@ -23,14 +24,6 @@ namespace pagedkv {
 // kGather: copy each sequence's visible blocks into a contiguous buffer, then dense attention
 // (attention/decode_gather.h) — the baseline the fused kernel is benchmarked against.
 enum class DecodeKernel { kAuto, kFusedPaged, kPagedPrefill, kGather };
-
-// The rows one forward pass computes, already appended to the cache.
-struct ForwardRows {
-  bool prefill = false;        // true: one sequence's consecutive positions; false: decode
-  std::vector<SeqId> seq;      // [R] sequence of each row
-  std::vector<int64_t> pos;    // [R] position of each row
-  int64_t size() const { return int64_t(pos.size()); }
-};
 
 // Position handling of one layer on projected q [R, Hq, D] and k [R, Hkv, D], in HF's order:
 // learned per-head norms before RoPE; RoPE, then weightless norms (RoPE layers); temperature

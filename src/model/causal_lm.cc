@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <set>
 #include <utility>
 
 #include "attention/decode_validate.h"
@@ -31,17 +30,22 @@ DecodeKernel CausalLm::resolved_decode_kernel(DType kv) const {
   return fused_ok ? DecodeKernel::kFusedPaged : DecodeKernel::kPagedPrefill;
 }
 
-KvCacheConfig CausalLm::kv_cache_config(int32_t num_blocks, int32_t block_size, DType dtype) const {
+KvCacheConfig kv_cache_config_for(const ModelConfig& c, int32_t num_blocks, int32_t block_size,
+                                  DType dtype) {
   std::vector<LayerGroupSpec> specs;
-  for (int32_t i = 0; i < int32_t(config_.num_layers); ++i) {
-    const AttentionRule& rule = config_.layers[i].attention;
+  for (int32_t i = 0; i < int32_t(c.num_layers); ++i) {
+    const AttentionRule& rule = c.layers[i].attention;
     auto it = std::find_if(specs.begin(), specs.end(),
                            [&](const LayerGroupSpec& s) { return s.rule == rule; });
     if (it == specs.end()) it = specs.insert(specs.end(), LayerGroupSpec{rule, {}});
     it->layers.push_back(i);
   }
   return KvCacheConfig::uniform(std::move(specs), num_blocks, block_size,
-                                int32_t(config_.num_kv_heads), int32_t(config_.head_dim), dtype);
+                                int32_t(c.num_kv_heads), int32_t(c.head_dim), dtype);
+}
+
+KvCacheConfig CausalLm::kv_cache_config(int32_t num_blocks, int32_t block_size, DType dtype) const {
+  return kv_cache_config_for(config_, num_blocks, block_size, dtype);
 }
 
 std::vector<float> CausalLm::forward(KvCache& cache, const ForwardRows& rows,
@@ -84,66 +88,20 @@ std::vector<float> CausalLm::forward(KvCache& cache, const ForwardRows& rows,
   return logits;
 }
 
-void CausalLm::check_prefill(const KvCache& cache, SeqId seq,
-                             std::span<const int32_t> tokens) const {
-  PKV_CHECK(!tokens.empty(), InvalidArgument, "prefill: no tokens");
-  for (int32_t t : tokens)
-    PKV_CHECK(t >= 0 && t < config_.vocab_size, InvalidArgument, "prefill: token id ", t,
-              " outside the vocabulary of ", config_.vocab_size);
-  PKV_CHECK(cache.has_sequence(seq), InvalidArgument, "prefill: unknown sequence ", seq);
-  PKV_CHECK(cache.num_layers() == config_.num_layers, InvalidArgument, "prefill: cache has ",
-            cache.num_layers(), " layers, model ", config_.num_layers);
-}
-
-ForwardRows CausalLm::prefill_rows(SeqId seq, int64_t start, int64_t count) const {
-  ForwardRows rows;
-  rows.prefill = true;
-  rows.seq.assign(size_t(count), seq);
-  for (int64_t i = 0; i < count; ++i) rows.pos.push_back(start + i);
-  return rows;
-}
-
 std::vector<float> CausalLm::prefill(KvCache& cache, SeqId seq, std::span<const int32_t> tokens,
                                      bool all_logits) const {
-  check_prefill(cache, seq, tokens);
-  const int64_t start = cache.prefix_cache_enabled() ? cache.append_tokens(seq, tokens)
-                                                     : cache.append(seq, int64_t(tokens.size()));
-  return forward(cache, prefill_rows(seq, start, int64_t(tokens.size())), tokens, all_logits);
+  return forward(cache, append_prefill_rows(config_, cache, seq, tokens), tokens, all_logits);
 }
 
 std::vector<float> CausalLm::prefill_appended(KvCache& cache, SeqId seq, int64_t start,
                                               std::span<const int32_t> tokens, bool all_logits) const {
-  check_prefill(cache, seq, tokens);
-  PKV_CHECK(start >= 0 && start + int64_t(tokens.size()) <= cache.num_tokens(seq), InvalidArgument,
-            "prefill_appended: positions [", start, ", ", start + int64_t(tokens.size()),
-            ") are not all appended to sequence ", seq, " (", cache.num_tokens(seq), " positions)");
-  return forward(cache, prefill_rows(seq, start, int64_t(tokens.size())), tokens, all_logits);
+  return forward(cache, appended_prefill_rows(config_, cache, seq, start, tokens), tokens,
+                 all_logits);
 }
 
 std::vector<float> CausalLm::decode(KvCache& cache, std::span<const SeqId> seqs,
                                     std::span<const int32_t> tokens) const {
-  PKV_CHECK(!seqs.empty() && seqs.size() == tokens.size(), InvalidArgument, "decode: ", seqs.size(),
-            " sequences with ", tokens.size(), " tokens");
-  std::set<SeqId> distinct(seqs.begin(), seqs.end());
-  PKV_CHECK(distinct.size() == seqs.size(), InvalidArgument, "decode: a sequence appears twice");
-  for (size_t i = 0; i < seqs.size(); ++i) {
-    PKV_CHECK(cache.has_sequence(seqs[i]) && cache.num_tokens(seqs[i]) >= 1, InvalidArgument,
-              "decode: sequence ", seqs[i], " is unknown or has no prefill");
-    PKV_CHECK(tokens[i] >= 0 && tokens[i] < config_.vocab_size, InvalidArgument,
-              "decode: token id ", tokens[i], " outside the vocabulary of ", config_.vocab_size);
-  }
-  // The whole batch must fit before anything is appended (all or nothing).
-  const std::vector<int64_t> need = cache.blocks_for_decode(seqs);
-  for (int32_t g = 0; g < cache.num_groups(); ++g)
-    PKV_CHECK(need[g] <= cache.allocator(g).available(), OutOfMemory, "decode: layer group ", g,
-              " needs ", need[g], " KV blocks for ", seqs.size(), " sequences, ",
-              cache.allocator(g).available(), " available");
-  ForwardRows rows;
-  rows.seq.assign(seqs.begin(), seqs.end());
-  for (size_t i = 0; i < seqs.size(); ++i)
-    rows.pos.push_back(cache.prefix_cache_enabled() ? cache.append_tokens(seqs[i], tokens.subspan(i, 1))
-                                                    : cache.append(seqs[i], 1));
-  return forward(cache, rows, tokens, true);
+  return forward(cache, append_decode_rows(config_, cache, seqs, tokens), tokens, true);
 }
 
 std::vector<int32_t> generate_greedy(const CausalLm& model, std::span<const int32_t> prompt,

@@ -18,6 +18,7 @@
 
 #include "kv/kv_cache.h"
 #include "model/attention_layer.h"
+#include "model/forward_rows.h"
 #include "model/model_config.h"
 #include "model/model_weights.h"
 #include "model/rope.h"
@@ -56,9 +57,6 @@ class CausalLm {
                             std::span<const int32_t> tokens) const;
 
  private:
-  // Validates prefill arguments before anything is appended (errors leave the cache as it was).
-  void check_prefill(const KvCache& cache, SeqId seq, std::span<const int32_t> tokens) const;
-  ForwardRows prefill_rows(SeqId seq, int64_t start, int64_t count) const;
   // The decoder over rows already appended to the cache; logits of every row or the last one.
   std::vector<float> forward(KvCache& cache, const ForwardRows& rows,
                              std::span<const int32_t> tokens, bool all_logits) const;
@@ -68,6 +66,11 @@ class CausalLm {
   std::vector<Rope> ropes_;  // [L]
   DecodeKernel decode_kernel_ = DecodeKernel::kAuto;
 };
+
+// The layer groups (one per distinct attention rule, in order of first layer) of a KvCache that
+// serves a model of this config (the CPU and CUDA models share it).
+KvCacheConfig kv_cache_config_for(const ModelConfig& config, int32_t num_blocks,
+                                  int32_t block_size, DType dtype);
 
 // Greedy generation: prefill then decode until max_new_tokens (a fresh cache sized for it).
 std::vector<int32_t> generate_greedy(const CausalLm& model, std::span<const int32_t> prompt,

@@ -16,8 +16,8 @@ struct Loader {
     return store.read_f32(name, shape);
   }
   // An optional norm: empty when the family names none.
-  std::vector<float> norm(const std::string& prefix, const std::string& name, int64_t n) const {
-    return name.empty() ? std::vector<float>{} : tensor(prefix + name + ".weight", {n});
+  std::vector<float> norm(const std::string& name, int64_t n) const {
+    return name.empty() ? std::vector<float>{} : tensor(name, {n});
   }
   Linear linear(const std::string& prefix, int64_t out, int64_t in, bool bias) const {
     Linear l;
@@ -56,41 +56,62 @@ struct Loader {
 
 }  // namespace
 
+LayerTensorNames layer_tensor_names(const ModelConfig& c, int64_t layer) {
+  const std::string p = str_cat("model.layers.", layer, ".");
+  const WeightNames& n = c.names;
+  auto norm = [&](const std::string& name) { return name.empty() ? name : p + name + ".weight"; };
+  LayerTensorNames t;
+  t.attn_norm = norm(n.attn_norm);
+  t.attn_out_norm = norm(n.attn_out_norm);
+  t.mlp_norm = norm(n.mlp_norm);
+  t.mlp_out_norm = norm(n.mlp_out_norm);
+  t.q = p + "self_attn.q_proj";
+  t.k = p + "self_attn.k_proj";
+  t.v = p + "self_attn.v_proj";
+  t.o = p + "self_attn.o_proj";
+  if (c.qk_norm == QkNorm::kLearnedBeforeRope) {
+    t.q_norm = p + "self_attn.q_norm.weight";
+    t.k_norm = p + "self_attn.k_norm.weight";
+  }
+  (c.layers[layer].moe ? t.moe : t.mlp) = p + (c.layers[layer].moe ? n.moe : n.mlp);
+  return t;
+}
+
 ModelWeights load_model_weights(const TensorStore& store, const ModelConfig& c) {
   const Loader ld{store};
   const int64_t H = c.hidden_size, D = c.head_dim, V = c.vocab_size;
+  const ModelTensorNames names;
   ModelWeights w;
-  w.embed = ld.tensor("model.embed_tokens.weight", {V, H});
-  w.final_norm = ld.tensor("model.norm.weight", {H});
+  w.embed = ld.tensor(names.embed, {V, H});
+  w.final_norm = ld.tensor(names.final_norm, {H});
   w.lm_head.in = H;
   w.lm_head.out = V;
   if (c.tie_word_embeddings) {
     w.lm_head.weight = w.embed;
   } else {
-    w.lm_head.weight = ld.tensor("lm_head.weight", {V, H});
+    w.lm_head.weight = ld.tensor(names.lm_head, {V, H});
   }
-  const WeightNames& n = c.names;
   w.layers.resize(c.num_layers);
   for (int64_t i = 0; i < c.num_layers; ++i) {
-    const std::string p = str_cat("model.layers.", i, ".");
+    const LayerTensorNames n = layer_tensor_names(c, i);
     LayerWeights& l = w.layers[i];
-    l.attn_norm = ld.norm(p, n.attn_norm, H);
-    l.attn_out_norm = ld.norm(p, n.attn_out_norm, H);
-    l.mlp_norm = ld.norm(p, n.mlp_norm, H);
-    l.mlp_out_norm = ld.norm(p, n.mlp_out_norm, H);
+    l.attn_norm = ld.norm(n.attn_norm, H);
+    l.attn_out_norm = ld.norm(n.attn_out_norm, H);
+    l.mlp_norm = ld.norm(n.mlp_norm, H);
+    l.mlp_out_norm = ld.norm(n.mlp_out_norm, H);
     AttentionWeights& a = l.attn;
-    a.q = ld.linear(p + "self_attn.q_proj", c.num_heads * D, H, c.qkv_bias);
-    a.k = ld.linear(p + "self_attn.k_proj", c.num_kv_heads * D, H, c.qkv_bias);
-    a.v = ld.linear(p + "self_attn.v_proj", c.num_kv_heads * D, H, c.qkv_bias);
-    a.o = ld.linear(p + "self_attn.o_proj", H, c.num_heads * D, c.o_bias);
-    if (c.qk_norm == QkNorm::kLearnedBeforeRope) {
-      a.q_norm = ld.tensor(p + "self_attn.q_norm.weight", {D});
-      a.k_norm = ld.tensor(p + "self_attn.k_norm.weight", {D});
+    a.q = ld.linear(n.q, c.num_heads * D, H, c.qkv_bias);
+    a.k = ld.linear(n.k, c.num_kv_heads * D, H, c.qkv_bias);
+    a.v = ld.linear(n.v, c.num_kv_heads * D, H, c.qkv_bias);
+    a.o = ld.linear(n.o, H, c.num_heads * D, c.o_bias);
+    if (!n.q_norm.empty()) {
+      a.q_norm = ld.tensor(n.q_norm, {D});
+      a.k_norm = ld.tensor(n.k_norm, {D});
     }
-    if (c.layers[i].moe) {
-      l.moe = ld.moe(p + n.moe, c);
+    if (!n.moe.empty()) {
+      l.moe = ld.moe(n.moe, c);
     } else {
-      l.mlp = ld.mlp(p + n.mlp, H, c.layers[i].mlp_size, c.mlp_bias, c.activation);
+      l.mlp = ld.mlp(n.mlp, H, c.layers[i].mlp_size, c.mlp_bias, c.activation);
     }
   }
   return w;

@@ -41,6 +41,24 @@ struct ModelWeights {
   Linear lm_head;                    // [V, H] (a copy of embed when tied)
 };
 
+// The checkpoint names of a model's tensors, from ModelConfig::names (shared by the CPU loader and
+// the CUDA one, model/cuda/device_weights.h). Projections and MLPs are prefixes: + ".weight" /
+// ".bias", + ".gate_proj" / ".up_proj" / ".down_proj". An empty name: the model has no such tensor.
+struct ModelTensorNames {
+  std::string embed = "model.embed_tokens.weight";
+  std::string final_norm = "model.norm.weight";
+  std::string lm_head = "lm_head.weight";  // read unless the embeddings are tied
+};
+struct LayerTensorNames {
+  std::string attn_norm, attn_out_norm, mlp_norm, mlp_out_norm;  // full names
+  std::string q, k, v, o;                                        // projection prefixes
+  std::string q_norm, k_norm;                                    // full names (learned q/k norms)
+  std::string mlp;  // dense MLP prefix (empty on MoE layers)
+  std::string moe;  // MoE prefix: .router, .experts.gate_up_proj, .experts.down_proj,
+                    // .shared_expert (empty on dense layers)
+};
+LayerTensorNames layer_tensor_names(const ModelConfig& config, int64_t layer);
+
 ModelWeights load_model_weights(const TensorStore& store, const ModelConfig& config);
 
 }  // namespace pagedkv

@@ -297,4 +297,20 @@ std::vector<float> TensorStore::read_f32(const std::string& name,
   return out;
 }
 
+std::vector<uint16_t> TensorStore::read_bf16(const std::string& name,
+                                             const std::vector<int64_t>& expected_shape) const {
+  const TensorInfo& t = info(name);
+  if (t.dtype != DType::kBF16) {
+    const std::vector<float> f = read_f32(name, expected_shape);
+    std::vector<uint16_t> out(f.size());  // [numel]
+    for (size_t i = 0; i < f.size(); ++i) out[i] = f32_to_bf16(f[i]);
+    return out;
+  }
+  PKV_CHECK(t.shape == expected_shape, InvalidArgument, t.file, ": tensor '", name, "' has shape ",
+            shape_str(t.shape), ", expected ", shape_str(expected_shape));
+  std::vector<uint16_t> out(t.bytes / 2);  // [numel]
+  if (t.bytes > 0) std::memcpy(out.data(), t.data, t.bytes);
+  return out;
+}
+
 }  // namespace pagedkv

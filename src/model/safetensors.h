@@ -51,6 +51,9 @@ class TensorStore {
   // Checks the shape (error names file, tensor, expected and actual shape), upcasts bf16/f16/f32
   // to f32. fp8 tensors are Unsupported here (they need their checkpoint's scales).
   std::vector<float> read_f32(const std::string& name, const std::vector<int64_t>& expected_shape) const;
+  // Like read_f32, as bf16 bits: bf16 tensors are copied, f32 / f16 rounded to nearest even.
+  std::vector<uint16_t> read_bf16(const std::string& name,
+                                  const std::vector<int64_t>& expected_shape) const;
 
  private:
   void add_file(const std::filesystem::path& path);

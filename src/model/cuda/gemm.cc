@@ -1,0 +1,96 @@
+#include "model/cuda/gemm.h"
+
+#include "core/error.h"
+
+namespace pagedkv::cuda {
+
+namespace {
+
+void lt_check(cublasStatus_t s, const char* what) {
+  PKV_CHECK(s == CUBLAS_STATUS_SUCCESS, Internal, "cuBLASLt ", what, ": status ", int(s));
+}
+
+constexpr size_t kWorkspaceBytes = size_t(32) << 20;  // what cuBLASLt's fast Hopper kernels ask
+
+}  // namespace
+
+// One shape's descriptors and algorithm. Column-major view of the row-major product:
+// yᵀ [N, M] = w' [N, K] · xᵀ [K, M], where w' is w (row-major [N, K], i.e. column-major K x N,
+// transposed) or w input-major (row-major [K, N], i.e. column-major N x K, as is).
+struct Gemm::Plan {
+  cublasLtMatmulDesc_t op = nullptr;
+  cublasLtMatrixLayout_t a = nullptr, b = nullptr, c = nullptr;
+  cublasLtMatmulAlgo_t algo{};
+  ~Plan() {
+    if (op) cublasLtMatmulDescDestroy(op);
+    if (a) cublasLtMatrixLayoutDestroy(a);
+    if (b) cublasLtMatrixLayoutDestroy(b);
+    if (c) cublasLtMatrixLayoutDestroy(c);
+  }
+};
+
+Gemm::Gemm() : workspace_(kWorkspaceBytes, "cuBLASLt workspace") {
+  lt_check(cublasLtCreate(&handle_), "create");
+}
+
+Gemm::~Gemm() {
+  plans_.clear();
+  if (handle_) cublasLtDestroy(handle_);
+}
+
+void Gemm::linear(const void* x, const void* w, void* y, DType y_dtype, int64_t M, int64_t N,
+                  int64_t K, cudaStream_t stream) {
+  run(true, x, w, y, y_dtype, M, N, K, stream);
+}
+
+void Gemm::matmul_kn(const void* x, const void* w, void* y, DType y_dtype, int64_t M, int64_t N,
+                     int64_t K, cudaStream_t stream) {
+  run(false, x, w, y, y_dtype, M, N, K, stream);
+}
+
+void Gemm::run(bool w_transposed, const void* x, const void* w, void* y, DType y_dtype, int64_t M,
+               int64_t N, int64_t K, cudaStream_t stream) {
+  PKV_CHECK(y_dtype == DType::kBF16 || y_dtype == DType::kF32, Unsupported,
+            "Gemm: result dtype ", dtype_name(y_dtype));
+  if (M == 0) return;
+  const auto key = std::make_tuple(w_transposed, int(y_dtype), M, N, K);
+  auto it = plans_.find(key);
+  if (it == plans_.end()) {
+    auto p = std::make_unique<Plan>();
+    lt_check(cublasLtMatmulDescCreate(&p->op, CUBLAS_COMPUTE_32F, CUDA_R_32F), "desc");
+    const cublasOperation_t ta = w_transposed ? CUBLAS_OP_T : CUBLAS_OP_N, tb = CUBLAS_OP_N;
+    lt_check(cublasLtMatmulDescSetAttribute(p->op, CUBLASLT_MATMUL_DESC_TRANSA, &ta, sizeof(ta)),
+             "transa");
+    lt_check(cublasLtMatmulDescSetAttribute(p->op, CUBLASLT_MATMUL_DESC_TRANSB, &tb, sizeof(tb)),
+             "transb");
+    // A: w' as stored (column-major): K x N (ld K) when transposed, N x K (ld N) otherwise.
+    lt_check(w_transposed ? cublasLtMatrixLayoutCreate(&p->a, CUDA_R_16BF, K, N, K)
+                          : cublasLtMatrixLayoutCreate(&p->a, CUDA_R_16BF, N, K, N),
+             "layout A");
+    lt_check(cublasLtMatrixLayoutCreate(&p->b, CUDA_R_16BF, K, M, K), "layout B");
+    const cudaDataType_t ct = y_dtype == DType::kF32 ? CUDA_R_32F : CUDA_R_16BF;
+    lt_check(cublasLtMatrixLayoutCreate(&p->c, ct, N, M, N), "layout C");
+    cublasLtMatmulPreference_t pref = nullptr;
+    lt_check(cublasLtMatmulPreferenceCreate(&pref), "preference");
+    const size_t ws = workspace_.bytes();
+    lt_check(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES,
+                                                  &ws, sizeof(ws)),
+             "preference workspace");
+    cublasLtMatmulHeuristicResult_t result{};
+    int found = 0;
+    const cublasStatus_t s = cublasLtMatmulAlgoGetHeuristic(handle_, p->op, p->a, p->b, p->c, p->c,
+                                                            pref, 1, &result, &found);
+    cublasLtMatmulPreferenceDestroy(pref);
+    lt_check(s, "heuristic");
+    PKV_CHECK(found > 0, Unsupported, "cuBLASLt has no algorithm for ", M, " x ", N, " x ", K);
+    p->algo = result.algo;
+    it = plans_.emplace(key, std::move(p)).first;
+  }
+  const Plan& p = *it->second;
+  const float alpha = 1.f, beta = 0.f;
+  lt_check(cublasLtMatmul(handle_, p.op, &alpha, w, p.a, x, p.b, &beta, y, p.c, y, p.c, &p.algo,
+                          workspace_.data(), workspace_.bytes(), stream),
+           "matmul");
+}
+
+}  // namespace pagedkv::cuda
