@@ -13,8 +13,10 @@ void KvGeometry::validate() const {
             InvalidArgument, "block size must be a power of two in [1, 256], got ", block_size);
   PKV_CHECK(num_kv_heads >= 1, InvalidArgument, "num_kv_heads must be >= 1, got ", num_kv_heads);
   PKV_CHECK(head_dim >= 1, InvalidArgument, "head_dim must be >= 1, got ", head_dim);
-  PKV_CHECK(dtype == DType::kF32 || dtype == DType::kF16 || dtype == DType::kBF16, Unsupported,
-            "KV storage dtype must be f32, f16 or bf16, got ", dtype_name(dtype));
+  PKV_CHECK(dtype == DType::kF32 || dtype == DType::kF16 || dtype == DType::kBF16 ||
+                dtype == DType::kFP8E4M3,
+            Unsupported, "KV storage dtype must be f32, f16, bf16 or fp8_e4m3, got ",
+            dtype_name(dtype));
 }
 
 KvStorage::KvStorage(const KvGeometry& geometry) : geometry_(geometry) { geometry_.validate(); }

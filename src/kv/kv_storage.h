@@ -26,7 +26,9 @@ struct KvGeometry {
   int32_t head_dim = 64;
   DType dtype = DType::kBF16;
 
-  void validate() const;  // positive sizes, power-of-two block size 1..256, f32/f16/bf16
+  // Positive sizes, power-of-two block size 1..256, f32 / f16 / bf16 / fp8_e4m3 (stored values
+  // with per-tensor scale 1: the views' k_scale and v_scale).
+  void validate() const;
   int64_t token_elems() const { return int64_t(num_kv_heads) * head_dim; }
   int64_t block_elems() const { return token_elems() * block_size; }
   // Bytes of K + V of one block across all layers (what one block id costs).

@@ -1,0 +1,396 @@
+#include "model/cuda/causal_lm_cuda.h"
+
+#include <algorithm>
+#include <cmath>
+#include <map>
+#include <utility>
+
+#include "attention/cuda/paged_decode_cuda.h"
+#include "attention/cuda/paged_prefill_cuda.h"
+#include "core/cuda/cuda_check.h"
+#include "core/error.h"
+#include "kv/cuda/device_kv_storage.h"
+#include "model/causal_lm.h"
+#include "model/cuda/gemm.h"
+#include "model/cuda/model_kernels.h"
+#include "model/cuda/step_upload.h"
+#include "model/forward_rows.h"
+#include "model/safetensors.h"
+
+namespace pagedkv {
+
+using cuda::bf16_t;
+
+namespace {
+
+// Device activations of one forward pass, grown to the largest row count seen.
+struct Activations {
+  int64_t rows = 0;
+  DeviceBuffer x;       // f32 [R, H] residual stream
+  DeviceBuffer h;       // bf16 [R, H] normed input of the next GEMM
+  DeviceBuffer qkv;     // bf16 [R, (Hq + 2 Hkv) D]
+  DeviceBuffer q;       // bf16 [R, Hq D]
+  DeviceBuffer attn;    // bf16 [R, Hq D]
+  DeviceBuffer y;       // bf16 [R, H] sublayer output
+  DeviceBuffer gu;      // bf16 [R, 2 I]
+  DeviceBuffer act;     // bf16 [R, I]
+  DeviceBuffer acc;     // f32 [R, H] MoE output
+  DeviceBuffer router;  // f32 [R, E]
+  DeviceBuffer logits;  // f32 [R, V]
+  // MoE: routed rows (top_k per token), grouped by expert.
+  DeviceBuffer routed_x, routed_gu, routed_act, routed_y;  // bf16 [R k, H / 2I / I / H]
+  DeviceBuffer routed_rows, routed_scale;                  // int32 / f32 [R k]
+
+  void ensure(int64_t R, const ModelConfig& c) {
+    if (R <= rows) return;
+    const int64_t H = c.hidden_size, D = c.head_dim, V = c.vocab_size;
+    int64_t I = c.expert_size;
+    for (const LayerConfig& l : c.layers) I = std::max(I, l.mlp_size);
+    const int64_t K = std::max<int64_t>(c.experts_per_token, 1);
+    x = DeviceBuffer(size_t(R * H) * 4, "activations");
+    h = DeviceBuffer(size_t(R * H) * 2, "activations");
+    qkv = DeviceBuffer(size_t(R * (c.num_heads + 2 * c.num_kv_heads) * D) * 2, "activations");
+    q = DeviceBuffer(size_t(R * c.num_heads * D) * 2, "activations");
+    attn = DeviceBuffer(size_t(R * c.num_heads * D) * 2, "activations");
+    y = DeviceBuffer(size_t(R * H) * 2, "activations");
+    gu = DeviceBuffer(size_t(R * 2 * I) * 2, "activations");
+    act = DeviceBuffer(size_t(R * I) * 2, "activations");
+    logits = DeviceBuffer(size_t(R * V) * 4, "logits");
+    if (c.num_experts > 0) {
+      acc = DeviceBuffer(size_t(R * H) * 4, "activations");
+      router = DeviceBuffer(size_t(R * c.num_experts) * 4, "activations");
+      routed_x = DeviceBuffer(size_t(R * K * H) * 2, "activations");
+      routed_gu = DeviceBuffer(size_t(R * K * 2 * c.expert_size) * 2, "activations");
+      routed_act = DeviceBuffer(size_t(R * K * c.expert_size) * 2, "activations");
+      routed_y = DeviceBuffer(size_t(R * K * H) * 2, "activations");
+      routed_rows = DeviceBuffer(size_t(R * K) * 4, "activations");
+      routed_scale = DeviceBuffer(size_t(R * K) * 4, "activations");
+    }
+    rows = R;
+  }
+};
+
+// The decode kernel's plan and workspace for one batch size and length bucket.
+struct DecodePlan {
+  PagedDecodeCudaPlan plan;
+  DeviceBuffer workspace;
+};
+
+const float* f32(const DeviceBuffer& b) { return b.data() ? b.as<float>() : nullptr; }
+
+}  // namespace
+
+struct CausalLmCuda::Impl {
+  ModelConfig config;
+  cuda::DeviceWeights weights;
+  cudaStream_t stream = nullptr;
+  cuda::Gemm gemm;
+  Activations a;
+  cuda::StepUpload meta;
+  std::map<std::pair<int32_t, int32_t>, DecodePlan> decode_plans;  // (B, length bucket)
+  std::vector<float> host_router;                                  // [R, E]
+
+  Impl(ModelConfig c, cuda::DeviceWeights w) : config(std::move(c)), weights(std::move(w)) {
+    cuda_check(cudaStreamCreate(&stream), "creating the model's stream");
+  }
+  ~Impl() {
+    if (stream) cudaStreamDestroy(stream);
+  }
+
+  std::vector<float> forward(KvCache& cache, const ForwardRows& rows,
+                             std::span<const int32_t> tokens, bool all_logits);
+  void attention(KvCache& cache, const ForwardRows& rows, int32_t layer);
+  void dense_mlp(const cuda::DeviceLayer& l, int64_t R, int64_t inter);
+  void moe_mlp(const cuda::DeviceMoe& m, int64_t R);
+  DecodePlan& decode_plan(int32_t batch, int32_t max_visible, DType kv_dtype);
+};
+
+DecodePlan& CausalLmCuda::Impl::decode_plan(int32_t batch, int32_t max_visible,
+                                            DType kv_dtype) {
+  int32_t bucket = 256;  // the plan's expected length only tunes the split count
+  while (bucket < max_visible && bucket < (1 << 20)) bucket *= 2;
+  auto it = decode_plans.find({batch, bucket});
+  if (it == decode_plans.end()) {
+    PagedDecodeCudaShape s;
+    s.batch_size = batch;
+    s.num_q_heads = int32_t(config.num_heads);
+    s.num_kv_heads = int32_t(config.num_kv_heads);
+    s.head_dim = int32_t(config.head_dim);
+    s.kv_dtype = kv_dtype;
+    s.q_dtype = DType::kBF16;
+    s.expected_len = bucket;
+    DecodePlan p{plan_paged_decode_cuda(s), {}};
+    p.workspace = DeviceBuffer(p.plan.workspace_bytes, "decode workspace");
+    init_paged_decode_workspace(p.plan, p.workspace.data(), stream);
+    it = decode_plans.emplace(std::make_pair(batch, bucket), std::move(p)).first;
+  }
+  return it->second;
+}
+
+void CausalLmCuda::Impl::attention(KvCache& cache, const ForwardRows& rows, int32_t layer) {
+  const ModelConfig& c = config;
+  const cuda::DeviceLayer& l = weights.layers[layer];
+  const int64_t R = rows.size();
+  const int32_t g = cache.group_of_layer(layer);
+  const cuda::StepUpload::Group& m = meta.group(g);
+  const KvLayerView kv = cache.layer_view(layer);
+  gemm.linear(a.h.data(), l.qkv.weight.data(), a.qkv.data(), DType::kBF16, R, l.qkv.out, l.qkv.in,
+              stream);
+  cuda::QkvArgs q;
+  q.qkv = a.qkv.as<bf16_t>();
+  q.bias = f32(l.qkv.bias);
+  q.q_norm = f32(l.q_norm);
+  q.k_norm = f32(l.k_norm);
+  q.inv_freq = f32(l.inv_freq);
+  q.pos = meta.positions();
+  q.slots = m.slots;
+  q.q = a.q.as<bf16_t>();
+  q.pool = kv;
+  q.rows = R;
+  q.num_q_heads = int32_t(c.num_heads);
+  q.num_kv_heads = int32_t(c.num_kv_heads);
+  q.head_dim = int32_t(c.head_dim);
+  q.qk_norm = c.qk_norm;
+  q.norm_mode = c.norm_weight;
+  q.rope_style = c.rope_style;
+  q.temperature_tuning = c.layers[layer].temperature_tuning;
+  q.floor_scale = float(c.floor_scale);
+  q.attn_scale = float(c.attn_scale);
+  q.eps = float(c.rms_norm_eps);
+  cuda::qkv_positions_write(q, stream);
+
+  const AttentionRule& rule = cache.group_spec(g).rule;
+  if (rows.prefill) {
+    PagedPrefillCudaShape s;
+    s.num_q_heads = int32_t(c.num_heads);
+    s.num_kv_heads = int32_t(c.num_kv_heads);
+    s.head_dim = int32_t(c.head_dim);
+    s.q_dtype = DType::kBF16;
+    s.kv_dtype = kv.dtype;
+    s.num_seqs = 1;
+    s.max_seq_rows = int32_t(R);
+    PagedPrefillCudaParams p;
+    p.q = a.q.data();
+    p.num_tokens = int32_t(R);
+    p.q_indptr = m.q_indptr;
+    p.q_pos = m.q_pos;
+    p.kv = kv;
+    p.kv_indptr = m.kv_indptr;
+    p.kv_indices = m.kv_indices;
+    p.kv_base = m.kv_base;
+    p.rule = rule;
+    p.scale = float(c.query_scale);
+    p.softcap = float(c.attn_logit_softcap);
+    p.out = a.attn.data();
+    paged_prefill_cuda(plan_paged_prefill_cuda(s), p, stream);
+  } else {
+    DecodePlan& plan = decode_plan(m.pages.batch_size, m.max_visible, kv.dtype);
+    DecodeParams p;
+    p.q = a.q.data();
+    p.q_dtype = DType::kBF16;
+    p.num_q_heads = int32_t(c.num_heads);
+    p.kv = kv;
+    p.pages = m.pages;
+    p.scale = float(c.query_scale);
+    p.softcap = float(c.attn_logit_softcap);
+    p.out = a.attn.data();
+    paged_decode_cuda(plan.plan, p, plan.workspace.data(), stream);
+  }
+  gemm.linear(a.attn.data(), l.o.weight.data(), a.y.data(), DType::kBF16, R, l.o.out, l.o.in,
+              stream);
+}
+
+void CausalLmCuda::Impl::dense_mlp(const cuda::DeviceLayer& l, int64_t R, int64_t inter) {
+  gemm.linear(a.h.data(), l.gate_up.weight.data(), a.gu.data(), DType::kBF16, R, 2 * inter,
+              l.gate_up.in, stream);
+  const float* bias = f32(l.gate_up.bias);
+  cuda::gated_activation(a.gu.as<bf16_t>(), bias, bias ? bias + inter : nullptr, config.activation,
+                         a.act.as<bf16_t>(), R, inter, stream);
+  gemm.linear(a.act.data(), l.down.weight.data(), a.y.data(), DType::kBF16, R, l.down.out, inter,
+              stream);
+}
+
+// Llama 4's MoE (model/moe.h): the router's logits come to the host, which picks each token's
+// top-k experts and groups the rows by expert (one small copy each way); each expert then runs
+// as one GEMM over its rows (scaled by sigmoid(logit) first), and its outputs are added to the
+// shared expert's, experts in index order.
+void CausalLmCuda::Impl::moe_mlp(const cuda::DeviceMoe& m, int64_t R) {
+  const ModelConfig& c = config;
+  const int64_t E = c.num_experts, K = c.experts_per_token, H = c.hidden_size, I = c.expert_size;
+  gemm.linear(a.h.data(), m.router.weight.data(), a.router.data(), DType::kF32, R, E, H, stream);
+  host_router.resize(size_t(R * E));
+  cuda_check(cudaMemcpyAsync(host_router.data(), a.router.data(), host_router.size() * 4,
+                             cudaMemcpyDeviceToHost, stream),
+             "router logits");
+  // The shared expert meanwhile (queued behind the copy on the same stream).
+  gemm.linear(a.h.data(), m.shared_gate_up.weight.data(), a.gu.data(), DType::kBF16, R, 2 * I, H,
+              stream);
+  cuda::gated_activation(a.gu.as<bf16_t>(), nullptr, nullptr, c.activation, a.act.as<bf16_t>(), R,
+                         I, stream);
+  gemm.linear(a.act.data(), m.shared_down.weight.data(), a.y.data(), DType::kBF16, R, H, I, stream);
+  cuda::widen_bf16(a.y.as<bf16_t>(), a.acc.as<float>(), R * H, stream);
+  cuda_check(cudaStreamSynchronize(stream), "router logits");
+  // Top-k per token, largest first, ties to the lower index (as the CPU model).
+  std::vector<std::vector<std::pair<int32_t, float>>> members(size_t(E));  // [E][(row, score)]
+  std::vector<int64_t> order(size_t(E));
+  for (int64_t r = 0; r < R; ++r) {
+    const float* l = host_router.data() + r * E;
+    for (int64_t e = 0; e < E; ++e) order[e] = e;
+    std::stable_sort(order.begin(), order.end(), [&](int64_t x, int64_t y) { return l[x] > l[y]; });
+    for (int64_t k = 0; k < K; ++k)
+      members[order[k]].push_back({int32_t(r), 1.f / (1.f + std::exp(-l[order[k]]))});
+  }
+  std::vector<int32_t> rows;
+  std::vector<float> scale;
+  std::vector<int64_t> begin(size_t(E) + 1, 0);
+  for (int64_t e = 0; e < E; ++e) {
+    for (const auto& [r, s] : members[e]) {
+      rows.push_back(r);
+      scale.push_back(s);
+    }
+    begin[e + 1] = int64_t(rows.size());
+  }
+  cuda_check(cudaMemcpyAsync(a.routed_rows.data(), rows.data(), rows.size() * 4,
+                             cudaMemcpyHostToDevice, stream),
+             "routing");
+  cuda_check(cudaMemcpyAsync(a.routed_scale.data(), scale.data(), scale.size() * 4,
+                             cudaMemcpyHostToDevice, stream),
+             "routing");
+  const int32_t* d_rows = a.routed_rows.as<int32_t>();
+  const float* d_scale = a.routed_scale.as<float>();
+  for (int64_t e = 0; e < E; ++e) {
+    const int64_t n = begin[e + 1] - begin[e];
+    if (n == 0) continue;  // an unpicked expert adds exact zeros
+    bf16_t* xe = a.routed_x.as<bf16_t>();
+    cuda::gather_scaled_rows(a.h.as<bf16_t>(), d_rows + begin[e], d_scale + begin[e], xe, n, H,
+                             stream);
+    gemm.matmul_kn(xe, m.gate_up.as<bf16_t>() + e * H * 2 * I, a.routed_gu.data(), DType::kBF16, n,
+                   2 * I, H, stream);
+    cuda::gated_activation(a.routed_gu.as<bf16_t>(), nullptr, nullptr, c.activation,
+                           a.routed_act.as<bf16_t>(), n, I, stream);
+    gemm.matmul_kn(a.routed_act.data(), m.down.as<bf16_t>() + e * I * H, a.routed_y.data(),
+                   DType::kBF16, n, H, I, stream);
+    cuda::scatter_add_rows(a.acc.as<float>(), a.routed_y.as<bf16_t>(), d_rows + begin[e], n, H,
+                           stream);
+  }
+  // `rows` and `scale` must outlive their async copies.
+  cuda_check(cudaStreamSynchronize(stream), "MoE routing");
+}
+
+std::vector<float> CausalLmCuda::Impl::forward(KvCache& cache, const ForwardRows& rows,
+                                               std::span<const int32_t> tokens, bool all_logits) {
+  const ModelConfig& c = config;
+  const int64_t R = rows.size(), H = c.hidden_size, V = c.vocab_size;
+  PKV_CHECK(cache.storage(0).on_device(), InvalidArgument,
+            "CUDA model: the KV cache must keep device storage (CausalLmCuda::make_storage)");
+  a.ensure(R, c);
+  meta.build_and_upload(cache, rows, tokens, stream);
+  cuda::embed_rows(weights.embed.as<bf16_t>(), meta.tokens(), float(c.embed_scale),
+                   a.x.as<float>(), R, H, stream);
+  // The residual add of the previous sublayer is fused with the next norm.
+  cuda::AddNormArgs n;
+  n.x = a.x.as<float>();
+  n.h = a.h.as<bf16_t>();
+  n.rows = R;
+  n.hidden = H;
+  n.mode = c.norm_weight;
+  n.eps = float(c.rms_norm_eps);
+  for (int32_t layer = 0; layer < int32_t(c.num_layers); ++layer) {
+    const cuda::DeviceLayer& l = weights.layers[layer];
+    n.w = f32(l.attn_norm);
+    cuda::add_rmsnorm(n, stream);
+    attention(cache, rows, layer);
+    n.y = a.y.data();
+    n.y_dtype = DType::kBF16;
+    n.y_bias = f32(l.o.bias);
+    n.y_norm = f32(l.attn_out_norm);
+    n.w = f32(l.mlp_norm);
+    cuda::add_rmsnorm(n, stream);
+    if (l.moe) {
+      moe_mlp(*l.moe, R);
+      n.y = a.acc.data();
+      n.y_dtype = DType::kF32;
+      n.y_bias = nullptr;
+    } else {
+      dense_mlp(l, R, c.layers[layer].mlp_size);
+      n.y = a.y.data();
+      n.y_dtype = DType::kBF16;
+      n.y_bias = f32(l.down.bias);
+    }
+    n.y_norm = f32(l.mlp_out_norm);
+  }
+  n.w = f32(weights.final_norm);
+  cuda::add_rmsnorm(n, stream);
+  const int64_t first = all_logits ? 0 : R - 1, out_rows = R - first;
+  gemm.linear(a.h.as<bf16_t>() + first * H, weights.lm_head_weight(), a.logits.data(), DType::kF32,
+              out_rows, V, H, stream);
+  if (c.final_logit_softcap > 0)
+    cuda::softcap(a.logits.as<float>(), out_rows * V, float(c.final_logit_softcap), stream);
+  std::vector<float> logits(size_t(out_rows * V));  // [out_rows, V]
+  cuda_check(cudaMemcpyAsync(logits.data(), a.logits.data(), logits.size() * 4,
+                             cudaMemcpyDeviceToHost, stream),
+             "logits");
+  cuda_check(cudaStreamSynchronize(stream), "CUDA forward pass");
+  return logits;
+}
+
+CausalLmCuda::CausalLmCuda(ModelConfig config, cuda::DeviceWeights weights) {
+  PKV_CHECK(config.head_dim == 64 || config.head_dim == 128 || config.head_dim == 256, Unsupported,
+            "CUDA model: head_dim ", config.head_dim, " is not one the GPU kernels take (64, 128, ",
+            "256)");
+  impl_ = std::make_unique<Impl>(std::move(config), std::move(weights));
+}
+
+CausalLmCuda::~CausalLmCuda() = default;
+CausalLmCuda::CausalLmCuda(CausalLmCuda&&) noexcept = default;
+CausalLmCuda& CausalLmCuda::operator=(CausalLmCuda&&) noexcept = default;
+
+CausalLmCuda CausalLmCuda::load(const std::string& dir, const std::string& config_name,
+                                const cuda::LoadProgress& progress) {
+  ModelConfig config = load_model_config(dir, config_name);
+  PKV_CHECK(config.head_dim == 64 || config.head_dim == 128 || config.head_dim == 256, Unsupported,
+            dir, ": head_dim ", config.head_dim, " is not one the GPU kernels take (64, 128, 256)");
+  const TensorStore store = TensorStore::open(dir);
+  cuda::DeviceWeights w = cuda::load_device_weights(store, config, progress);
+  return CausalLmCuda(std::move(config), std::move(w));
+}
+
+CausalLmCuda CausalLmCuda::random(ModelConfig config, uint64_t seed) {
+  cuda::DeviceWeights w = cuda::random_device_weights(config, seed);
+  return CausalLmCuda(std::move(config), std::move(w));
+}
+
+const ModelConfig& CausalLmCuda::config() const { return impl_->config; }
+int64_t CausalLmCuda::weight_bytes() const { return impl_->weights.bytes; }
+
+KvCacheConfig CausalLmCuda::kv_cache_config(int32_t num_blocks, int32_t block_size,
+                                            DType dtype) const {
+  PKV_CHECK(dtype == DType::kBF16 || dtype == DType::kFP8E4M3, Unsupported,
+            "CUDA model: KV dtype ", dtype_name(dtype), " (bf16 or fp8_e4m3)");
+  return kv_cache_config_for(impl_->config, num_blocks, block_size, dtype);
+}
+
+std::unique_ptr<KvStorage> CausalLmCuda::make_storage(const KvGeometry& geometry) {
+  return make_device_kv_storage(geometry);
+}
+
+std::vector<float> CausalLmCuda::prefill(KvCache& cache, SeqId seq,
+                                         std::span<const int32_t> tokens, bool all_logits) {
+  return impl_->forward(cache, append_prefill_rows(impl_->config, cache, seq, tokens), tokens,
+                        all_logits);
+}
+
+std::vector<float> CausalLmCuda::prefill_appended(KvCache& cache, SeqId seq, int64_t start,
+                                                  std::span<const int32_t> tokens,
+                                                  bool all_logits) {
+  return impl_->forward(cache, appended_prefill_rows(impl_->config, cache, seq, start, tokens),
+                        tokens, all_logits);
+}
+
+std::vector<float> CausalLmCuda::decode(KvCache& cache, std::span<const SeqId> seqs,
+                                        std::span<const int32_t> tokens) {
+  return impl_->forward(cache, append_decode_rows(impl_->config, cache, seqs, tokens), tokens,
+                        true);
+}
+
+}  // namespace pagedkv
