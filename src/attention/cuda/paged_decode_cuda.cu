@@ -10,6 +10,7 @@
 
 #include "attention/cuda/paged_decode_kernel.cuh"
 #include "attention/cuda/paged_decode_mma.cuh"
+#include "core/cuda/cuda_check.h"
 #include "core/error.h"
 
 namespace pagedkv {
@@ -19,10 +20,6 @@ using cuda_detail::Cfg;
 using cuda_detail::KernelArgs;
 using cuda_detail::KvKind;
 using cuda_detail::MmaCfg;
-
-void check_cuda(cudaError_t err, const char* what) {
-  PKV_CHECK(err == cudaSuccess, Internal, what, ": ", cudaGetErrorString(err));
-}
 
 size_t align_up(size_t x, size_t a) { return (x + a - 1) / a * a; }
 
@@ -160,15 +157,6 @@ int packed_heads(int group) {
 
 }  // namespace
 
-bool cuda_device_available() {
-  int n = 0;
-  if (cudaGetDeviceCount(&n) != cudaSuccess) {
-    (void)cudaGetLastError();
-    return false;
-  }
-  return n > 0;
-}
-
 PagedDecodeCudaPlan plan_paged_decode_cuda(const PagedDecodeCudaShape& shape) {
   PKV_CHECK(shape.batch_size >= 1 && shape.batch_size <= 65535, InvalidArgument,
             "paged_decode_cuda: batch_size ", shape.batch_size, " out of range [1, 65535]");
@@ -198,8 +186,8 @@ PagedDecodeCudaPlan plan_paged_decode_cuda(const PagedDecodeCudaShape& shape) {
   PKV_CHECK(units <= 65535, InvalidArgument, "paged_decode_cuda: too many kv heads ",
             shape.num_kv_heads);
   int dev = 0;
-  check_cuda(cudaGetDevice(&dev), "cudaGetDevice");
-  check_cuda(cudaDeviceGetAttribute(&p.sm_count, cudaDevAttrMultiProcessorCount, dev),
+  cuda_check(cudaGetDevice(&dev), "cudaGetDevice");
+  cuda_check(cudaDeviceGetAttribute(&p.sm_count, cudaDevAttrMultiProcessorCount, dev),
              "cudaDeviceGetAttribute");
 
   // Split count: the fewest splits whose CTAs reach a target of about one CTA per SM, no slice
@@ -248,9 +236,9 @@ PagedDecodeCudaPlan plan_paged_decode_cuda(const PagedDecodeCudaShape& shape) {
                     family_for(shape.q_dtype, shape.kv_dtype) != Family::kSimt;
   const KernelEntry k = kernel_for(p);
   p.grid_y = int32_t(p.head_parallel ? heads_ctas : units);
-  check_cuda(cudaFuncSetAttribute(k.fn, cudaFuncAttributeMaxDynamicSharedMemorySize, k.smem),
+  cuda_check(cudaFuncSetAttribute(k.fn, cudaFuncAttributeMaxDynamicSharedMemorySize, k.smem),
              "cudaFuncSetAttribute");
-  check_cuda(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&p.ctas_per_sm, k.fn,
+  cuda_check(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&p.ctas_per_sm, k.fn,
                                                            k.threads, k.smem),
              "cudaOccupancyMaxActiveBlocksPerMultiprocessor");
   PKV_CHECK(p.ctas_per_sm >= 1, Internal, "paged_decode_cuda: kernel does not fit on an SM");
@@ -264,7 +252,7 @@ void init_paged_decode_workspace(const PagedDecodeCudaPlan& plan, void* workspac
                                  cudaStream_t stream) {
   const WorkspaceLayout w = layout_for(plan);
   if (w.part_o > 0)
-    check_cuda(cudaMemsetAsync(workspace, 0, w.part_o, stream), "cudaMemsetAsync(workspace)");
+    cuda_check(cudaMemsetAsync(workspace, 0, w.part_o, stream), "cudaMemsetAsync(workspace)");
 }
 
 void paged_decode_cuda(const PagedDecodeCudaPlan& plan, const DecodeParams& p, void* workspace,
@@ -350,7 +338,7 @@ void paged_decode_cuda(const PagedDecodeCudaPlan& plan, const DecodeParams& p, v
   }
   const dim3 grid(plan.num_splits, plan.grid_y, s.batch_size);
   k.launch(grid, k.smem, stream, a);
-  check_cuda(cudaGetLastError(), "paged_decode_kernel launch");
+  cuda_check(cudaGetLastError(), "paged_decode_kernel launch");
 }
 
 }  // namespace pagedkv

@@ -13,9 +13,10 @@
 #include <utility>
 #include <vector>
 
-#include "attention/cuda/device_buffer.h"
 #include "attention/decode_reference.h"
 #include "attention/testing/decode_problem.h"
+#include "core/cuda/cuda_check.h"
+#include "core/cuda/device_buffer.h"
 #include "core/error.h"
 #include "core/random.h"
 
