@@ -29,7 +29,7 @@ __device__ __forceinline__ void finish_cta(const KernelArgs& a, uint8_t* smem, i
   // One thread per head turns the warps' (max, sum) into one factor per (warp, head), in place of
   // wm: v scale, softmax weight and normaliser together. Then every output element is a 4-term
   // dot product; computed per element (4 exp2 and a division each, GP * D / 128 times per
-  // thread) this end took ~1 us more at GP = 8 (gpu_notes.md run 28).
+  // thread) this end took ~1 us more at GP = 8.
   if (threadIdx.x < nheads) {
     const int g = threadIdx.x;
     const int64_t bh = int64_t(b) * a.num_q_heads + head0 + g;

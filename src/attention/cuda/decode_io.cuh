@@ -14,7 +14,7 @@ namespace pagedkv::cuda_detail {
 // exit (a negative offset, which no valid table has, exits too), so the three loads go out
 // together: with only the length tested, ptxas sank the other two below the exit, even as
 // volatile or relaxed loads: two dependent round trips before the page ids instead of one
-// (~0.5 us of every prologue on H200, gpu_notes.md run 26).
+// (~0.5 us of every prologue on H200).
 struct SeqInfo {
   int len, base, first;
   __device__ bool skip(int split, int active) const {

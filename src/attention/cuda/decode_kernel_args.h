@@ -9,9 +9,9 @@ namespace pagedkv::cuda_detail {
 constexpr float kLog2e = 1.4426950408889634f;
 constexpr float kLn2 = 0.6931471805599453f;
 constexpr int kWarps = 4;
-// Head-parallel tensor-core CTAs hold 2 warps (2 kv heads / head groups): measured on H200
-// against 4 (gpu_notes.md, run 19), +0-3% at every head-parallel point, since the planner then
-// reaches one CTA per SM with fewer splits.
+// Head-parallel tensor-core CTAs hold 2 warps (2 kv heads / head groups): 0-3% faster than 4 at
+// every head-parallel point on H200, since the planner then reaches one CTA per SM with fewer
+// splits.
 constexpr int kHeadsWarps = 2;
 constexpr int kThreads = kWarps * 32;
 

@@ -12,7 +12,7 @@ struct MmaCfg {
   static constexpr int kEs = kFp8 ? 1 : 2;
   // Tokens per warp tile: 16 for 16-bit KV, 32 for fp8 at D <= 128 (a tile then carries as
   // many bytes as a 16-bit one, and the per-tile softmax, rescale and loop costs are spread over
-  // twice the tokens; fp8 is compute-bound, run 35).
+  // twice the tokens; fp8 is compute-bound: 2-6% faster than 16-token tiles).
   static constexpr int kTile = kFp8 && D <= 128 ? 32 : 16;
   static constexpr int kNTiles = kTile / 8;  // S n-tiles (8 tokens each) per warp tile
   static constexpr int kRowBytes = D * kEs;               // stored row in the ring
@@ -23,9 +23,8 @@ struct MmaCfg {
                                       : (D == 64 ? 6 : D == 128 ? 3 : 2);
   // Early release: the tile leaves its stage before the math (D <= 128: K and V fragments go
   // to registers, 64 at D = 128 for 16-bit KV, 32 raw for fp8), so the stage is refilled at
-  // once and all kStages tiles stay in flight instead of kStages - 1. Measured on H200
-  // (docs/benchmarks/gpu_notes.md, runs 10 and 15): no gain, and deeper rings (4, 6 stages) are
-  // 1-7% slower: bytes in flight are not the limit. Kept as neutral.
+  // once and all kStages tiles stay in flight instead of kStages - 1. No gain on H200, and deeper
+  // rings (4, 6 stages) are 1-7% slower: bytes in flight are not the limit. Kept as neutral.
   static constexpr bool kEarlyRelease = D <= 128;
   static constexpr int kLead = kEarlyRelease ? kStages : kStages - 1;  // tiles in flight
   // K/V copies carry the L2 evict-first policy (kv_l2_policy), except fp8 at D = 256: its
@@ -34,10 +33,10 @@ struct MmaCfg {
   static constexpr int kPidSlots = 2 * kLead;              // page-id ring, one slot per tile
   static constexpr int kPidBytes = kPidSlots * kTile * 4;
   // 16-bit KV: each warp's region starts on a 1 KB boundary (regions padded to whole KB, the
-  // CTA's buffer aligned at run time, hence 1 KB of slack). Measured on H200 (gpu_notes.md,
-  // run 21): +7-14% at the tile-parallel points (32/8 B=16 L=4k 79.7 -> 70.0 us), +-1% at the
-  // head-parallel ones; 512-byte and 2 KB alignment measured the same. With the regions only
-  // 128-byte aligned, ncu counted every K/V sector fetched twice from L2 (run 25). fp8 keeps
+  // CTA's buffer aligned at run time, hence 1 KB of slack): on H200 7-14% faster at the
+  // tile-parallel points (32/8 B=16 L=4k 79.7 -> 70.0 us), +-1% at the head-parallel ones;
+  // 512-byte and 2 KB alignment measured the same. With the regions only 128-byte aligned, the
+  // 16-byte copies fetched every K/V sector twice from L2 (ncu). fp8 keeps
   // 16-byte alignment: not measured with the padding, and its D = 256 kernel then spills
   // registers (ptxas).
   static constexpr int kAlign = kFp8 ? 16 : 1024;

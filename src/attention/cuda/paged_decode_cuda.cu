@@ -139,9 +139,9 @@ PagedDecodeCudaPlan plan_paged_decode_cuda(const PagedDecodeCudaShape& shape) {
   // Split count: the fewest splits whose CTAs reach a target of about one CTA per SM, no slice
   // under 256 tokens. Why so few: every split costs a prologue (three dependent round trips:
   // length -> page ids -> first tile), a partial write and a merge, while one 4-warp CTA per SM
-  // already pulls most of the bandwidth. Measured (H200, every split count x both layouts,
-  // docs/benchmarks/gpu_notes.md): the old rule (fill every resident slot in whole waves) lost
-  // up to 30%; head-parallel CTAs on sequences >= 4k still gained from a second CTA per SM
+  // already pulls most of the bandwidth. Fitted to a sweep of every split count x both layouts
+  // on H200 (docs/benchmarks/gpu_decode.md): filling every resident slot in whole waves lost up
+  // to 30%; head-parallel CTAs on sequences >= 4k still gained from a second CTA per SM
   // (2 splits: 1-6%), and fp8 tiles carry half the bytes: head-parallel fp8 ran 1.36x faster
   // with 4 splits than with 1 at B = 64, L = 4k.
   const bool fp8 = shape.kv_dtype == DType::kFP8E4M3;
@@ -158,7 +158,7 @@ PagedDecodeCudaPlan plan_paged_decode_cuda(const PagedDecodeCudaShape& shape) {
 
   // Layout: head-parallel (no in-CTA merge, 2-warp CTAs) unless the batch is too small for it
   // (B * ceil(units / 2) < 8: B = 1 with 8 kv heads ran 2x slower head-parallel), or
-  // tile-parallel reaches one CTA per SM with fewer splits (sweep after run 21: B = 16 with
+  // tile-parallel reaches one CTA per SM with fewer splits (in the sweep: B = 16 with
   // 8 kv heads, any length, 1 split vs 2-4: tiles 1-4% faster; B = 1 with 32 kv heads, 4 splits
   // vs 8-15: tiles 2-4% faster), or head-parallel cannot reach it at all on short sequences
   // (B = 1, 32 kv heads, L = 1k: 4 splits either way, tiles 1.5x faster with 4x the warps).
@@ -166,9 +166,9 @@ PagedDecodeCudaPlan plan_paged_decode_cuda(const PagedDecodeCudaShape& shape) {
   // warps convert more than they load (B = 16, L = 16k: 285 vs 196 us; L = 4k: 79 vs 62 us;
   // B = 1, 32 kv heads: 80 vs 62 us; but L = 1k: 27 vs 32 us).
   // 16-bit KV also goes tile-parallel at L >= 4k while its CTAs make at most ~2 waves (B x units
-  // <= 4 x SMs): there 1 split either way and tiles ran 1-4% faster in two leases (H200 runs 28
-  // and 30: 32/8 B=64 L=16k 944 vs 958 and 965 vs 1007 us; 32/32 B=16 L=4k 242 vs 244 and 244
-  // vs 253); at B x units = 2048 and at L = 1k head-parallel stays ahead or even.
+  // <= 4 x SMs): there 1 split either way and tiles ran 1-4% faster on two H200 leases (32/8
+  // B=64 L=16k 944 vs 958 and 965 vs 1007 us; 32/32 B=16 L=4k 242 vs 244 and 244 vs 253); at
+  // B x units = 2048 and at L = 1k head-parallel stays ahead or even.
   int mode = shape.head_parallel;
   if (const char* env = std::getenv("PAGEDKV_DECODE_HEADS")) mode = env[0] == '1' ? 1 : 0;
   const int64_t heads_ns = splits_for(heads_base, one_per_sm);

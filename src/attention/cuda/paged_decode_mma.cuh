@@ -2,8 +2,9 @@
 // Tensor-core variant of the fused paged decode kernel (FlashAttention-2 orientation).
 //
 // Why: the CUDA-core kernel (paged_decode_kernel.cuh) spends ~2*G*D FMAs plus G*log2(D/8)
-// shuffles per K/V row; at G = 4..8 that is more issue slots than HBM leaves per row, so GQA ran
-// compute-bound (v1 on H200: 54% of datasheet at G=4, 23% at G=8). Here one warp computes
+// shuffles per K/V row; at G = 4..8 that is more issue slots than HBM leaves per row, so GQA runs
+// compute-bound on it (on H200: 54% of the datasheet bandwidth at G=4, 23% at G=8). Here one
+// warp computes
 //   S[16 x 16] = Q[16 x D] K^T   and   O[16 x D] += P[16 x 16] V     with mma.m16n8k16,
 // rows = the CTA's query heads (GP <= 8, the rest zero), 16 tokens per warp tile (fp8 up to
 // D = 128: 32, two k-steps of PV), so the per-row cost no longer grows with G. P goes from the
@@ -11,17 +12,19 @@
 // come out of shared memory by ldmatrix (V with .trans). Rows of a tile are stored with their
 // 16-byte chunks XOR-swizzled by (token & 7) so the 8 rows an ldmatrix phase reads hit 8
 // different bank groups.
-// Loader: 16-byte cp.async, each warp instruction covering two whole 256-byte row pieces. Two
-// alternatives measured slower on H200 (gpu_notes.md, runs 14-15): one page lookup per lane
-// with 16 rows per instruction (4x the memory requests per byte, -22..-37%), and one bulk copy
-// (TMA engine) per row piece (-7..-50%).
+// Loader: 16-byte cp.async, each warp instruction covering two whole 256-byte row pieces. What
+// limits it is the number of memory requests, not instructions: one page lookup per lane with 16
+// rows per instruction (4x the requests per byte) ran 22-37% slower on H200, and TMA bulk copies
+// were slower than cp.async for 256-byte row pieces (7-50%; TMA boxes of 16 slots x 128 bytes no
+// faster for 16-bit KV, 5-9% slower for fp8).
 // fp8 KV: the tile lands as bytes and goes straight into f16 mma operands, two integer ops per
 // pair of values (e4m3x2_to_f16x2_scaled): K rows by 16-byte loads in a permuted d order that q
 // shares, V by ldmatrix.trans of byte pairs whose even / odd bytes feed two n-tiles (out_dim).
-// (Until run 32 the tile was converted into an f16 scratch tile first, by the conversion unit.)
+// That is 16-25% faster than converting the tile into an f16 scratch tile by the conversion unit.
 // Pipeline: each warp keeps MmaCfg::kLead tiles in flight through its kStages-deep cp.async ring.
 // q must be in the MMA type (bf16 with bf16 KV, f16 with f16 or fp8 KV); other combinations
 // (f32 q, mixed) use the CUDA-core kernel.
+
 #include "attention/cuda/cp_async.cuh"
 #include "attention/cuda/cta_finish.cuh"
 #include "attention/cuda/decode_io.cuh"
@@ -38,8 +41,9 @@ namespace pagedkv::cuda_detail {
 // warp w owns unit 2*blockIdx.y + w (unit = kv head x head group) for the whole slice, and the
 // head-parallel warps running together stream the same tokens of adjacent heads: for NHD pools
 // several adjacent 256-byte row pieces per token instead of one, which the DRAM serves with
-// fewer row activations. (Measured, docs/benchmarks: 4 warps per CTA +12-16% over one head per
-// CTA (v4); 8 warps no gain (v7); 2 warps +0-3% over 4 (run 19), from fewer splits.)
+// fewer row activations. (On H200: 4 head-parallel warps per CTA were 12-16% faster than one
+// head per CTA at >= 4 GB; 8 warps gained nothing; 2 warps are 0-3% faster than 4, from fewer
+// splits.)
 template <int D, KvKind KV, typename T, int GP, bool HEADS>
 __global__ void __launch_bounds__(kThreads, 2) paged_decode_mma_kernel(const KernelArgs a) {
   using C = MmaCfg<D, KV>;
@@ -97,11 +101,11 @@ __global__ void __launch_bounds__(kThreads, 2) paged_decode_mma_kernel(const Ker
 
   // Page ids travel through a per-warp shared ring by cp.async, fetched S-1 tiles ahead of the
   // tile that needs them, in the same commit group as an earlier tile's K/V: a dependent page
-  // lookup never sits on the critical path of an iteration (v2 fetched them one iteration ahead
-  // into registers, and every iteration waited a loaded-memory round trip for them).
+  // lookup never sits on the critical path of an iteration (fetched one iteration ahead into
+  // registers instead, every iteration would wait a loaded-memory round trip for them).
   int32_t* pid = reinterpret_cast<int32_t*>(ring + S * C::kStageBytes);  // [kPidSlots, 16]
   // Tiles past the warp's last fetch nothing: the loop's final wait would otherwise wait a round
-  // trip for their zero-byte copies (run 26).
+  // trip for their zero-byte copies.
   auto fetch_pids = [&](int i) {  // page ids of warp tile i -> its ring slot (lanes 0..15)
     if (lane < TR && i < my_tiles) {
       const int tok = start + (toff + tstep * i) * TR + lane;
@@ -117,8 +121,8 @@ __global__ void __launch_bounds__(kThreads, 2) paged_decode_mma_kernel(const Ker
   // lrow + kRowsPerPass * j. Offsets are unsigned 32-bit per factor (the host checks that a
   // block and a token record are < 4 GiB), so a row's source offset is two wide multiply-adds;
   // masked rows keep a valid address (page id 0 or a real one, slot in range) and copy 0 bytes,
-  // so no pointer select. The 64-bit signed form of v5-v12 spent ~37 SASS instructions per
-  // chunk, half of the loop body; this one ~12 (run 13).
+  // so no pointer select. A 64-bit signed offset costs ~37 SASS instructions per chunk, half of
+  // the loop body; this form ~12.
   constexpr int kRowsPerPass = 32 / C::kChunksPerRow;
   const int lrow = lane / C::kChunksPerRow, lch = lane % C::kChunksPerRow;
   const uint32_t block_bytes = uint32_t(a.stride_block * C::kEs);
@@ -176,7 +180,7 @@ __global__ void __launch_bounds__(kThreads, 2) paged_decode_mma_kernel(const Ker
   // a2: k + 8; rows 8..15 (a1, a3) are zero. q is bf16 or f16 here (f32 q takes the CUDA-core
   // kernel); all of a lane's 16-bit elements are loaded before any is used, so they cost one
   // round trip: converting each k-step's right after its loads made ptxas wait for every k-step
-  // in turn (D/16 dependent round trips, ~3 us of the prologue on H200, gpu_notes.md run 26).
+  // in turn (D/16 dependent round trips, ~3 us of the prologue on H200).
   const int qrow = lane / 4;
   const int qk = (lane % 4) * 2;
   // fp8 KV permutes the k (= d) order of each k-step (the same for q and K, so S is unchanged):
@@ -226,7 +230,7 @@ __global__ void __launch_bounds__(kThreads, 2) paged_decode_mma_kernel(const Ker
   // row t (c = 0/1); the swizzle XORs the chunk's low 3 bits with t & 7 = lane & 7, so chunk
   // 2*kk + c = 8*(kk/4) + (2*(kk%4) + c) lands at base[kk%4] + 128*(kk/4): four per-lane bases
   // and a compile-time immediate (indexing koff[kk] made ptxas recompute ~110 integer ops per
-  // tile, SASS run 12).
+  // tile).
   // V rows of ldmatrix.trans (both KV kinds): lanes 8m..8m+7 address matrix m's 8 rows, matrices
   // 0/1 = tokens 0..7 / 8..15 of one chunk pair's first chunk, 2/3 the same of its second.
   const int vtok = ((lane / 8) & 1) * 8 + lane % 8, vch = lane / 16;

@@ -54,11 +54,10 @@ __device__ __forceinline__ float slice_weights(float (&lv)[4], int active, float
 }
 
 // sum over sp < active of w[sp] * po[sp * D + 0 .. 4 * NV - 1]: the slices' partial outputs,
-// read in batches of 16 slices x NV independent 16-byte loads (a batch costs one L2 round trip;
-// v5's head-parallel merge, one dependent load per slice, cost up to 8 x 15 round trips;
-// replacing it gained 4% at 32/8 B=16 L=4k, see docs/benchmarks/gpu_notes.md run 8). NV = 2
-// lets one pass of a CTA's threads cover 8 heads x 128 dims (two passes, two round trips, cost
-// 64/8 B=1 L=16k ~1 us, run 29).
+// read in batches of 16 slices x NV independent 16-byte loads: a batch costs one L2 round trip
+// (one dependent load per slice cost up to 8 x 15 round trips, 4% of the time at 32/8 B=16
+// L=4k). NV = 2 lets one pass of a CTA's threads cover 8 heads x 128 dims (two passes, two
+// round trips, cost ~1 us at 64/8 B=1 L=16k).
 template <int D, int NV = 1>
 __device__ __forceinline__ void sum_slices(const float* po, const float* w, int active,
                                            float4 (&acc)[NV]) {
