@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Rebuilds BENCHMARKS.md from the sections kept in docs/benchmarks/ (headings demoted one level).
-# Run after updating any of them; the GPU working notes (gpu_notes.md) stay in docs only.
+# Run after updating any of them. (Lab notes of the GPU kernel work live in dev/, not here.)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 sections=(cpu_decode prefix_cache engine gpu_decode)

@@ -4,12 +4,13 @@ a descriptor register that its kernel writes.
 
 usage: sass_check.py BINARY [CUOBJDUMP]
 
-Why: ptxas 13.0 emitted `LDGSTS.E.BYPASS.128 [R+UR0], desc[UR1][R.64]` with UR0 / UR1 never
-written when it folded a hinted copy's shared destination into a uniform base plus an offset
-(illegal instruction on H200; docs/benchmarks/gpu_notes.md run 29). The kernels now keep those
-destinations per thread (kept_per_thread in paged_decode_kernel.cuh); this check names any kernel
-where the pattern comes back, before the GPU tests fail with "illegal instruction". Needs
-cuobjdump (CUDA toolkit; the GPU machine's, or pip's nvidia-cuda-cuobjdump). Exit 1 on a finding.
+Why: ptxas 13.0 emits `LDGSTS.E.BYPASS.128 [R+UR0], desc[UR1][R.64]` with UR0 / UR1 never
+written when it folds a hinted copy's shared destination into a uniform base plus an offset (an
+illegal instruction at run time). The kernels keep those destinations per thread
+(kept_per_thread in attention/cuda/cp_async.cuh); this check names any kernel where the pattern
+comes back, before the GPU tests fail with "illegal instruction". Needs cuobjdump and nvdisasm
+(CUDA toolkit; the GPU machine's, or pip's nvidia-cuda-cuobjdump and nvidia-cuda-nvdisasm).
+Exit 1 on a finding.
 """
 import os
 import re

@@ -1,5 +1,7 @@
-// Host side of the fused paged decode kernel: dispatch to compile-time head dim / KV dtype /
-// packed-head count, the plan (split count, workspace), validation and the launch.
+// Host side of the fused paged decode kernel: the plan (kernel, layout, split count, workspace),
+// validation and the launch. The kernels are instantiated in paged_decode_cuda_{bf16,f16,fp8}.cu
+// and paged_decode_cuda_simt_{bf16,f16,fp8}.cu; this file finds them through their tables
+// (decode_kernel_table.h) and holds no device code.
 
 #include "attention/cuda/paged_decode_cuda.h"
 
@@ -8,21 +10,16 @@
 #include <cmath>
 #include <cstdlib>
 
-#include "attention/cuda/paged_decode_kernel.cuh"
-#include "attention/cuda/paged_decode_mma.cuh"
+#include "attention/cuda/decode_kernel_table.h"
+#include "core/cuda/cuda_check.h"
 #include "core/error.h"
 
 namespace pagedkv {
 namespace {
 
-using cuda_detail::Cfg;
+using cuda_detail::DecodeKernelTable;
 using cuda_detail::KernelArgs;
-using cuda_detail::KvKind;
-using cuda_detail::MmaCfg;
-
-void check_cuda(cudaError_t err, const char* what) {
-  PKV_CHECK(err == cudaSuccess, Internal, what, ": ", cudaGetErrorString(err));
-}
+using cuda_detail::KernelEntry;
 
 size_t align_up(size_t x, size_t a) { return (x + a - 1) / a * a; }
 
@@ -42,59 +39,6 @@ WorkspaceLayout layout_for(const PagedDecodeCudaPlan& p) {
   return w;
 }
 
-// One kernel pointer + its shared-memory need per (D, KV dtype, heads per CTA).
-struct KernelEntry {
-  const void* fn = nullptr;
-  int smem = 0;
-  int threads = cuda_detail::kThreads;
-  void (*launch)(dim3, int, cudaStream_t, const KernelArgs&) = nullptr;
-};
-
-// CUDA-core kernel (any q dtype, any KV dtype).
-template <int D, KvKind KV, int GP>
-KernelEntry simt_entry() {
-  KernelEntry e;
-  e.fn = reinterpret_cast<const void*>(&cuda_detail::paged_decode_kernel<D, KV, GP>);
-  e.smem = Cfg<D, KV>::kSmemBytes;
-  e.launch = [](dim3 grid, int smem, cudaStream_t st, const KernelArgs& a) {
-    cuda_detail::paged_decode_kernel<D, KV, GP><<<grid, cuda_detail::kThreads, smem, st>>>(a);
-  };
-  return e;
-}
-
-// Tensor-core kernel (q in the MMA type T); HEADS: head-parallel warps.
-template <int D, KvKind KV, typename T, int GP, bool HEADS = false>
-KernelEntry mma_entry() {
-  KernelEntry e;
-  e.fn = reinterpret_cast<const void*>(&cuda_detail::paged_decode_mma_kernel<D, KV, T, GP, HEADS>);
-  constexpr int kCtaThreads = 32 * (HEADS ? cuda_detail::kHeadsWarps : cuda_detail::kWarps);
-  e.smem = HEADS ? MmaCfg<D, KV>::kHeadsSmemBytes : MmaCfg<D, KV>::kSmemBytes;
-  e.threads = kCtaThreads;
-  e.launch = [](dim3 grid, int smem, cudaStream_t st, const KernelArgs& a) {
-    cuda_detail::paged_decode_mma_kernel<D, KV, T, GP, HEADS><<<grid, kCtaThreads, smem, st>>>(a);
-  };
-  return e;
-}
-
-// Head-parallel tensor-core kernels: instantiated for head dim 128 only (the benchmarked shape),
-// to keep compile time modest.
-template <int GP>
-KernelEntry heads_entry(DType kv) {
-  switch (kv) {
-    case DType::kBF16: return mma_entry<128, KvKind::kBF16, __nv_bfloat16, GP, true>();
-    case DType::kF16: return mma_entry<128, KvKind::kF16, __half, GP, true>();
-    default: return mma_entry<128, KvKind::kFP8, __half, GP, true>();
-  }
-}
-KernelEntry select_heads_kernel(DType kv, int gp) {
-  switch (gp) {
-    case 1: return heads_entry<1>(kv);
-    case 2: return heads_entry<2>(kv);
-    case 4: return heads_entry<4>(kv);
-    default: return heads_entry<8>(kv);
-  }
-}
-
 // Which kernel family serves a (q dtype, KV dtype) pair: tensor cores when q can be an MMA
 // operand without rounding (bf16 q with bf16 KV; f16 q with f16 KV; bf16 or f16 q with fp8 KV,
 // which runs as f16: e4m3 and bf16 values of normal range are exact in f16), else CUDA cores.
@@ -106,49 +50,48 @@ Family family_for(DType q, DType kv) {
   return Family::kSimt;
 }
 
-template <int D, int GP>
-KernelEntry entry_family(Family f, DType kv) {
-  switch (f) {
-    case Family::kMmaBF16: return mma_entry<D, KvKind::kBF16, __nv_bfloat16, GP>();
-    case Family::kMmaF16:
-      return kv == DType::kF16 ? mma_entry<D, KvKind::kF16, __half, GP>()
-                               : mma_entry<D, KvKind::kFP8, __half, GP>();
-    default:
-      switch (kv) {
-        case DType::kBF16: return simt_entry<D, KvKind::kBF16, GP>();
-        case DType::kF16: return simt_entry<D, KvKind::kF16, GP>();
-        default: return simt_entry<D, KvKind::kFP8, GP>();
-      }
-  }
-}
-
-template <int D>
-KernelEntry entry_gp(Family f, DType kv, int gp) {
-  switch (gp) {
-    case 1: return entry_family<D, 1>(f, kv);
-    case 2: return entry_family<D, 2>(f, kv);
-    case 4: return entry_family<D, 4>(f, kv);
-    default: return entry_family<D, 8>(f, kv);
-  }
-}
-
-// The DISPATCH switch: head dim to a compile-time constant; anything else is unsupported.
-KernelEntry select_kernel(int head_dim, DType q, DType kv, int gp) {
-  const Family f = family_for(q, kv);
+// Row of a head dim in the kernel tables; anything else is unsupported.
+int head_dim_index(int head_dim) {
   switch (head_dim) {
-    case 64: return entry_gp<64>(f, kv, gp);
-    case 128: return entry_gp<128>(f, kv, gp);
-    case 256: return entry_gp<256>(f, kv, gp);
+    case 64: return 0;
+    case 128: return 1;
+    case 256: return 2;
     default:
       fail(ErrorKind::kUnsupported,
            str_cat("paged_decode_cuda: head_dim ", head_dim, " is not supported (64, 128, 256)"));
   }
 }
 
+// The table of the kernels that serve (q dtype, KV dtype).
+const DecodeKernelTable& table_for(DType q, DType kv) {
+  switch (family_for(q, kv)) {
+    case Family::kMmaBF16: return cuda_detail::mma_kernels_bf16();
+    case Family::kMmaF16:
+      return kv == DType::kF16 ? cuda_detail::mma_kernels_f16() : cuda_detail::mma_kernels_fp8();
+    default:
+      switch (kv) {
+        case DType::kBF16: return cuda_detail::simt_kernels_bf16();
+        case DType::kF16: return cuda_detail::simt_kernels_f16();
+        default: return cuda_detail::simt_kernels_fp8();
+      }
+  }
+}
+
+// gp: 1, 2, 4 or 8 query heads per CTA (packed_heads).
+KernelEntry select_kernel(int head_dim, DType q, DType kv, int gp) {
+  const int d = head_dim_index(head_dim);
+  return table_for(q, kv).tiles[d][std::countr_zero(unsigned(gp))];
+}
+
+// Head-parallel tensor-core kernels: head dim 128 only.
+KernelEntry select_heads_kernel(DType q, DType kv, int gp) {
+  return table_for(q, kv).heads[std::countr_zero(unsigned(gp))];
+}
+
 // The kernel a plan launches (the plan and the run step must agree).
 KernelEntry kernel_for(const PagedDecodeCudaPlan& p) {
   const auto& s = p.shape;
-  return p.head_parallel ? select_heads_kernel(s.kv_dtype, p.heads_per_cta)
+  return p.head_parallel ? select_heads_kernel(s.q_dtype, s.kv_dtype, p.heads_per_cta)
                          : select_kernel(s.head_dim, s.q_dtype, s.kv_dtype, p.heads_per_cta);
 }
 
@@ -159,15 +102,6 @@ int packed_heads(int group) {
 }
 
 }  // namespace
-
-bool cuda_device_available() {
-  int n = 0;
-  if (cudaGetDeviceCount(&n) != cudaSuccess) {
-    (void)cudaGetLastError();
-    return false;
-  }
-  return n > 0;
-}
 
 PagedDecodeCudaPlan plan_paged_decode_cuda(const PagedDecodeCudaShape& shape) {
   PKV_CHECK(shape.batch_size >= 1 && shape.batch_size <= 65535, InvalidArgument,
@@ -198,16 +132,16 @@ PagedDecodeCudaPlan plan_paged_decode_cuda(const PagedDecodeCudaShape& shape) {
   PKV_CHECK(units <= 65535, InvalidArgument, "paged_decode_cuda: too many kv heads ",
             shape.num_kv_heads);
   int dev = 0;
-  check_cuda(cudaGetDevice(&dev), "cudaGetDevice");
-  check_cuda(cudaDeviceGetAttribute(&p.sm_count, cudaDevAttrMultiProcessorCount, dev),
+  cuda_check(cudaGetDevice(&dev), "cudaGetDevice");
+  cuda_check(cudaDeviceGetAttribute(&p.sm_count, cudaDevAttrMultiProcessorCount, dev),
              "cudaDeviceGetAttribute");
 
   // Split count: the fewest splits whose CTAs reach a target of about one CTA per SM, no slice
   // under 256 tokens. Why so few: every split costs a prologue (three dependent round trips:
   // length -> page ids -> first tile), a partial write and a merge, while one 4-warp CTA per SM
-  // already pulls most of the bandwidth. Measured (H200, every split count x both layouts,
-  // docs/benchmarks/gpu_notes.md): the old rule (fill every resident slot in whole waves) lost
-  // up to 30%; head-parallel CTAs on sequences >= 4k still gained from a second CTA per SM
+  // already pulls most of the bandwidth. Fitted to a sweep of every split count x both layouts
+  // on H200 (docs/benchmarks/gpu_decode.md): filling every resident slot in whole waves lost up
+  // to 30%; head-parallel CTAs on sequences >= 4k still gained from a second CTA per SM
   // (2 splits: 1-6%), and fp8 tiles carry half the bytes: head-parallel fp8 ran 1.36x faster
   // with 4 splits than with 1 at B = 64, L = 4k.
   const bool fp8 = shape.kv_dtype == DType::kFP8E4M3;
@@ -224,7 +158,7 @@ PagedDecodeCudaPlan plan_paged_decode_cuda(const PagedDecodeCudaShape& shape) {
 
   // Layout: head-parallel (no in-CTA merge, 2-warp CTAs) unless the batch is too small for it
   // (B * ceil(units / 2) < 8: B = 1 with 8 kv heads ran 2x slower head-parallel), or
-  // tile-parallel reaches one CTA per SM with fewer splits (sweep after run 21: B = 16 with
+  // tile-parallel reaches one CTA per SM with fewer splits (in the sweep: B = 16 with
   // 8 kv heads, any length, 1 split vs 2-4: tiles 1-4% faster; B = 1 with 32 kv heads, 4 splits
   // vs 8-15: tiles 2-4% faster), or head-parallel cannot reach it at all on short sequences
   // (B = 1, 32 kv heads, L = 1k: 4 splits either way, tiles 1.5x faster with 4x the warps).
@@ -232,9 +166,9 @@ PagedDecodeCudaPlan plan_paged_decode_cuda(const PagedDecodeCudaShape& shape) {
   // warps convert more than they load (B = 16, L = 16k: 285 vs 196 us; L = 4k: 79 vs 62 us;
   // B = 1, 32 kv heads: 80 vs 62 us; but L = 1k: 27 vs 32 us).
   // 16-bit KV also goes tile-parallel at L >= 4k while its CTAs make at most ~2 waves (B x units
-  // <= 4 x SMs): there 1 split either way and tiles ran 1-4% faster in two leases (H200 runs 28
-  // and 30: 32/8 B=64 L=16k 944 vs 958 and 965 vs 1007 us; 32/32 B=16 L=4k 242 vs 244 and 244
-  // vs 253); at B x units = 2048 and at L = 1k head-parallel stays ahead or even.
+  // <= 4 x SMs): there 1 split either way and tiles ran 1-4% faster on two H200 leases (32/8
+  // B=64 L=16k 944 vs 958 and 965 vs 1007 us; 32/32 B=16 L=4k 242 vs 244 and 244 vs 253); at
+  // B x units = 2048 and at L = 1k head-parallel stays ahead or even.
   int mode = shape.head_parallel;
   if (const char* env = std::getenv("PAGEDKV_DECODE_HEADS")) mode = env[0] == '1' ? 1 : 0;
   const int64_t heads_ns = splits_for(heads_base, one_per_sm);
@@ -248,9 +182,9 @@ PagedDecodeCudaPlan plan_paged_decode_cuda(const PagedDecodeCudaShape& shape) {
                     family_for(shape.q_dtype, shape.kv_dtype) != Family::kSimt;
   const KernelEntry k = kernel_for(p);
   p.grid_y = int32_t(p.head_parallel ? heads_ctas : units);
-  check_cuda(cudaFuncSetAttribute(k.fn, cudaFuncAttributeMaxDynamicSharedMemorySize, k.smem),
+  cuda_check(cudaFuncSetAttribute(k.fn, cudaFuncAttributeMaxDynamicSharedMemorySize, k.smem),
              "cudaFuncSetAttribute");
-  check_cuda(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&p.ctas_per_sm, k.fn,
+  cuda_check(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&p.ctas_per_sm, k.fn,
                                                            k.threads, k.smem),
              "cudaOccupancyMaxActiveBlocksPerMultiprocessor");
   PKV_CHECK(p.ctas_per_sm >= 1, Internal, "paged_decode_cuda: kernel does not fit on an SM");
@@ -264,7 +198,7 @@ void init_paged_decode_workspace(const PagedDecodeCudaPlan& plan, void* workspac
                                  cudaStream_t stream) {
   const WorkspaceLayout w = layout_for(plan);
   if (w.part_o > 0)
-    check_cuda(cudaMemsetAsync(workspace, 0, w.part_o, stream), "cudaMemsetAsync(workspace)");
+    cuda_check(cudaMemsetAsync(workspace, 0, w.part_o, stream), "cudaMemsetAsync(workspace)");
 }
 
 void paged_decode_cuda(const PagedDecodeCudaPlan& plan, const DecodeParams& p, void* workspace,
@@ -350,7 +284,7 @@ void paged_decode_cuda(const PagedDecodeCudaPlan& plan, const DecodeParams& p, v
   }
   const dim3 grid(plan.num_splits, plan.grid_y, s.batch_size);
   k.launch(grid, k.smem, stream, a);
-  check_cuda(cudaGetLastError(), "paged_decode_kernel launch");
+  cuda_check(cudaGetLastError(), "paged_decode_kernel launch");
 }
 
 }  // namespace pagedkv

@@ -21,6 +21,7 @@
 #include <cuda_runtime_api.h>
 
 #include "attention/decode_params.h"
+#include "core/cuda/cuda_check.h"  // cuda_device_available
 
 namespace pagedkv {
 
@@ -51,9 +52,6 @@ struct PagedDecodeCudaPlan {
   int32_t sm_count = 0;
   size_t workspace_bytes = 0;  // device bytes the run step needs
 };
-
-// True when a CUDA device is present and usable.
-bool cuda_device_available();
 
 // Validates the shape (clear error for unsupported head dims / dtypes) and fixes the launch.
 PagedDecodeCudaPlan plan_paged_decode_cuda(const PagedDecodeCudaShape& shape);

@@ -2,8 +2,9 @@
 // Tensor-core variant of the fused paged decode kernel (FlashAttention-2 orientation).
 //
 // Why: the CUDA-core kernel (paged_decode_kernel.cuh) spends ~2*G*D FMAs plus G*log2(D/8)
-// shuffles per K/V row; at G = 4..8 that is more issue slots than HBM leaves per row, so GQA ran
-// compute-bound (v1 on H200: 54% of datasheet at G=4, 23% at G=8). Here one warp computes
+// shuffles per K/V row; at G = 4..8 that is more issue slots than HBM leaves per row, so GQA runs
+// compute-bound on it (on H200: 54% of the datasheet bandwidth at G=4, 23% at G=8). Here one
+// warp computes
 //   S[16 x 16] = Q[16 x D] K^T   and   O[16 x D] += P[16 x 16] V     with mma.m16n8k16,
 // rows = the CTA's query heads (GP <= 8, the rest zero), 16 tokens per warp tile (fp8 up to
 // D = 128: 32, two k-steps of PV), so the per-row cost no longer grows with G. P goes from the
@@ -11,224 +12,38 @@
 // come out of shared memory by ldmatrix (V with .trans). Rows of a tile are stored with their
 // 16-byte chunks XOR-swizzled by (token & 7) so the 8 rows an ldmatrix phase reads hit 8
 // different bank groups.
-// Loader: 16-byte cp.async, each warp instruction covering two whole 256-byte row pieces. Two
-// alternatives measured slower on H200 (gpu_notes.md, runs 14-15): one page lookup per lane
-// with 16 rows per instruction (4x the memory requests per byte, -22..-37%), and one bulk copy
-// (TMA engine) per row piece (-7..-50%).
+// Loader: 16-byte cp.async, each warp instruction covering two whole 256-byte row pieces. What
+// limits it is the number of memory requests, not instructions: one page lookup per lane with 16
+// rows per instruction (4x the requests per byte) ran 22-37% slower on H200, and TMA bulk copies
+// were slower than cp.async for 256-byte row pieces (7-50%; TMA boxes of 16 slots x 128 bytes no
+// faster for 16-bit KV, 5-9% slower for fp8).
 // fp8 KV: the tile lands as bytes and goes straight into f16 mma operands, two integer ops per
 // pair of values (e4m3x2_to_f16x2_scaled): K rows by 16-byte loads in a permuted d order that q
 // shares, V by ldmatrix.trans of byte pairs whose even / odd bytes feed two n-tiles (out_dim).
-// (Until run 32 the tile was converted into an f16 scratch tile first, by the conversion unit.)
+// That is 16-25% faster than converting the tile into an f16 scratch tile by the conversion unit.
 // Pipeline: each warp keeps MmaCfg::kLead tiles in flight through its kStages-deep cp.async ring.
 // q must be in the MMA type (bf16 with bf16 KV, f16 with f16 or fp8 KV); other combinations
 // (f32 q, mixed) use the CUDA-core kernel.
 
+#include "attention/cuda/cp_async.cuh"
+#include "attention/cuda/cta_finish.cuh"
+#include "attention/cuda/decode_io.cuh"
+#include "attention/cuda/decode_kernel_args.h"
 #include "attention/cuda/fp8_bits.h"
-#include "attention/cuda/paged_decode_kernel.cuh"
+#include "attention/cuda/mma_config.cuh"
+#include "attention/cuda/mma_fragments.cuh"
+#include "attention/cuda/warp_finish.cuh"
 
 namespace pagedkv::cuda_detail {
-
-template <int D, KvKind KV>
-struct MmaCfg {
-  static constexpr bool kFp8 = KV == KvKind::kFP8;
-  static constexpr int kEs = kFp8 ? 1 : 2;
-  // Tokens per warp tile: 16 for 16-bit KV, 32 for fp8 at D <= 128 (a tile then carries as
-  // many bytes as a 16-bit one, and the per-tile softmax, rescale and loop costs are spread over
-  // twice the tokens; fp8 is compute-bound, run 35).
-  static constexpr int kTile = kFp8 && D <= 128 ? 32 : 16;
-  static constexpr int kNTiles = kTile / 8;  // S n-tiles (8 tokens each) per warp tile
-  static constexpr int kRowBytes = D * kEs;               // stored row in the ring
-  static constexpr int kChunksPerRow = kRowBytes / 16;
-  static constexpr int kChunksPerLane = kTile * kChunksPerRow / 32;  // per K (and V) tile
-  static constexpr int kStageBytes = 2 * kTile * kRowBytes;
-  static constexpr int kStages = kFp8 ? (D == 64 ? 5 : 3)
-                                      : (D == 64 ? 6 : D == 128 ? 3 : 2);
-  // Early release: the tile leaves its stage before the math (D <= 128: K and V fragments go
-  // to registers, 64 at D = 128 for 16-bit KV, 32 raw for fp8), so the stage is refilled at
-  // once and all kStages tiles stay in flight instead of kStages - 1. Measured on H200
-  // (docs/benchmarks/gpu_notes.md, runs 10 and 15): no gain, and deeper rings (4, 6 stages) are
-  // 1-7% slower: bytes in flight are not the limit. Kept as neutral.
-  static constexpr bool kEarlyRelease = D <= 128;
-  static constexpr int kLead = kEarlyRelease ? kStages : kStages - 1;  // tiles in flight
-  // K/V copies carry the L2 evict-first policy (kv_l2_policy), except fp8 at D = 256: its
-  // kernel has no register to spare for the policy and per-thread destinations (ptxas spills).
-  static constexpr bool kL2Hint = !(kFp8 && D == 256);
-  static constexpr int kPidSlots = 2 * kLead;              // page-id ring, one slot per tile
-  static constexpr int kPidBytes = kPidSlots * kTile * 4;
-  // 16-bit KV: each warp's region starts on a 1 KB boundary (regions padded to whole KB, the
-  // CTA's buffer aligned at run time, hence 1 KB of slack). Measured on H200 (gpu_notes.md,
-  // run 21): +7-14% at the tile-parallel points (32/8 B=16 L=4k 79.7 -> 70.0 us), +-1% at the
-  // head-parallel ones; 512-byte and 2 KB alignment measured the same. With the regions only
-  // 128-byte aligned, ncu counted every K/V sector fetched twice from L2 (run 25). fp8 keeps
-  // 16-byte alignment: not measured with the padding, and its D = 256 kernel then spills
-  // registers (ptxas).
-  static constexpr int kAlign = kFp8 ? 16 : 1024;
-  static constexpr int kWarpBytes =
-      (kStages * kStageBytes + kPidBytes + kAlign - 1) / kAlign * kAlign;
-  static constexpr int kSlack = kAlign > 16 ? kAlign : 0;
-  static constexpr int kSmemBytes = kWarps * kWarpBytes + kSlack;            // tile-parallel CTA
-  static constexpr int kHeadsSmemBytes = kHeadsWarps * kWarpBytes + kSlack;  // head-parallel CTA
-  static_assert(kTile * kChunksPerRow % 32 == 0, "tile must split evenly over a warp");
-  static_assert(kStages * kStageBytes >= 128 * 4, "an idle ring holds <= 128 merge weights");
-};
-
-template <typename T> struct MmaType;
-template <> struct MmaType<__nv_bfloat16> {
-  static __device__ __forceinline__ uint32_t pack(float lo, float hi) {
-    const __nv_bfloat162 v = __floats2bfloat162_rn(lo, hi);
-    return *reinterpret_cast<const uint32_t*>(&v);
-  }
-  static __device__ __forceinline__ void mma(float (&c)[4], const uint32_t (&a)[4],
-                                             uint32_t b0, uint32_t b1) {
-    asm volatile(
-        "mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, "
-        "{%8,%9}, {%0,%1,%2,%3};\n"
-        : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
-        : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
-  }
-};
-template <> struct MmaType<__half> {
-  static __device__ __forceinline__ uint32_t pack(float lo, float hi) {
-    const __half2 v = __floats2half2_rn(lo, hi);
-    return *reinterpret_cast<const uint32_t*>(&v);
-  }
-  static __device__ __forceinline__ void mma(float (&c)[4], const uint32_t (&a)[4],
-                                             uint32_t b0, uint32_t b1) {
-    asm volatile(
-        "mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, "
-        "{%8,%9}, {%0,%1,%2,%3};\n"
-        : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
-        : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
-  }
-};
-
-__device__ __forceinline__ uint32_t smem_addr(const void* p) {
-  return static_cast<uint32_t>(__cvta_generic_to_shared(p));
-}
-// ldmatrix from a shared-window address (a register plus an immediate folds into the operand).
-__device__ __forceinline__ void ldmatrix_x4(uint32_t (&r)[4], uint32_t s) {
-  asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0,%1,%2,%3}, [%4];\n"
-               : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3]) : "r"(s));
-}
-__device__ __forceinline__ void ldmatrix_x4_trans(uint32_t (&r)[4], uint32_t s) {
-  asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0,%1,%2,%3}, [%4];\n"
-               : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3]) : "r"(s));
-}
-
-// Byte offset of 16-byte chunk `ch` of token row `tok` in a swizzled 16-bit tile.
-template <int RowBytes>
-__device__ __forceinline__ int swz(int tok, int ch) {
-  return tok * RowBytes + ((ch ^ (tok & 7)) << 4);
-}
-
-// fp8 rows (D bytes, D / 16 chunks of 16 bytes) as stored in the ring. V rows are read by
-// ldmatrix.trans over 8 consecutive tokens of one chunk: chunk XOR token & 7 (with 4 chunks per
-// row, two rows per 128 bytes: XOR (token / 2) & 3) puts the 8 rows in 8 bank groups. K rows are
-// read by the fragment loads, lanes over tokens 2p, 2p+1 and chunks c..c+3: chunk XOR 4 on odd
-// tokens puts the two rows in different halves of the banks.
-template <int Chunks>
-__device__ __forceinline__ int fp8_vchunk(int tok, int ch) {
-  return Chunks >= 8 ? ch ^ (tok & 7) : ch ^ ((tok >> 1) & 3);
-}
-template <int Chunks>
-__device__ __forceinline__ int fp8_kchunk(int tok, int ch) {
-  return Chunks >= 8 ? ch ^ ((tok & 1) << 2) : ch;
-}
-
-// 2^x by one MUFU.EX2 (exp2f adds a range fix-up of 3 instructions around it). Flushes results
-// below 2^-126 to 0, which a softmax weight relative to the running max can afford; 2^-inf = 0.
-__device__ __forceinline__ float fast_exp2(float x) {
-  float y;
-  asm("ex2.approx.ftz.f32 %0, %1;" : "=f"(y) : "f"(x));
-  return y;
-}
-
-
-// Two fp8 bytes of w (picked by a kPerm* selector) as an f16x2 mma operand, 2^-8 scaled.
-__device__ __forceinline__ uint32_t fp8_pair(uint32_t w, uint32_t sel) {
-  return e4m3x2_to_f16x2_scaled(__byte_perm(w, 0u, sel));
-}
-
-// Output dim of accumulator o[nt][e] (e = 0, 1) in lane group q4 = lane % 4: with 16-bit KV the
-// mma layout, 8 nt + 2 q4 + e; with fp8 KV the V fragments are byte pairs, so n-tiles 2j and
-// 2j+1 hold the even and odd dims of dims 16j..16j+15: 16 (nt / 2) + 4 q4 + 2 e + nt % 2.
-template <bool kFp8>
-__device__ __forceinline__ int out_dim(int nt, int e, int q4) {
-  return kFp8 ? 16 * (nt / 2) + 4 * q4 + 2 * e + nt % 2 : 8 * nt + 2 * q4 + e;
-}
-
-// Per-warp end of the head-parallel variant: each warp owns its (kv head, head group) for the
-// whole slice, so no CTA merge; the last slice's warp merges the slices (as finish_cta does).
-template <int D, int GP, bool kFp8>
-__device__ __forceinline__ void finish_warp(const KernelArgs& a, const float (&o)[D / 8][4],
-                                            float m, float l, int split, int active, int unit,
-                                            int kvh, int b, int head0, int nheads, float* sw) {
-  const int lane = threadIdx.x % 32;
-  const int qrow = lane / 4, qk = (lane % 4) * 2;
-  const float vs = a.v_head_scale ? a.v_head_scale[kvh] : a.v_scale;
-  const int64_t bh = int64_t(b) * a.num_q_heads + head0 + qrow;
-  if (active == 1) {
-    if (qrow < nheads) {
-      const float sink = a.sinks ? exp2f(a.sinks[head0 + qrow] * kLog2e - m) : 0.f;
-      const float den = l + sink;
-      const float f = vs / den;  // one division per lane, not one per element
-#pragma unroll
-      for (int nt = 0; nt < D / 8; ++nt) {
-        store_out(a.out, a.q_kind, bh * D + out_dim<kFp8>(nt, 0, lane % 4), o[nt][0] * f);
-        store_out(a.out, a.q_kind, bh * D + out_dim<kFp8>(nt, 1, lane % 4), o[nt][1] * f);
-      }
-      if (qk == 0 && a.lse) a.lse[bh] = (m + log2f(den)) * kLn2;
-    }
-    return;
-  }
-  if (qrow < nheads) {
-    float* po = a.part_o + (bh * a.num_splits + split) * D;
-    const float f = vs / l;
-#pragma unroll
-    for (int nt = 0; nt < D / 8; ++nt)
-      if constexpr (kFp8) {
-        po[out_dim<kFp8>(nt, 0, lane % 4)] = o[nt][0] * f;
-        po[out_dim<kFp8>(nt, 1, lane % 4)] = o[nt][1] * f;
-      } else {
-        *reinterpret_cast<float2*>(po + nt * 8 + qk) = make_float2(o[nt][0] * f, o[nt][1] * f);
-      }
-    if (qk == 0) a.part_lse[bh * a.num_splits + split] = m + log2f(l);
-  }
-  __threadfence();
-  __syncwarp();
-  int last = 0;
-  if (lane == 0) {
-    int32_t* counter = a.counters + int64_t(b) * a.num_kv_heads * a.head_groups + unit;
-    last = atomicAdd(counter, 1) == active - 1;
-    if (last) *counter = 0;
-  }
-  last = __shfl_sync(0xffffffffu, last, 0);
-  if (!last) return;
-  __threadfence();
-  // The warp's ring is idle now (every cp.async has landed): it holds the merge weights.
-  for (int g = 0; g < nheads; ++g) {
-    const int64_t bhg = int64_t(b) * a.num_q_heads + head0 + g;
-    float lv[4];
-    load_lse(a.part_lse + bhg * a.num_splits, active, lv);
-    const float ls =
-        slice_weights(lv, active, a.sinks ? a.sinks[head0 + g] * kLog2e : -INFINITY, sw);
-    for (int d4 = lane; d4 < D / 4; d4 += 32) {
-      float4 acc[1];
-      sum_slices<D>(a.part_o + bhg * a.num_splits * D + d4 * 4, sw, active, acc);
-      store_out4(a.out, a.q_kind, bhg * D + d4 * 4, acc[0]);
-    }
-    if (lane == 0 && a.lse) a.lse[bhg] = ls * kLn2;
-    __syncwarp();  // sw is rewritten for the next head
-  }
-}
 
 // HEADS = false ("tile-parallel"): the CTA's 4 warps split one (kv head, head group)'s tiles
 // and merge in shared memory. HEADS = true ("head-parallel", kHeadsWarps = 2 warps per CTA):
 // warp w owns unit 2*blockIdx.y + w (unit = kv head x head group) for the whole slice, and the
 // head-parallel warps running together stream the same tokens of adjacent heads: for NHD pools
 // several adjacent 256-byte row pieces per token instead of one, which the DRAM serves with
-// fewer row activations. (Measured, docs/benchmarks: 4 warps per CTA +12-16% over one head per
-// CTA (v4); 8 warps no gain (v7); 2 warps +0-3% over 4 (run 19), from fewer splits.)
+// fewer row activations. (On H200: 4 head-parallel warps per CTA were 12-16% faster than one
+// head per CTA at >= 4 GB; 8 warps gained nothing; 2 warps are 0-3% faster than 4, from fewer
+// splits.)
 template <int D, KvKind KV, typename T, int GP, bool HEADS>
 __global__ void __launch_bounds__(kThreads, 2) paged_decode_mma_kernel(const KernelArgs a) {
   using C = MmaCfg<D, KV>;
@@ -286,11 +101,11 @@ __global__ void __launch_bounds__(kThreads, 2) paged_decode_mma_kernel(const Ker
 
   // Page ids travel through a per-warp shared ring by cp.async, fetched S-1 tiles ahead of the
   // tile that needs them, in the same commit group as an earlier tile's K/V: a dependent page
-  // lookup never sits on the critical path of an iteration (v2 fetched them one iteration ahead
-  // into registers, and every iteration waited a loaded-memory round trip for them).
+  // lookup never sits on the critical path of an iteration (fetched one iteration ahead into
+  // registers instead, every iteration would wait a loaded-memory round trip for them).
   int32_t* pid = reinterpret_cast<int32_t*>(ring + S * C::kStageBytes);  // [kPidSlots, 16]
   // Tiles past the warp's last fetch nothing: the loop's final wait would otherwise wait a round
-  // trip for their zero-byte copies (run 26).
+  // trip for their zero-byte copies.
   auto fetch_pids = [&](int i) {  // page ids of warp tile i -> its ring slot (lanes 0..15)
     if (lane < TR && i < my_tiles) {
       const int tok = start + (toff + tstep * i) * TR + lane;
@@ -306,8 +121,8 @@ __global__ void __launch_bounds__(kThreads, 2) paged_decode_mma_kernel(const Ker
   // lrow + kRowsPerPass * j. Offsets are unsigned 32-bit per factor (the host checks that a
   // block and a token record are < 4 GiB), so a row's source offset is two wide multiply-adds;
   // masked rows keep a valid address (page id 0 or a real one, slot in range) and copy 0 bytes,
-  // so no pointer select. The 64-bit signed form of v5-v12 spent ~37 SASS instructions per
-  // chunk, half of the loop body; this one ~12 (run 13).
+  // so no pointer select. A 64-bit signed offset costs ~37 SASS instructions per chunk, half of
+  // the loop body; this form ~12.
   constexpr int kRowsPerPass = 32 / C::kChunksPerRow;
   const int lrow = lane / C::kChunksPerRow, lch = lane % C::kChunksPerRow;
   const uint32_t block_bytes = uint32_t(a.stride_block * C::kEs);
@@ -365,7 +180,7 @@ __global__ void __launch_bounds__(kThreads, 2) paged_decode_mma_kernel(const Ker
   // a2: k + 8; rows 8..15 (a1, a3) are zero. q is bf16 or f16 here (f32 q takes the CUDA-core
   // kernel); all of a lane's 16-bit elements are loaded before any is used, so they cost one
   // round trip: converting each k-step's right after its loads made ptxas wait for every k-step
-  // in turn (D/16 dependent round trips, ~3 us of the prologue on H200, gpu_notes.md run 26).
+  // in turn (D/16 dependent round trips, ~3 us of the prologue on H200).
   const int qrow = lane / 4;
   const int qk = (lane % 4) * 2;
   // fp8 KV permutes the k (= d) order of each k-step (the same for q and K, so S is unchanged):
@@ -415,7 +230,7 @@ __global__ void __launch_bounds__(kThreads, 2) paged_decode_mma_kernel(const Ker
   // row t (c = 0/1); the swizzle XORs the chunk's low 3 bits with t & 7 = lane & 7, so chunk
   // 2*kk + c = 8*(kk/4) + (2*(kk%4) + c) lands at base[kk%4] + 128*(kk/4): four per-lane bases
   // and a compile-time immediate (indexing koff[kk] made ptxas recompute ~110 integer ops per
-  // tile, SASS run 12).
+  // tile).
   // V rows of ldmatrix.trans (both KV kinds): lanes 8m..8m+7 address matrix m's 8 rows, matrices
   // 0/1 = tokens 0..7 / 8..15 of one chunk pair's first chunk, 2/3 the same of its second.
   const int vtok = ((lane / 8) & 1) * 8 + lane % 8, vch = lane / 16;

@@ -6,14 +6,11 @@
 #include <cuda_fp16.h>
 #include <cuda_fp8.h>
 
+#include "core/cuda/cuda_check.h"
 #include "core/error.h"
 
 namespace pagedkv {
 namespace {
-
-void check_cuda(cudaError_t err, const char* what) {
-  PKV_CHECK(err == cudaSuccess, Internal, what, ": ", cudaGetErrorString(err));
-}
 
 __device__ __forceinline__ float load_elem(const void* p, int kind, int64_t i) {
   switch (kind) {
@@ -67,40 +64,23 @@ __global__ void copy_blocks_kernel(uint8_t* k_pool, uint8_t* v_pool, int64_t blo
 }  // namespace
 
 DeviceKvStorage::DeviceKvStorage(const KvGeometry& g) : KvStorage(g) {
+  // A failed allocation throws Error(OutOfMemory); the buffers made so far free themselves.
   const size_t bytes = size_t(g.num_blocks) * g.block_elems() * dtype_size(g.dtype);
   for (int32_t l = 0; l < g.num_layers; ++l) {
     for (auto* vec : {&k_, &v_}) {
-      void* p = nullptr;
-      const cudaError_t err = cudaMalloc(&p, bytes);
-      if (err != cudaSuccess) {
-        release();  // free what was allocated so far; then report
-        fail(ErrorKind::kOutOfMemory, str_cat("DeviceKvStorage: cudaMalloc(", bytes,
-                                              ") failed: ", cudaGetErrorString(err)));
-      }
-      vec->push_back(p);
-      const cudaError_t zero = cudaMemset(p, 0, bytes);
-      if (zero != cudaSuccess) {
-        release();
-        check_cuda(zero, "cudaMemset");
-      }
+      vec->emplace_back(bytes, "DeviceKvStorage");
+      cuda_check(cudaMemset(vec->back().data(), 0, bytes), "DeviceKvStorage: cudaMemset");
     }
   }
 }
 
-DeviceKvStorage::~DeviceKvStorage() { release(); }
-
-void DeviceKvStorage::release() {
-  for (void* p : k_) cudaFree(p);
-  for (void* p : v_) cudaFree(p);
-  k_.clear();
-  v_.clear();
-}
+DeviceKvStorage::~DeviceKvStorage() = default;
 
 KvLayerView DeviceKvStorage::layer_view(int32_t layer) const {
   PKV_CHECK(layer >= 0 && layer < geometry().num_layers, InvalidArgument,
             "DeviceKvStorage: layer ", layer, " out of range [0, ", geometry().num_layers, ")");
   const KvGeometry& g = geometry();
-  return make_nhd_view(k_[layer], v_[layer], g.dtype, g.num_blocks, g.block_size,
+  return make_nhd_view(k_[layer].data(), v_[layer].data(), g.dtype, g.num_blocks, g.block_size,
                        g.num_kv_heads, g.head_dim);
 }
 
@@ -115,9 +95,9 @@ void DeviceKvStorage::do_write_token(int32_t layer, int32_t block, int32_t slot,
     store_from_f32(vb.data(), g.dtype, i, load_as_f32(v, src_dtype, i));
   }
   const size_t off = (size_t(block) * g.block_size + slot) * n * es;
-  check_cuda(cudaMemcpy(static_cast<uint8_t*>(k_[layer]) + off, kb.data(), n * es,
+  cuda_check(cudaMemcpy(k_[layer].as<uint8_t>() + off, kb.data(), n * es,
                         cudaMemcpyHostToDevice), "cudaMemcpy K");
-  check_cuda(cudaMemcpy(static_cast<uint8_t*>(v_[layer]) + off, vb.data(), n * es,
+  cuda_check(cudaMemcpy(v_[layer].as<uint8_t>() + off, vb.data(), n * es,
                         cudaMemcpyHostToDevice), "cudaMemcpy V");
 }
 
@@ -128,9 +108,9 @@ void DeviceKvStorage::do_read_token(int32_t layer, int32_t block, int32_t slot, 
   const size_t es = dtype_size(g.dtype);
   std::vector<uint8_t> kb(n * es), vb(n * es);
   const size_t off = (size_t(block) * g.block_size + slot) * n * es;
-  check_cuda(cudaMemcpy(kb.data(), static_cast<const uint8_t*>(k_[layer]) + off, n * es,
+  cuda_check(cudaMemcpy(kb.data(), k_[layer].as<const uint8_t>() + off, n * es,
                         cudaMemcpyDeviceToHost), "cudaMemcpy K");
-  check_cuda(cudaMemcpy(vb.data(), static_cast<const uint8_t*>(v_[layer]) + off, n * es,
+  cuda_check(cudaMemcpy(vb.data(), v_[layer].as<const uint8_t>() + off, n * es,
                         cudaMemcpyDeviceToHost), "cudaMemcpy V");
   for (int64_t i = 0; i < n; ++i) {
     k[i] = load_as_f32(kb.data(), g.dtype, i);
@@ -139,16 +119,12 @@ void DeviceKvStorage::do_read_token(int32_t layer, int32_t block, int32_t slot, 
 }
 
 void DeviceKvStorage::do_copy_block(int32_t src, int32_t dst) {
-  int32_t* pairs = nullptr;
-  check_cuda(cudaMalloc(&pairs, 2 * sizeof(int32_t)), "cudaMalloc pairs");
   const int32_t host[2] = {src, dst};
-  cudaError_t err = cudaMemcpy(pairs, host, sizeof(host), cudaMemcpyHostToDevice);
-  for (int32_t l = 0; err == cudaSuccess && l < geometry().num_layers; ++l) {
-    copy_kv_blocks_cuda(layer_view(l), pairs, 1, nullptr);
+  const DeviceBuffer pairs = DeviceBuffer::from_host(host, sizeof(host));
+  for (int32_t l = 0; l < geometry().num_layers; ++l) {
+    copy_kv_blocks_cuda(layer_view(l), pairs.as<int32_t>(), 1, nullptr);
   }
-  if (err == cudaSuccess) err = cudaDeviceSynchronize();
-  cudaFree(pairs);
-  check_cuda(err, "DeviceKvStorage::copy_block");
+  cuda_check(cudaDeviceSynchronize(), "DeviceKvStorage::copy_block");
 }
 
 std::unique_ptr<KvStorage> make_device_kv_storage(const KvGeometry& geometry) {
@@ -172,7 +148,7 @@ void write_kv_tokens_cuda(const KvLayerView& pool, const void* k_new, const void
       pool.stride_token, pool.stride_head, pool.block_size, pool.num_kv_heads, pool.head_dim,
       k_new, v_new, int(src_dtype), slot_mapping, fp8 ? 1.f / pool.k_scale : 1.f,
       fp8 ? 1.f / pool.v_scale : 1.f);
-  check_cuda(cudaGetLastError(), "write_tokens_kernel launch");
+  cuda_check(cudaGetLastError(), "write_tokens_kernel launch");
 }
 
 void copy_kv_blocks_cuda(const KvLayerView& pool, const int32_t* pairs, int32_t num_pairs,
@@ -188,7 +164,7 @@ void copy_kv_blocks_cuda(const KvLayerView& pool, const int32_t* pairs, int32_t 
   copy_blocks_kernel<<<dim3(num_pairs, 2), 256, 0, stream>>>(
       static_cast<uint8_t*>(const_cast<void*>(pool.k)),
       static_cast<uint8_t*>(const_cast<void*>(pool.v)), bytes, pairs);
-  check_cuda(cudaGetLastError(), "copy_blocks_kernel launch");
+  cuda_check(cudaGetLastError(), "copy_blocks_kernel launch");
 }
 
 }  // namespace pagedkv

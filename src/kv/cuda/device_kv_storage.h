@@ -12,6 +12,7 @@
 
 #include <cuda_runtime_api.h>
 
+#include "core/cuda/device_buffer.h"
 #include "kv/kv_storage.h"
 
 namespace pagedkv {
@@ -32,9 +33,8 @@ class DeviceKvStorage final : public KvStorage {
   void do_copy_block(int32_t src, int32_t dst) override;  // copy_kv_blocks_cuda on every layer
 
  private:
-  void release();
-  std::vector<void*> k_;  // [num_layers] device [num_blocks, block_size, Hkv, D]
-  std::vector<void*> v_;  // [num_layers] device [num_blocks, block_size, Hkv, D]
+  std::vector<DeviceBuffer> k_;  // [num_layers] device [num_blocks, block_size, Hkv, D]
+  std::vector<DeviceBuffer> v_;  // [num_layers] device [num_blocks, block_size, Hkv, D]
 };
 
 std::unique_ptr<KvStorage> make_device_kv_storage(const KvGeometry& geometry);

@@ -1,6 +1,6 @@
 // DeviceKvStorage against HostKvStorage (same writes, same reads), the token-write kernel
-// (slot mapping, dtype conversion, skipped slots) and the block-copy kernel, plus a decode run
-// on a device pool filled through the kernel. Skipped visibly without a GPU.
+// (slot mapping, dtype conversion, skipped slots) and the block-copy kernel. Skipped visibly
+// without a GPU.
 
 #include "kv/cuda/device_kv_storage.h"
 
@@ -10,31 +10,16 @@
 #include <numeric>
 #include <vector>
 
+#include "core/cuda/cuda_check.h"
+#include "core/cuda/device_buffer.h"
 #include "core/error.h"
 #include "core/random.h"
 
 namespace pagedkv {
 namespace {
 
-bool have_gpu() {
-  int n = 0;
-  if (cudaGetDeviceCount(&n) != cudaSuccess) {
-    (void)cudaGetLastError();
-    return false;
-  }
-  return n > 0;
-}
-
 #define REQUIRE_GPU() \
-  if (!have_gpu()) GTEST_SKIP() << "no CUDA device present: GPU test skipped"
-
-template <typename T>
-T* to_device(const std::vector<T>& v) {
-  void* p = nullptr;
-  EXPECT_EQ(cudaMalloc(&p, v.size() * sizeof(T) + 16), cudaSuccess);
-  EXPECT_EQ(cudaMemcpy(p, v.data(), v.size() * sizeof(T), cudaMemcpyHostToDevice), cudaSuccess);
-  return static_cast<T*>(p);
-}
+  if (!cuda_device_available()) GTEST_SKIP() << "no CUDA device present: GPU test skipped"
 
 std::vector<uint8_t> pool_bytes(const KvLayerView& view, bool key) {
   const size_t n = size_t(view.num_blocks) * view.block_size * view.num_kv_heads * view.head_dim *
@@ -96,17 +81,13 @@ TEST(DeviceKvKernels, WriteTokensBySlotMappingAndCopyBlocks) {
   for (DType pool_dt : {DType::kBF16, DType::kF16, DType::kFP8E4M3}) {
     const int nb = 7, bs = 16, hkv = 2, d = 128, T = 40;
     const size_t elems = size_t(nb) * bs * hkv * d, es = dtype_size(pool_dt);
-    void *kp = nullptr, *vp = nullptr;
-    ASSERT_EQ(cudaMalloc(&kp, elems * es), cudaSuccess);
-    ASSERT_EQ(cudaMalloc(&vp, elems * es), cudaSuccess);
     std::vector<uint8_t> hk(elems * es), hv(elems * es);
     for (size_t i = 0; i < elems; ++i) {  // random starting contents
       store_from_f32(hk.data(), pool_dt, i, rng.normal());
       store_from_f32(hv.data(), pool_dt, i, rng.normal());
     }
-    ASSERT_EQ(cudaMemcpy(kp, hk.data(), hk.size(), cudaMemcpyHostToDevice), cudaSuccess);
-    ASSERT_EQ(cudaMemcpy(vp, hv.data(), hv.size(), cudaMemcpyHostToDevice), cudaSuccess);
-    KvLayerView view = make_nhd_view(kp, vp, pool_dt, nb, bs, hkv, d);
+    const DeviceBuffer kp = DeviceBuffer::from_vector(hk), vp = DeviceBuffer::from_vector(hv);
+    KvLayerView view = make_nhd_view(kp.data(), vp.data(), pool_dt, nb, bs, hkv, d);
     if (pool_dt == DType::kFP8E4M3) {
       view.k_scale = 0.5f;
       view.v_scale = 0.25f;
@@ -120,14 +101,13 @@ TEST(DeviceKvKernels, WriteTokensBySlotMappingAndCopyBlocks) {
     std::vector<float> kn(size_t(T) * hkv * d), vn(kn.size());
     rng.fill_normal(kn);
     rng.fill_normal(vn);
-    int64_t* ds = to_device(slots);
-    float* dk = to_device(kn);
-    float* dv = to_device(vn);
-    write_kv_tokens_cuda(view, dk, dv, DType::kF32, ds, T, nullptr);
+    const DeviceBuffer ds = DeviceBuffer::from_vector(slots);
+    const DeviceBuffer dk = DeviceBuffer::from_vector(kn), dv = DeviceBuffer::from_vector(vn);
+    write_kv_tokens_cuda(view, dk.data(), dv.data(), DType::kF32, ds.as<int64_t>(), T, nullptr);
     std::vector<int32_t> pairs = {3, 0, 5, 6};
-    int32_t* dp = to_device(pairs);
-    copy_kv_blocks_cuda(view, dp, 2, nullptr);
-    ASSERT_EQ(cudaDeviceSynchronize(), cudaSuccess);
+    const DeviceBuffer dp = DeviceBuffer::from_vector(pairs);
+    copy_kv_blocks_cuda(view, dp.as<int32_t>(), 2, nullptr);
+    cuda_check(cudaDeviceSynchronize(), "sync");
     // Expected contents on the host.
     for (int t = 0; t < T; ++t) {
       if (slots[t] < 0) continue;
@@ -147,9 +127,6 @@ TEST(DeviceKvKernels, WriteTokensBySlotMappingAndCopyBlocks) {
     }
     EXPECT_EQ(pool_bytes(view, true), hk) << dtype_name(pool_dt);
     EXPECT_EQ(pool_bytes(view, false), hv) << dtype_name(pool_dt);
-    for (void* p : {kp, vp, static_cast<void*>(ds), static_cast<void*>(dk),
-                    static_cast<void*>(dv), static_cast<void*>(dp)})
-      cudaFree(p);
   }
 }
 

@@ -1,29 +1,23 @@
 #pragma once
-// A move-only cudaMalloc'd byte buffer (tests, benchmarks, device storage helpers).
+// DeviceBuffer: a move-only cudaMalloc'd byte buffer (device KV storage, tests, benchmarks).
 
 #include <cstddef>
-#include <cstdint>
 #include <utility>
 #include <vector>
 
 #include <cuda_runtime_api.h>
 
-#include "core/error.h"
+#include "core/cuda/cuda_check.h"
 
 namespace pagedkv {
-
-inline void cuda_check(cudaError_t err, const char* what) {
-  PKV_CHECK(err == cudaSuccess, Internal, what, ": ", cudaGetErrorString(err));
-}
 
 class DeviceBuffer {
  public:
   DeviceBuffer() = default;
-  explicit DeviceBuffer(size_t bytes) : bytes_(bytes) {
-    if (bytes == 0) return;
-    const cudaError_t err = cudaMalloc(&data_, bytes);
-    PKV_CHECK(err == cudaSuccess, OutOfMemory, "cudaMalloc(", bytes, "): ",
-              cudaGetErrorString(err));
+  // Allocates `bytes` on the current device (none for 0). An allocation failure throws
+  // Error(OutOfMemory) whose message starts with `owner` (what the memory was for).
+  explicit DeviceBuffer(size_t bytes, const char* owner = "DeviceBuffer") : bytes_(bytes) {
+    if (bytes > 0) cuda_check(cudaMalloc(&data_, bytes), owner, ": cudaMalloc(", bytes, " bytes)");
   }
   ~DeviceBuffer() {
     if (data_) cudaFree(data_);
