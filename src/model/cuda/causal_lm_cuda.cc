@@ -231,8 +231,8 @@ void CausalLmCuda::Impl::moe_mlp(const cuda::DeviceMoe& m, int64_t R) {
   cuda::widen_bf16(a.y.as<bf16_t>(), a.acc.as<float>(), R * H, stream);
   cuda_check(cudaStreamSynchronize(stream), "router logits");
   // Top-k per token, largest first, ties to the lower index (as the CPU model).
-  std::vector<std::vector<std::pair<int32_t, float>>> members(size_t(E));  // [E][(row, score)]
-  std::vector<int64_t> order(size_t(E));
+  std::vector<std::vector<std::pair<int32_t, float>>> members(static_cast<size_t>(E));  // [E][(row, score)]
+  std::vector<int64_t> order(static_cast<size_t>(E));
   for (int64_t r = 0; r < R; ++r) {
     const float* l = host_router.data() + r * E;
     for (int64_t e = 0; e < E; ++e) order[e] = e;

@@ -35,7 +35,7 @@ void StepUpload::build_and_upload(KvCache& cache, const ForwardRows& rows,
   std::vector<Offsets> off(size_t(cache.num_groups()));
   for (int32_t g = 0; g < cache.num_groups(); ++g) {
     const int64_t bs = cache.geometry(g).block_size;
-    std::vector<int64_t> slots(size_t(R));  // [R]
+    std::vector<int64_t> slots(static_cast<size_t>(R));  // [R]
     for (int64_t r = 0; r < R; ++r) {
       const TokenSlot at = cache.slot_for_write(rows.seq[r], g, rows.pos[r]);  // copy-on-write
       slots[r] = int64_t(at.block) * bs + at.slot;
@@ -66,7 +66,9 @@ void StepUpload::build_and_upload(KvCache& cache, const ForwardRows& rows,
     if (pinned_) cudaFreeHost(pinned_);
     pinned_ = nullptr;
     pinned_bytes_ = host_.size() * 2;
-    cuda_check(cudaMallocHost(&pinned_, pinned_bytes_), "pinned step metadata");
+    void* p = nullptr;
+    cuda_check(cudaMallocHost(&p, pinned_bytes_), "pinned step metadata");
+    pinned_ = static_cast<std::byte*>(p);
     device_ = DeviceBuffer(pinned_bytes_, "step metadata");
   }
   std::memcpy(pinned_, host_.data(), host_.size());
