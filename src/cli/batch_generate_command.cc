@@ -31,6 +31,7 @@ struct BatchGenerateOptions {
   bool no_prefix_cache = false;
   std::string kernel = "auto";
   std::string device = "cpu";
+  std::string kv_dtype = "auto";
 };
 
 void run_batch_generate(const BatchGenerateOptions& o) {
@@ -49,6 +50,7 @@ void run_batch_generate(const BatchGenerateOptions& o) {
   const std::unique_ptr<ModelRunner> model =
       load_model(o.model_dir, {.device = o.device, .decode_kernel = parse_decode_kernel(o.kernel)});
   EngineConfig c;
+  if (o.kv_dtype != "auto") c.kv_dtype = parse_dtype(o.kv_dtype);
   c.block_size = o.block_size;
   c.num_blocks = o.num_blocks;
   c.enable_prefix_cache = !o.no_prefix_cache;
@@ -93,7 +95,8 @@ void register_batch_generate_command(CLI::App& app) {
   cmd->add_option("--max-seqs", o->max_seqs, "most running sequences");
   cmd->add_flag("--no-prefix-cache", o->no_prefix_cache, "turn prefix reuse off");
   cmd->add_option("--kernel", o->kernel, "decode attention: auto, fused, gather, prefill");
-  cmd->add_option("--device", o->device, "cpu");
+  cmd->add_option("--kv-dtype", o->kv_dtype, "KV cache dtype: auto (cpu f32, cuda bf16), bf16, fp8_e4m3, ...");
+  cmd->add_option("--device", o->device, "cpu or cuda (bf16 weights and KV on the GPU)");
   cmd->callback([o] { run_batch_generate(*o); });
 }
 

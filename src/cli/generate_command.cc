@@ -62,7 +62,7 @@ void register_generate_command(CLI::App& app) {
   cmd->add_option("--max-new-tokens", opts->max_new_tokens, "tokens to generate")
       ->check(CLI::NonNegativeNumber);
   cmd->add_option("--block-size", opts->block_size, "KV block size (power of two, 1..256)");
-  cmd->add_option("--device", opts->device, "cpu");
+  cmd->add_option("--device", opts->device, "cpu or cuda (bf16 weights and KV on the GPU)");
   cmd->callback([opts] { run_generate(*opts); });
 }
 

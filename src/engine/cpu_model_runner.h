@@ -19,6 +19,7 @@ class CpuModelRunner final : public ModelRunner {
 
   int64_t vocab_size() const override { return model_.config().vocab_size; }
   int64_t max_model_len() const override { return model_.config().max_position_embeddings; }
+  DType default_kv_dtype() const override { return DType::kF32; }  // exact HF comparison
   KvCacheConfig kv_cache_config(int32_t num_blocks, int32_t block_size,
                                 DType kv_dtype) const override {
     return model_.kv_cache_config(num_blocks, block_size, kv_dtype);

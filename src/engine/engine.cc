@@ -21,7 +21,8 @@ KvCacheConfig make_cache_config(const ModelRunner& model, const EngineConfig& c)
             c.num_blocks, ") and block_size (", c.block_size, ") must be >= 1");
   PKV_CHECK(c.max_model_len >= 2, InvalidArgument, "engine: max_model_len must be >= 2, got ",
             c.max_model_len);
-  KvCacheConfig kc = model.kv_cache_config(c.num_blocks, c.block_size, c.kv_dtype);
+  KvCacheConfig kc = model.kv_cache_config(c.num_blocks, c.block_size,
+                                           c.kv_dtype.value_or(model.default_kv_dtype()));
   kc.enable_prefix_cache = c.enable_prefix_cache;
   return kc;
 }

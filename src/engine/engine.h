@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <optional>
 #include <unordered_map>
 #include <vector>
 
@@ -29,7 +30,7 @@ namespace pagedkv {
 struct EngineConfig {
   int32_t num_blocks = 1024;   // per layer group
   int32_t block_size = 16;
-  DType kv_dtype = DType::kF32;
+  std::optional<DType> kv_dtype;  // unset: the runner's default (CPU f32, CUDA bf16)
   bool enable_prefix_cache = true;
   // Context: prompt + generated tokens per sample. 0: the model's max_model_len() (4096 when the
   // model does not say).

@@ -20,6 +20,8 @@ class ModelRunner {
   virtual int64_t vocab_size() const = 0;
   // The context the model was trained for (config.json max_position_embeddings); 0: not known.
   virtual int64_t max_model_len() const = 0;
+  // The KV dtype used when the engine config does not name one.
+  virtual DType default_kv_dtype() const = 0;
   // The KV cache this model needs: its layer groups (one per attention rule) and geometry.
   virtual KvCacheConfig kv_cache_config(int32_t num_blocks, int32_t block_size,
                                         DType kv_dtype) const = 0;

@@ -1,14 +1,29 @@
 #include "engine/models.h"
 
+#include <cstdio>
+
 #include "core/error.h"
 #include "engine/cpu_model_runner.h"
+#ifdef PAGEDKV_WITH_CUDA
+#include "core/cuda/cuda_check.h"
+#include "engine/cuda/cuda_model_runner.h"
+#endif
 
 namespace pagedkv {
 
 namespace {
 
 void check_device(const ModelOptions& o) {
-  PKV_CHECK(o.device == "cpu", InvalidArgument, "device '", o.device, "' is not one of: cpu");
+  PKV_CHECK(o.device == "cpu" || o.device == "cuda", InvalidArgument, "device '", o.device,
+            "' is not one of: cpu, cuda");
+#ifdef PAGEDKV_WITH_CUDA
+  PKV_CHECK(o.device == "cpu" || cuda_device_available(), Unsupported,
+            "device cuda: no CUDA GPU is present (or its driver cannot be used)");
+#else
+  PKV_CHECK(o.device == "cpu", Unsupported,
+            "device cuda: this build has no CUDA support (nvcc was not found when it was "
+            "configured)");
+#endif
 }
 
 std::unique_ptr<ModelRunner> make_runner(CausalLm model, const ModelOptions& o) {
@@ -16,16 +31,37 @@ std::unique_ptr<ModelRunner> make_runner(CausalLm model, const ModelOptions& o) 
   return std::make_unique<CpuModelRunner>(std::move(model));
 }
 
+#ifdef PAGEDKV_WITH_CUDA
+// Loading a large checkpoint takes a while: show progress on stderr when it does.
+void show_progress(int64_t done, int64_t total) {
+  static int last = -1;
+  const int pct = total > 0 ? int(100 * done / total) : 100;
+  if (total < (int64_t(1) << 30) || pct / 5 == last / 5) return;
+  last = pct;
+  std::fprintf(stderr, "\rloading weights to the GPU: %3d%% of %.1f GB", pct, double(total) / 1e9);
+  if (done == total) std::fprintf(stderr, "\n");
+}
+#endif
+
 }  // namespace
 
 std::unique_ptr<ModelRunner> load_model(const std::string& dir, const ModelOptions& options) {
   check_device(options);  // before the (possibly long) load
+#ifdef PAGEDKV_WITH_CUDA
+  if (options.device == "cuda")
+    return std::make_unique<CudaModelRunner>(CausalLmCuda::load(dir, "config.json", show_progress));
+#endif
   return make_runner(CausalLm::load(dir), options);
 }
 
 std::unique_ptr<ModelRunner> load_synthetic_model(const SyntheticModelSpec& spec,
                                                   const ModelOptions& options) {
   check_device(options);
+#ifdef PAGEDKV_WITH_CUDA
+  if (options.device == "cuda")
+    return std::make_unique<CudaModelRunner>(
+        CausalLmCuda::random(synthetic_model_config(spec), spec.seed));
+#endif
   return make_runner(make_synthetic_model(spec), options);
 }
 

@@ -13,11 +13,12 @@
 namespace pagedkv {
 
 struct ModelOptions {
-  std::string device = "cpu";
+  std::string device = "cpu";  // cpu, or cuda (bf16 weights on the GPU; needs a CUDA build + GPU)
   DecodeKernel decode_kernel = DecodeKernel::kAuto;  // CPU decode attention (tests, benchmarks)
 };
 
-// Error(InvalidArgument) naming an unknown device; the checkpoint's own errors otherwise.
+// Error(InvalidArgument) naming an unknown device, Error(Unsupported) when cuda is asked of a
+// build or machine without it; the checkpoint's own errors otherwise.
 std::unique_ptr<ModelRunner> load_model(const std::string& dir, const ModelOptions& options = {});
 std::unique_ptr<ModelRunner> load_synthetic_model(const SyntheticModelSpec& spec,
                                                   const ModelOptions& options = {});

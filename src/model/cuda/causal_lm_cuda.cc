@@ -281,8 +281,6 @@ std::vector<float> CausalLmCuda::Impl::forward(KvCache& cache, const ForwardRows
                                                std::span<const int32_t> tokens, bool all_logits) {
   const ModelConfig& c = config;
   const int64_t R = rows.size(), H = c.hidden_size, V = c.vocab_size;
-  PKV_CHECK(cache.storage(0).on_device(), InvalidArgument,
-            "CUDA model: the KV cache must keep device storage (CausalLmCuda::make_storage)");
   a.ensure(R, c);
   meta.build_and_upload(cache, rows, tokens, stream);
   cuda::embed_rows(weights.embed.as<bf16_t>(), meta.tokens(), float(c.embed_scale),
@@ -374,8 +372,21 @@ std::unique_ptr<KvStorage> CausalLmCuda::make_storage(const KvGeometry& geometry
   return make_device_kv_storage(geometry);
 }
 
+namespace {
+
+// Before anything is appended: the kernels read and write the pool on the device.
+void check_device_cache(const KvCache& cache) {
+  for (int32_t g = 0; g < cache.num_groups(); ++g)
+    PKV_CHECK(cache.storage(g).on_device(), InvalidArgument,
+              "CUDA model: the KV cache must keep its K/V on the device "
+              "(KvCache(config, CausalLmCuda::make_storage))");
+}
+
+}  // namespace
+
 std::vector<float> CausalLmCuda::prefill(KvCache& cache, SeqId seq,
                                          std::span<const int32_t> tokens, bool all_logits) {
+  check_device_cache(cache);
   return impl_->forward(cache, append_prefill_rows(impl_->config, cache, seq, tokens), tokens,
                         all_logits);
 }
@@ -383,12 +394,14 @@ std::vector<float> CausalLmCuda::prefill(KvCache& cache, SeqId seq,
 std::vector<float> CausalLmCuda::prefill_appended(KvCache& cache, SeqId seq, int64_t start,
                                                   std::span<const int32_t> tokens,
                                                   bool all_logits) {
+  check_device_cache(cache);
   return impl_->forward(cache, appended_prefill_rows(impl_->config, cache, seq, start, tokens),
                         tokens, all_logits);
 }
 
 std::vector<float> CausalLmCuda::decode(KvCache& cache, std::span<const SeqId> seqs,
                                         std::span<const int32_t> tokens) {
+  check_device_cache(cache);
   return impl_->forward(cache, append_decode_rows(impl_->config, cache, seqs, tokens), tokens,
                         true);
 }

@@ -1,0 +1,159 @@
+// Times the CUDA model end to end on a Llama-3-8B-shaped model (or Qwen3-8B-shaped) whose random
+// bf16 weights are made on the device from a seed (no download): prefill of one long prompt and
+// decode steps at several batch sizes after a common context. Prints milliseconds, tokens per
+// second and the HBM roofline of each decode step (weight bytes + KV bytes read / bandwidth).
+//
+//   build/bench/pagedkv_cuda_model_bench [--model llama3-8b|qwen3-8b] [--layers N]
+//       [--prefill 1024,8192] [--batch 1,64] [--context 1024] [--steps 16] [--kv bf16|fp8_e4m3]
+//       [--bandwidth-tbs 4.8]
+// Host clock around synchronous calls (each returns its logits to the host), after a warm-up.
+
+#include <chrono>
+#include <cstdio>
+#include <nlohmann/json.hpp>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "core/cuda/cuda_check.h"
+#include "core/error.h"
+#include "core/random.h"
+#include "model/cuda/causal_lm_cuda.h"
+
+namespace pagedkv {
+namespace {
+
+struct Options {
+  std::string model = "llama3-8b";
+  int64_t layers = 0;  // 0: the model's
+  std::vector<int64_t> prefill{1024, 8192};
+  std::vector<int64_t> batch{1, 64};
+  int64_t context = 1024;
+  int64_t steps = 16;
+  DType kv = DType::kBF16;
+  double bandwidth_tbs = 4.8;  // H200 datasheet; H100 SXM: 3.35
+};
+
+std::vector<int64_t> parse_list(const std::string& s) {
+  std::vector<int64_t> v;
+  std::stringstream ss(s);
+  for (std::string item; std::getline(ss, item, ',');) v.push_back(std::stoll(item));
+  return v;
+}
+
+Options parse(int argc, char** argv) {
+  Options o;
+  for (int i = 1; i + 1 < argc; i += 2) {
+    const std::string k = argv[i], v = argv[i + 1];
+    if (k == "--model") o.model = v;
+    else if (k == "--layers") o.layers = std::stoll(v);
+    else if (k == "--prefill") o.prefill = parse_list(v);
+    else if (k == "--batch") o.batch = parse_list(v);
+    else if (k == "--context") o.context = std::stoll(v);
+    else if (k == "--steps") o.steps = std::stoll(v);
+    else if (k == "--kv") o.kv = parse_dtype(v);
+    else if (k == "--bandwidth-tbs") o.bandwidth_tbs = std::stod(v);
+    else fail(ErrorKind::kInvalidArgument, str_cat("unknown option ", k));
+  }
+  return o;
+}
+
+// The published configs' shapes (Meta-Llama-3-8B, Qwen3-8B).
+nlohmann::json config_json(const Options& o) {
+  nlohmann::json j;
+  if (o.model == "llama3-8b") {
+    j = {{"architectures", {"LlamaForCausalLM"}}, {"hidden_size", 4096},
+         {"intermediate_size", 14336}, {"num_hidden_layers", 32}, {"num_attention_heads", 32},
+         {"num_key_value_heads", 8}, {"vocab_size", 128256}, {"rms_norm_eps", 1e-5},
+         {"rope_theta", 500000.0}, {"max_position_embeddings", 131072},
+         {"rope_scaling", {{"rope_type", "llama3"}, {"factor", 8.0}, {"low_freq_factor", 1.0},
+                           {"high_freq_factor", 4.0}, {"original_max_position_embeddings", 8192}}}};
+  } else if (o.model == "qwen3-8b") {
+    j = {{"architectures", {"Qwen3ForCausalLM"}}, {"hidden_size", 4096},
+         {"intermediate_size", 12288}, {"num_hidden_layers", 36}, {"num_attention_heads", 32},
+         {"num_key_value_heads", 8}, {"head_dim", 128}, {"vocab_size", 151936},
+         {"rms_norm_eps", 1e-6}, {"rope_theta", 1000000.0}, {"max_position_embeddings", 40960}};
+  } else {
+    fail(ErrorKind::kInvalidArgument, str_cat("--model ", o.model, ": llama3-8b or qwen3-8b"));
+  }
+  if (o.layers > 0) j["num_hidden_layers"] = o.layers;
+  return j;
+}
+
+double seconds_since(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
+std::vector<int32_t> random_tokens(Rng& rng, int64_t n, int64_t vocab) {
+  std::vector<int32_t> t(static_cast<size_t>(n));
+  for (int32_t& x : t) x = int32_t(rng.uniform_int(0, vocab - 1));
+  return t;
+}
+
+int run(const Options& o) {
+  PKV_CHECK(cuda_device_available(), Unsupported, "no CUDA device");
+  const ModelConfig config = parse_model_config(config_json(o));
+  const auto t_load = std::chrono::steady_clock::now();
+  CausalLmCuda m = CausalLmCuda::random(config, 1);
+  const double weight_gb = double(m.weight_bytes()) / 1e9;
+  std::printf("model %s: %lld layers, %.2f GB of bf16 weights made on the device in %.2f s; KV %s\n",
+              o.model.c_str(), (long long)config.num_layers, weight_gb, seconds_since(t_load),
+              dtype_name(o.kv));
+  Rng rng(7);
+  const int64_t V = config.vocab_size;
+  constexpr int32_t kBlock = 16;
+  int64_t max_tokens = o.context + o.steps + 8;
+  for (int64_t p : o.prefill) max_tokens = std::max(max_tokens, p);
+  int64_t max_batch = 1;
+  for (int64_t b : o.batch) max_batch = std::max(max_batch, b);
+  const int32_t blocks = int32_t(max_batch * (max_tokens / kBlock + 2));
+  {  // warm-up: plans, cuBLASLt heuristics, lazy module loads
+    KvCache cache(m.kv_cache_config(blocks, kBlock, o.kv), CausalLmCuda::make_storage);
+    cache.add_sequence(0);
+    m.prefill(cache, 0, random_tokens(rng, 128, V), false);
+  }
+  for (int64_t p : o.prefill) {
+    KvCache cache(m.kv_cache_config(blocks, kBlock, o.kv), CausalLmCuda::make_storage);
+    cache.add_sequence(0);
+    const std::vector<int32_t> prompt = random_tokens(rng, p, V);
+    const auto t0 = std::chrono::steady_clock::now();
+    m.prefill(cache, 0, prompt, false);
+    const double s = seconds_since(t0);
+    std::printf("prefill %6lld tokens: %8.2f ms  %9.0f tok/s\n", (long long)p, 1e3 * s,
+                double(p) / s);
+  }
+  const double kv_bytes_per_token = 2.0 * double(config.num_layers) * double(config.num_kv_heads) *
+                                    double(config.head_dim) * double(dtype_size(o.kv));
+  for (int64_t B : o.batch) {
+    KvCache cache(m.kv_cache_config(blocks, kBlock, o.kv), CausalLmCuda::make_storage);
+    std::vector<SeqId> seqs;
+    for (int64_t b = 0; b < B; ++b) {
+      seqs.push_back(b);
+      cache.add_sequence(b);
+      m.prefill(cache, b, random_tokens(rng, o.context, V), false);
+    }
+    std::vector<int32_t> toks = random_tokens(rng, B, V);
+    m.decode(cache, seqs, toks);  // warm-up of this batch size's plan
+    const auto t0 = std::chrono::steady_clock::now();
+    for (int64_t s = 0; s < o.steps; ++s) m.decode(cache, seqs, toks);
+    const double step = seconds_since(t0) / double(o.steps);
+    const double bytes = double(m.weight_bytes()) + double(B) * double(o.context) * kv_bytes_per_token;
+    const double roofline = bytes / (o.bandwidth_tbs * 1e12);
+    std::printf("decode B=%4lld ctx %lld: %8.3f ms/step  %9.0f tok/s  roofline %.3f ms (%.0f%%)\n",
+                (long long)B, (long long)o.context, 1e3 * step, double(B) / step, 1e3 * roofline,
+                100.0 * roofline / step);
+  }
+  return 0;
+}
+
+}  // namespace
+}  // namespace pagedkv
+
+int main(int argc, char** argv) {
+  try {
+    return pagedkv::run(pagedkv::parse(argc, argv));
+  } catch (const pagedkv::Error& e) {
+    std::fprintf(stderr, "pagedkv_cuda_model_bench: %s\n", e.what());
+    return 1;
+  }
+}
