@@ -1,20 +1,28 @@
 #!/usr/bin/env bash
-# gpu_check.sh OUTDIR [--quick] [--skip-bench] [--skip-tests] [--no-build] [--sweep] [--ncu B,L,Hq,Hkv]: on a machine with an
-# NVIDIA GPU, build the CUDA decode kernel (Release, sm_90a), check its SASS (sass_check.py), run
-# its tests, a compute-sanitizer memcheck subset and the decode benchmark (pagedkv vs torch SDPA vs gather-then-SDPA); logs and
-# a results table go to OUTDIR. --sweep adds the split-count / warp-layout sweep (planner
-# tuning); --ncu profiles one shape's pagedkv kernel and SDPA kernels with Nsight Compute.
-# Builds through scripts/gpu_check/CMakeLists.txt (core + kv + attention only); GoogleTest from
-# third_party/googletest when present (a copy of /usr/src/googletest), else the system's.
+# gpu_check.sh OUTDIR [--quick] [--skip-bench] [--skip-tests] [--skip-model] [--no-build] [--sweep]
+#              [--ncu B,L,Hq,Hkv]: on a machine with an NVIDIA GPU, in one call:
+#   1. build (or, with --no-build, take binaries from $PAGEDKV_GPU_BUILD: scripts/gpu_bundle.sh
+#      makes that folder on a machine with the project's Debian packages), check the decode
+#      kernel's SASS (sass_check.py);
+#   2. run every CUDA test binary found (attention, kv, core, model: the model against HF on
+#      testdata/gpu) and compute-sanitizer memcheck on their small cases;
+#   3. the model end to end: `pagedkv generate --device cuda` on a fixture, and the CUDA model
+#      benchmark on an 8B-shaped random model (prefill 1k / 8k, decode B = 1 / 64);
+#   4. the decode kernel benchmark (pagedkv vs torch SDPA vs gather-then-SDPA; --skip-bench: not).
+# Logs and tables go to OUTDIR. --sweep adds the decode planner's split-count / warp-layout sweep;
+# --ncu profiles one decode shape with Nsight Compute. Without --no-build it builds through
+# scripts/gpu_check/CMakeLists.txt (core + kv + attention only: the model needs the Debian
+# packages of the full build); GoogleTest from third_party/googletest when present.
 set -uo pipefail
 out=${1:?usage: gpu_check.sh OUTDIR [--quick] [--skip-bench] [--skip-tests] [--no-build] [--sweep] [--ncu B,L,Hq,Hkv]}
 shift
-quick=() skip_bench=0 skip_tests=0 no_build=0 sweep=0 ncu_shape=""
+quick=() skip_bench=0 skip_tests=0 skip_model=0 no_build=0 sweep=0 ncu_shape=""
 while [ $# -gt 0 ]; do
   case $1 in
     --quick) quick=(--quick) ;;
     --skip-bench) skip_bench=1 ;;
     --skip-tests) skip_tests=1 ;;
+    --skip-model) skip_model=1 ;;
     --no-build) no_build=1 ;;  # use the binaries already in $PAGEDKV_GPU_BUILD (built elsewhere)
     --sweep) sweep=1 ;;
     --ncu) ncu_shape=$2; shift ;;
@@ -27,6 +35,7 @@ out=$(cd "$out" && pwd)
 cd "$(dirname "$0")/.."
 root=$(pwd)
 bdir=${PAGEDKV_GPU_BUILD:-/tmp/pagedkv-gpu-build}
+[ -d "$bdir/lib" ] && export LD_LIBRARY_PATH="$(cd "$bdir/lib" && pwd):${LD_LIBRARY_PATH:-}"
 { nvidia-smi --query-gpu=name,memory.total,clocks.max.sm,clocks.max.mem,driver_version --format=csv
   nvcc --version | tail -2; cmake --version | head -1; g++ --version | head -1
   python3 -c 'import torch; print("torch", torch.__version__)'; } > "$out/env.txt" 2>&1
@@ -47,19 +56,41 @@ lib=$(find "$bdir" -name libpagedkv_cuda_capi.so | head -1)
 python3 scripts/sass_check.py "$lib" > "$out/sass_check.txt" 2>&1
 echo "sass check rc=$?"; tail -1 "$out/sass_check.txt"
 
+find_bin() { find "$bdir" -name "$1" -type f | head -1; }
 if [ "$skip_tests" = 0 ]; then
-  kv_bin=$(find "$bdir" -name kv_cuda_test -type f | head -1)
-  { "$test_bin"; r1=$?; "$kv_bin"; r2=$?; } > "$out/tests.log" 2>&1
-  echo "tests rc=$r1 (attention) rc=$r2 (kv)"; grep -E "^\[  (PASSED|FAILED|SKIPPED) |^\[==========\]|Failure|error|Expected|Which is|seed=" "$out/tests.log" | head -40
-
+  rc_all=0
+  for name in attention_cuda_test kv_cuda_test core_cuda_test model_cuda_test; do
+    bin=$(find_bin $name)
+    [ -n "$bin" ] || { echo "$name: not built"; continue; }
+    "$bin" > "$out/$name.log" 2>&1; rc=$?; rc_all=$((rc_all | rc))
+    echo "$name rc=$rc: $(grep -E '^\[  (PASSED|FAILED) ' "$out/$name.log" | tr '\n' ' ')"
+    grep -E "^\[  FAILED  \]|Failure|Expected|Which is|seed=|worst relative|bit-identical|within bound" \
+      "$out/$name.log" | head -60
+  done
+  echo "tests rc=$rc_all"
   if command -v compute-sanitizer > /dev/null; then
-    compute-sanitizer --tool memcheck --error-exitcode 9 "$test_bin" \
-      --gtest_filter='PagedDecodeCudaSmall.*:PagedDecodeCuda.RepeatedRuns*:PagedDecodeCuda.PlacementInvariance*' > "$out/memcheck.log" 2>&1
-    echo "memcheck rc=$? ($(grep -c 'Invalid' "$out/memcheck.log") invalid accesses)"; tail -4 "$out/memcheck.log"
-    compute-sanitizer --tool memcheck --error-exitcode 9 "$kv_bin" > "$out/memcheck_kv.log" 2>&1
-    echo "memcheck kv rc=$?"; tail -2 "$out/memcheck_kv.log"
+    memcheck() {  # NAME BINARY FILTER
+      compute-sanitizer --tool memcheck --error-exitcode 9 "$2" --gtest_filter="$3" > "$out/memcheck_$1.log" 2>&1
+      echo "memcheck $1 rc=$? ($(grep -c 'Invalid' "$out/memcheck_$1.log") invalid accesses)"; tail -2 "$out/memcheck_$1.log"
+    }
+    memcheck attention "$(find_bin attention_cuda_test)" \
+      'PagedDecodeCudaSmall.*:PagedDecodeCuda.RepeatedRuns*:PagedDecodeCuda.PlacementInvariance*:*Prefill*Memcheck*'
+    memcheck kv "$(find_bin kv_cuda_test)" '*'
+    [ -n "$(find_bin model_cuda_test)" ] && memcheck model "$(find_bin model_cuda_test)" 'CudaKernels.*:CudaModel.MemcheckSmall'
   else
     echo "compute-sanitizer not found"
+  fi
+fi
+
+cli=$(find_bin pagedkv)
+if [ "$skip_model" = 0 ] && [ -n "$cli" ]; then
+  ids=$(python3 -c 'import json;e=json.load(open("testdata/gpu/llama3/expected.json"));print(",".join(map(str,e["prompts"][0])));print(",".join(map(str,e["generated"][0])))')
+  got=$("$cli" generate --model testdata/gpu/llama3 --prompt-ids "$(echo "$ids" | head -1)" --max-new-tokens 24 --device cuda 2> "$out/cli.err")
+  echo "cli generate --device cuda rc=$?: $got"; echo "HF greedy:                     $(echo "$ids" | tail -1)"; tail -2 "$out/cli.err"
+  mbench=$(find_bin pagedkv_cuda_model_bench)
+  if [ -n "$mbench" ]; then
+    "$mbench" ${PAGEDKV_MODEL_BENCH_ARGS:-} > "$out/model_bench.txt" 2>&1
+    echo "model bench rc=$?"; cat "$out/model_bench.txt"
   fi
 fi
 
