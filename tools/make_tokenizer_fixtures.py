@@ -475,7 +475,21 @@ CONVERSATIONS = [
     [{"role": "user", "content": "q"},
      {"role": "assistant", "content": "a", "reasoning_content": "thought about it"}],
     [{"role": "user", "content": "Hi"}, {"role": "user", "content": "again"}],  # Gemma raises
+    [{"role": "system", "content": "Use tools when needed."},
+     {"role": "user", "content": "What is the weather in Paris?"},
+     {"role": "assistant", "content": "", "tool_calls": [
+         {"type": "function", "function": {"name": "get_weather",
+                                           "arguments": {"city": "Paris", "unit": "celsius"}}}]},
+     {"role": "tool", "content": "{\"temperature\": 21.5, \"sky\": \"clear\"}"},
+     {"role": "assistant", "content": "It is 21.5 °C and clear in Paris."}],
 ]
+
+TOOLS = [{"type": "function", "function": {
+    "name": "get_weather", "description": "Current weather in a city",
+    "parameters": {"type": "object", "properties": {
+        "city": {"type": "string", "description": "City name"},
+        "unit": {"type": "string", "enum": ["celsius", "fahrenheit"]}},
+        "required": ["city"]}}}]
 
 
 def render_chats(family, tok_dir, config):
@@ -487,9 +501,10 @@ def render_chats(family, tok_dir, config):
     tok.chat_template = config["chat_template"]
     extras = [{}]
     if family == "qwen3":
-        extras += [{"enable_thinking": False}, {"enable_thinking": True}]
+        extras += [{"enable_thinking": False}, {"enable_thinking": True}, {"tools": TOOLS}]
     if family == "llama3":
-        extras += [{"date_string": "03 Dec 2026"}]
+        extras += [{"date_string": "03 Dec 2026"}, {"tools": TOOLS},
+                   {"tools": TOOLS, "tools_in_user_message": False}]
     out = []
     for ci, conv in enumerate(CONVERSATIONS):
         for agp in (False, True):

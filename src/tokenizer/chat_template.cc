@@ -7,7 +7,8 @@ namespace pagedkv {
 ChatTemplate::ChatTemplate(std::string source, SpecialTokens tokens)
     : source_(std::move(source)), tokens_(std::move(tokens)), template_(source_) {}
 
-std::string ChatTemplate::render(const nlohmann::json& messages, const ChatOptions& options) const {
+std::string ChatTemplate::render(const nlohmann::ordered_json& messages,
+                                 const ChatOptions& options) const {
   PKV_CHECK(messages.is_array(), InvalidArgument, "chat template: messages must be a JSON array");
   PKV_CHECK(options.extra.is_object(), InvalidArgument,
             "chat template: extra variables must be a JSON object");
@@ -31,7 +32,7 @@ std::string ChatTemplate::render(const nlohmann::json& messages, const ChatOptio
 
 std::string ChatTemplate::render(const std::vector<ChatMessage>& messages,
                                  const ChatOptions& options) const {
-  nlohmann::json j = nlohmann::json::array();
+  nlohmann::ordered_json j = nlohmann::ordered_json::array();
   for (const ChatMessage& m : messages) j.push_back({{"role", m.role}, {"content", m.content}});
   return render(j, options);
 }

@@ -22,7 +22,7 @@ struct ChatMessage {
 struct ChatOptions {
   bool add_generation_prompt = true;
   // Extra template variables: {"enable_thinking": false}, {"tools": [...]}, ...
-  nlohmann::json extra = nlohmann::json::object();
+  nlohmann::ordered_json extra = nlohmann::ordered_json::object();
 };
 
 // Special token strings a template may print (transformers passes the ones that are set).
@@ -38,7 +38,7 @@ class ChatTemplate {
   // messages: a JSON array of {"role", "content", ...} objects (content may be a string or a
   // list of parts; assistant messages may carry tool_calls, reasoning_content, ...).
   // A template's raise_exception(msg) becomes Error(kInvalidArgument, "chat template raised: msg").
-  std::string render(const nlohmann::json& messages, const ChatOptions& options = {}) const;
+  std::string render(const nlohmann::ordered_json& messages, const ChatOptions& options = {}) const;
   std::string render(const std::vector<ChatMessage>& messages, const ChatOptions& options = {}) const;
 
   const std::string& source() const { return source_; }

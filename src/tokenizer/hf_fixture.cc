@@ -10,11 +10,11 @@
 namespace pagedkv::testing {
 namespace {
 
-nlohmann::json load_json(const std::filesystem::path& path) {
+nlohmann::ordered_json load_json(const std::filesystem::path& path) {
   std::ifstream in(path);
   PKV_CHECK(in.good(), NotFound, "tokenizer fixture ", path.string(),
             " is missing: run `python3 tools/make_tokenizer_fixtures.py` (scripts/test.sh does)");
-  return nlohmann::json::parse(in);
+  return nlohmann::ordered_json::parse(in);
 }
 
 }  // namespace
@@ -30,8 +30,8 @@ const std::vector<std::string>& corpus() {
   return docs;
 }
 
-const nlohmann::json& conversations() {
-  static const nlohmann::json convs = load_json(tokenizer_fixtures_dir() / "conversations.json");
+const nlohmann::ordered_json& conversations() {
+  static const nlohmann::ordered_json convs = load_json(tokenizer_fixtures_dir() / "conversations.json");
   return convs;
 }
 

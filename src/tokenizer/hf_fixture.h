@@ -16,12 +16,12 @@ std::filesystem::path tokenizer_fixtures_dir();
 struct FamilyFixture {
   std::string family;
   std::filesystem::path dir;      // tokenizer.json, tokenizer_config.json, generation_config.json
-  nlohmann::json expected;        // expected.json
+  nlohmann::ordered_json expected;        // expected.json
 };
 
 // Throws (so the test fails) with a how-to message when a file is missing.
 const std::vector<std::string>& corpus();
-const nlohmann::json& conversations();
+const nlohmann::ordered_json& conversations();
 const FamilyFixture& family_fixture(const std::string& family);
 
 }  // namespace pagedkv::testing

@@ -83,7 +83,7 @@ class Parser {
     while (true) {
       const Token& tok = peek();
       if (tok.kind == Token::kEof) {
-        if (stops.size() != 0) error(str_cat("missing '{% ", *stops.begin(), " %}'"));
+        if (stops.size() != 0) error(str_cat("missing '{% ", *(stops.end() - 1), " %}'"));
         return body;
       }
       if (tok.kind == Token::kText) {

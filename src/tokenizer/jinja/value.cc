@@ -32,27 +32,31 @@ Value CallArgs::get(size_t i, const char* name, Value fallback) const {
   return fallback;
 }
 
-Value Value::from_json(const nlohmann::json& j) {
+template <typename Json>
+Value value_from_json(const Json& j) {
   switch (j.type()) {
-    case nlohmann::json::value_t::null: return Value(None{});
-    case nlohmann::json::value_t::boolean: return Value(j.get<bool>());
-    case nlohmann::json::value_t::number_integer:
-    case nlohmann::json::value_t::number_unsigned: return Value(j.get<int64_t>());
-    case nlohmann::json::value_t::number_float: return Value(j.get<double>());
-    case nlohmann::json::value_t::string: return Value(j.get<std::string>());
-    case nlohmann::json::value_t::array: {
+    case Json::value_t::null: return Value(None{});
+    case Json::value_t::boolean: return Value(j.template get<bool>());
+    case Json::value_t::number_integer:
+    case Json::value_t::number_unsigned: return Value(j.template get<int64_t>());
+    case Json::value_t::number_float: return Value(j.template get<double>());
+    case Json::value_t::string: return Value(j.template get<std::string>());
+    case Json::value_t::array: {
       List l;
-      for (const auto& e : j) l.push_back(from_json(e));
+      for (const auto& e : j) l.push_back(value_from_json(e));
       return Value(std::move(l));
     }
-    case nlohmann::json::value_t::object: {
+    case Json::value_t::object: {
       Dict d;
-      for (auto it = j.begin(); it != j.end(); ++it) d.items.emplace_back(it.key(), from_json(it.value()));
+      for (auto it = j.begin(); it != j.end(); ++it) d.items.emplace_back(it.key(), value_from_json(it.value()));
       return Value(std::move(d));
     }
     default: fail(ErrorKind::kInvalidArgument, "chat template: unsupported JSON value (binary)");
   }
 }
+
+Value Value::from_json(const nlohmann::ordered_json& j) { return value_from_json(j); }
+Value Value::from_json(const nlohmann::json& j) { return value_from_json(j); }
 
 std::string format_float(double d) {
   if (std::isnan(d)) return "nan";

@@ -53,6 +53,9 @@ class Value {
   Value(std::shared_ptr<Namespace> ns) : v_(std::move(ns)) {}
   static Value function(Function f) { return Value(std::make_shared<Function>(std::move(f))); }
 
+  // Objects keep their key order with ordered_json (Python dicts do: tojson of a tool schema
+  // must print keys as given).
+  static Value from_json(const nlohmann::ordered_json& j);
   static Value from_json(const nlohmann::json& j);
   // Python's json.dumps(value, ensure_ascii=False, indent=indent) (indent < 0: none),
   // optionally with sort_keys.
