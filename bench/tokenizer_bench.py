@@ -7,8 +7,9 @@ Needs the fixtures (python3 tools/make_tokenizer_fixtures.py) and a build of
 pagedkv_tokenizer_bench. Both sides encode the fixture corpus one document per call, single
 threaded (RAYON_NUM_THREADS=1, TOKENIZERS_PARALLELISM=false), without special tokens; HF is also
 timed with encode_batch over the whole corpus on one thread. Rounds alternate HF and pagedkv so a
-load change on a shared machine hits both; each figure is the best round. MB/s = corpus UTF-8
-bytes / time.
+load change on a shared machine hits both; times are CPU time of the process (process_time for
+HF, Google Benchmark's cpu_time for pagedkv: both single-threaded), so other jobs on the machine
+inflate neither; each figure is the best round. MB/s = corpus UTF-8 bytes / time (10^6 bytes).
 """
 import json
 import os
@@ -28,13 +29,13 @@ FAMILIES = ["llama3", "qwen3", "gemma3"]
 def hf_times(tok, docs, reps=3):
     one, batch = [], []
     for _ in range(reps):
-        t = time.perf_counter()
+        t = time.process_time()
         for d in docs:
             tok.encode(d, add_special_tokens=False)
-        one.append(time.perf_counter() - t)
-        t = time.perf_counter()
+        one.append(time.process_time() - t)
+        t = time.process_time()
         tok.encode_batch(docs, add_special_tokens=False)
-        batch.append(time.perf_counter() - t)
+        batch.append(time.process_time() - t)
     return min(one), min(batch)
 
 
@@ -45,7 +46,7 @@ def pagedkv_times(binary):
     for b in json.loads(out.stdout)["benchmarks"]:
         if b.get("run_type") == "iteration":
             fam = b["name"].split("/")[1]
-            res[fam] = min(res.get(fam, 1e9), b["real_time"] / 1e3)  # ms -> s per corpus pass
+            res[fam] = min(res.get(fam, 1e9), b["cpu_time"] / 1e3)  # ms -> s per corpus pass
     return res
 
 
