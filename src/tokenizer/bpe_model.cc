@@ -2,7 +2,7 @@
 
 #include <cstdio>
 #include <nlohmann/json.hpp>
-#include <queue>
+#include <algorithm>
 
 #include "core/error.h"
 #include "tokenizer/byte_level.h"
@@ -19,7 +19,7 @@ struct Candidate {
   int32_t rank;
   int32_t pos;
   int32_t new_id;
-  bool operator<(const Candidate& o) const {  // std::priority_queue pops the "largest"
+  bool operator<(const Candidate& o) const {  // the heap pops the "largest"
     return rank != o.rank ? rank > o.rank : pos > o.pos;
   }
 };
@@ -157,20 +157,26 @@ void BpeModel::initial_symbols(std::string_view word, std::vector<Symbol>& symbo
 }
 
 void BpeModel::merge_word(std::string_view word, std::vector<int32_t>& out) const {
+  // Reused per thread: no allocation per word once they have grown.
   thread_local std::vector<Symbol> symbols;
-  thread_local std::vector<Candidate> heap_storage;
+  thread_local std::vector<Candidate> heap;
   initial_symbols(word, symbols);
 
-  heap_storage.clear();
-  std::priority_queue<Candidate> queue(std::less<Candidate>{}, std::move(heap_storage));
+  heap.clear();
+  auto push = [&](Candidate c) {
+    heap.push_back(c);
+    std::push_heap(heap.begin(), heap.end());
+  };
   for (size_t i = 0; i + 1 < symbols.size(); ++i) {
     if (const Merge* m = merges_.find(symbols[i].id, symbols[i + 1].id)) {
-      queue.push({m->rank, static_cast<int32_t>(i), m->new_id});
+      heap.push_back({m->rank, static_cast<int32_t>(i), m->new_id});
     }
   }
-  while (!queue.empty()) {
-    const Candidate top = queue.top();
-    queue.pop();
+  std::make_heap(heap.begin(), heap.end());
+  while (!heap.empty()) {
+    std::pop_heap(heap.begin(), heap.end());
+    const Candidate top = heap.back();
+    heap.pop_back();
     Symbol& cur = symbols[static_cast<size_t>(top.pos)];
     if (cur.len == 0 || cur.next < 0) continue;
     const auto next_pos = static_cast<size_t>(cur.next);
@@ -186,11 +192,11 @@ void BpeModel::merge_word(std::string_view word, std::vector<int32_t>& out) cons
     if (right.next >= 0) symbols[static_cast<size_t>(right.next)].prev = top.pos;
     if (cur.prev >= 0) {
       const Symbol& prev = symbols[static_cast<size_t>(cur.prev)];
-      if (const Merge* m = merges_.find(prev.id, cur.id)) queue.push({m->rank, cur.prev, m->new_id});
+      if (const Merge* m = merges_.find(prev.id, cur.id)) push({m->rank, cur.prev, m->new_id});
     }
     if (cur.next >= 0) {
       const Symbol& next = symbols[static_cast<size_t>(cur.next)];
-      if (const Merge* m = merges_.find(cur.id, next.id)) queue.push({m->rank, top.pos, m->new_id});
+      if (const Merge* m = merges_.find(cur.id, next.id)) push({m->rank, top.pos, m->new_id});
     }
   }
   for (const Symbol& s : symbols) {
