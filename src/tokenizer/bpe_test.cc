@@ -133,6 +133,18 @@ TEST(AddedTokens, MatchedBeforeTheModelWithTheirFlags) {
   EXPECT_EQ(t.encode("aab"), (Ids{0, 0, 2}));  // inside a word: not matched
 }
 
+TEST(AddedTokens, NormalizedOnesMatchTheNormalizedText) {
+  // normalized=true: matched after the normalizer (here ' ' -> '▁'), so " x" finds "▁x";
+  // normalized=false tokens are matched in the raw text only.
+  json spec = char_bpe({{"\u2581", 0}, {"x", 1}, {"y", 2}}, json::array());
+  spec["normalizer"] = {{"type", "Replace"}, {"pattern", {{"String", " "}}}, {"content", "\u2581"}};
+  spec = with_added(spec, {{"content", "\u2581x"}, {"normalized", true}});
+  spec["added_tokens"].push_back({{"id", 11}, {"content", "\u2581y"}, {"normalized", false}});
+  Tokenizer t = Tokenizer::from_json(spec.dump());
+  EXPECT_EQ(t.encode("y x y"), (Ids{2, 10, 0, 2}));
+  EXPECT_EQ(t.encode("\u2581y"), (Ids{11}));
+}
+
 TEST(Encode, RejectsInvalidUtf8NamingTheOffset) {
   Tokenizer t = Tokenizer::from_json(char_bpe(kVocab, json::array()).dump());
   try {
