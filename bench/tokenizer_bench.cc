@@ -56,7 +56,7 @@ void BM_Encode(benchmark::State& state, const std::string& family) {
 int main(int argc, char** argv) {
   benchmark::Initialize(&argc, argv);
   if (argc > 1) g_dir = argv[1];
-  for (const char* family : {"llama3", "qwen3", "gemma3"}) {
+  for (const char* family : {"llama3", "qwen3", "gemma3", "smollm2"}) {
     benchmark::RegisterBenchmark((std::string("encode/") + family).c_str(), BM_Encode, std::string(family))
         ->Unit(benchmark::kMillisecond);
   }

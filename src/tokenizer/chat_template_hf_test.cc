@@ -1,4 +1,4 @@
-// Chat templates of the real families (Llama 3.1, Qwen 3, Gemma 3) rendered by pagedkv's Jinja
+// Chat templates of the real families (Llama 3.1, Qwen 3, Gemma 3, SmolLM2) rendered by pagedkv's Jinja
 // interpreter against transformers' apply_chat_template(..., tokenize=False) over a fixed set of
 // conversations, with and without the generation prompt, and Qwen 3's enable_thinking on/off.
 
@@ -53,7 +53,8 @@ TEST_P(ChatTemplateHf, RendersExactlyAsTransformers) {
             << " renders identical to transformers\n";
 }
 
-INSTANTIATE_TEST_SUITE_P(Families, ChatTemplateHf, ::testing::Values("llama3", "qwen3", "gemma3"));
+INSTANTIATE_TEST_SUITE_P(Families, ChatTemplateHf, ::testing::Values("llama3", "qwen3", "gemma3",
+                                                                   "smollm2"));
 
 TEST(GenerationConfigHf, FixtureFilesLoad) {
   const ModelTokenizer llama = ModelTokenizer::load(testing::family_fixture("llama3").dir);

@@ -1,5 +1,5 @@
 // pagedkv's tokenizer against Hugging Face `tokenizers` / `transformers` on real vocabularies
-// (Llama 3, Qwen 3, Gemma 3, Gemma 3 with Metaspace): every corpus document's ids, decode
+// (Llama 3, Qwen 3, Gemma 3, Gemma 3 with Metaspace, SmolLM2): every corpus document's ids, decode
 // round trips, streaming, random id sequences with invalid UTF-8, special tokens. Any difference
 // is a failure; so is a missing fixture.
 
@@ -131,7 +131,8 @@ TEST_P(HfParity, RandomIdsDecodeAndStreamLikeHf) {
 
 // Random valid UTF-8 (any code point, including specials' pieces, controls and noncharacters,
 // seeded and printed): encode and decode never fail, streaming equals decode, Llama 3 (no
-// normalizer) round-trips exactly and Gemma 3 up to its '▁' -> ' ' decoder.
+// normalizer, all 256 bytes in its vocabulary; SmolLM2 lacks some and drops them, as HF does)
+// round-trips exactly and Gemma 3 up to its '▁' -> ' ' decoder.
 TEST_P(HfParity, RandomTextRoundTrips) {
   const std::string family = GetParam();
   const Tokenizer& tok = tokenizer_of(family);
@@ -183,7 +184,8 @@ TEST_P(HfParity, VocabSize) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Families, HfParity,
-                         ::testing::Values("llama3", "qwen3", "gemma3", "gemma3_metaspace"));
+                         ::testing::Values("llama3", "qwen3", "gemma3", "gemma3_metaspace",
+                                           "smollm2"));
 
 }  // namespace
 }  // namespace pagedkv
