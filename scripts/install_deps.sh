@@ -2,7 +2,8 @@
 # Installs the Debian packages pagedkv builds with, only those missing. Safe to run repeatedly.
 set -euo pipefail
 packages=(build-essential cmake ninja-build pkg-config libgtest-dev libgmock-dev libbenchmark-dev
-          libhwy-dev nlohmann-json3-dev libcli11-dev)
+          libhwy-dev nlohmann-json3-dev libcli11-dev libpcre2-dev libicu-dev
+          python3-venv)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

