@@ -44,7 +44,7 @@ Engine::Engine(std::unique_ptr<ModelRunner> owned, ModelRunner* borrowed, Engine
 
 Sequence* Engine::new_sequence(RequestState& r, int32_t sample, std::vector<int32_t> tokens) {
   auto seq = std::make_unique<Sequence>(next_seq_++, r.request.id, r.arrival, sample,
-                                        &r.request.params, std::move(tokens));
+                                        &r.request.params, std::move(tokens), config_.tokenizer);
   Sequence* p = seq.get();
   seqs_.emplace(p->id, std::move(seq));
   r.samples[sample] = p;
@@ -53,6 +53,8 @@ Sequence* Engine::new_sequence(RequestState& r, int32_t sample, std::vector<int3
 
 RequestId Engine::add_request(std::vector<int32_t> prompt, SamplingParams params) {
   validate_request(prompt, params, {model_.vocab_size(), config_.max_model_len});
+  PKV_CHECK(params.stop.empty() || config_.tokenizer != nullptr, InvalidArgument,
+            "request: stop strings need the engine's tokenizer (EngineConfig::tokenizer)");
   const int64_t total = int64_t(prompt.size()) + params.max_tokens;
   PKV_CHECK(cache_.fits_empty_pool(total), InvalidArgument, "request: a sample of ", total,
             " tokens (prompt ", prompt.size(), " + max_tokens ", params.max_tokens,
@@ -70,24 +72,54 @@ RequestId Engine::add_request(std::vector<int32_t> prompt, SamplingParams params
   return id;
 }
 
-void Engine::on_token(Sequence* seq, int32_t token, std::vector<RequestOutput>& done) {
-  seq->tokens.push_back(token);
-  seq->output.push_back(token);
-  seq->finish = check_stop(*seq->params, seq->output);
-  if (seq->finish == FinishReason::kNone) return;
+void Engine::on_token(Sequence* seq, int32_t token, std::span<const float> logits,
+                      std::vector<RequestOutput>& done) {
+  seq->tokens.push_back(token);  // fed to the model next step (a stop token too, never used)
+  OutputDelta d = seq->out.add(token, logits);
+  d.request = seq->request;
+  d.sample = seq->sample;
+  if (listener_) listener_(d);
+  if (d.finish == FinishReason::kNone) return;
   scheduler_.finish(seq);
   RequestState& r = requests_.at(seq->request);
   if (++r.num_finished < r.request.params.n) return;
+  ++finished_requests_;
+  done.push_back(take_output(r));
+}
+
+RequestOutput Engine::take_output(RequestState& r) {
   RequestOutput out;
   out.id = r.request.id;
   out.prompt = std::move(r.request.prompt);
   for (Sequence* s : r.samples) {
-    out.samples.push_back({std::move(s->output), s->finish});
-    seqs_.erase(s->id);
+    SampleOutput o;
+    o.finish = FinishReason::kAbort;  // a sample never forked off its prompt
+    if (s) {
+      o.tokens = s->out.tokens();
+      o.finish = s->out.finish();
+      o.text = s->out.text();
+      o.logprobs = s->out.logprobs();
+      seqs_.erase(s->id);
+    }
+    out.samples.push_back(std::move(o));
   }
-  requests_.erase(r.request.id);
-  ++finished_requests_;
-  done.push_back(std::move(out));
+  requests_.erase(out.id);
+  return out;
+}
+
+std::optional<RequestOutput> Engine::abort(RequestId id) {
+  auto it = requests_.find(id);
+  if (it == requests_.end()) return std::nullopt;
+  RequestState& r = it->second;
+  for (Sequence* s : r.samples) {
+    if (!s || s->status == SeqStatus::kFinished) continue;
+    scheduler_.remove(s);  // releases its blocks if it holds any
+    OutputDelta d = s->out.abort();
+    d.request = s->request;
+    d.sample = s->sample;
+    if (listener_) listener_(d);
+  }
+  return take_output(r);
 }
 
 std::vector<RequestOutput> Engine::step() {
@@ -114,11 +146,8 @@ std::vector<RequestOutput> Engine::step() {
       }
       s->forks_pending = 0;
     }
-    for (Sequence* x : samplers) {
-      const int32_t token =
-          sample_token(std::span<const float>(row.logits, size_t(V)), *x->params, x->rng);
-      on_token(x, token, done);
-    }
+    const std::span<const float> logits(row.logits, size_t(V));
+    for (Sequence* x : samplers) on_token(x, sample_token(logits, *x->params, x->rng), logits, done);
   }
   ++steps_;
   return done;

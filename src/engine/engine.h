@@ -11,6 +11,7 @@
 // tail is copied on the first write) and each sample draws from Rng(seed + i).
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -18,6 +19,7 @@
 #include <vector>
 
 #include "engine/model_runner.h"
+#include "engine/output_processor.h"
 #include "engine/request.h"
 #include "engine/scheduler.h"
 #include "engine/sequence.h"
@@ -31,6 +33,9 @@ struct EngineConfig {
   int32_t num_blocks = 1024;   // per layer group
   int32_t block_size = 16;
   std::optional<DType> kv_dtype;  // unset: the runner's default (CPU f32, CUDA bf16)
+  // Text: with a tokenizer (non-owning; must outlive the engine) outputs carry text and requests
+  // may use stop strings. Null: token ids only.
+  const Tokenizer* tokenizer = nullptr;
   bool enable_prefix_cache = true;
   // Context: prompt + generated tokens per sample. 0: the model's max_model_len() (4096 when the
   // model does not say).
@@ -67,6 +72,15 @@ class Engine {
   // request. A rejected request changes nothing. Returns its id (0, 1, 2, ... in arrival order).
   RequestId add_request(std::vector<int32_t> prompt, SamplingParams params);
 
+  // Stops a request now (waiting or running; its blocks go back to the pool, full blocks stay in
+  // the prefix cache) and returns what it had produced, finish kAbort for unfinished samples.
+  // Nothing when the id is unknown or already finished.
+  std::optional<RequestOutput> abort(RequestId id);
+
+  // Streaming: called during step() with every sample's delta (new ids, new text, finish).
+  using Listener = std::function<void(const OutputDelta&)>;
+  void set_listener(Listener listener) { listener_ = std::move(listener); }
+
   bool has_unfinished() const { return !requests_.empty(); }
   // One scheduler step; returns the requests that finished in it.
   std::vector<RequestOutput> step();
@@ -86,7 +100,9 @@ class Engine {
     int32_t num_finished = 0;
   };
   Sequence* new_sequence(RequestState& r, int32_t sample, std::vector<int32_t> tokens);
-  void on_token(Sequence* seq, int32_t token, std::vector<RequestOutput>& done);
+  void on_token(Sequence* seq, int32_t token, std::span<const float> logits,
+                std::vector<RequestOutput>& done);
+  RequestOutput take_output(RequestState& r);
   void update_peaks();
 
   Engine(std::unique_ptr<ModelRunner> owned, ModelRunner* borrowed, EngineConfig config);
@@ -102,6 +118,7 @@ class Engine {
   RequestId next_request_ = 0;
   SeqId next_seq_ = 0;
   int64_t steps_ = 0, finished_requests_ = 0, peak_blocks_ = 0, peak_bytes_ = 0;
+  Listener listener_;
 };
 
 }  // namespace pagedkv

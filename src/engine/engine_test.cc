@@ -297,7 +297,8 @@ TEST(Engine, StopsOnStopTokenAndStopSequence) {
   e.add_request(prompt, stop_seq);
   const auto outs = e.run();
   ASSERT_EQ(outs.size(), 2u);
-  EXPECT_EQ(outs[0].samples[0].tokens, std::vector<int32_t>(full.begin(), full.begin() + k + 1));
+  // The stop token ends the sample and is not part of it (as EOS is not part of an answer).
+  EXPECT_EQ(outs[0].samples[0].tokens, std::vector<int32_t>(full.begin(), full.begin() + k));
   EXPECT_EQ(outs[0].samples[0].finish, FinishReason::kStopToken);
   EXPECT_EQ(outs[1].samples[0].tokens, std::vector<int32_t>(full.begin(), full.begin() + k - 1));
   EXPECT_EQ(outs[1].samples[0].finish, FinishReason::kStopSequence);

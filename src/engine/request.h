@@ -3,8 +3,10 @@
 // the engine hands back when it finishes.
 
 #include <cstdint>
+#include <string>
 #include <vector>
 
+#include "engine/sampler.h"
 #include "engine/sampling_params.h"
 
 namespace pagedkv {
@@ -29,8 +31,10 @@ void validate_request(const std::vector<int32_t>& prompt, const SamplingParams& 
                       const RequestLimits& limits);
 
 struct SampleOutput {
-  std::vector<int32_t> tokens;  // generated ids (a matched stop sequence removed)
+  std::vector<int32_t> tokens;  // generated ids (a stop id / matched stop sequence removed)
   FinishReason finish = FinishReason::kNone;
+  std::string text;                     // decoded text (engine with a tokenizer), stops cut
+  std::vector<TokenLogprobs> logprobs;  // [tokens] when the request asked (params.logprobs)
 };
 
 struct RequestOutput {

@@ -73,4 +73,26 @@ int32_t sample_token(std::span<const float> logits, const SamplingParams& p, Rng
   return ids[keep - 1];
 }
 
+TokenLogprobs token_logprobs(std::span<const float> logits, int32_t token, int32_t top_n) {
+  PKV_CHECK(token >= 0 && size_t(token) < logits.size(), InvalidArgument, "token_logprobs: token ",
+            token, " outside the ", logits.size(), " logits");
+  double mx = -INFINITY;
+  for (float l : logits) mx = std::max(mx, double(l));
+  double sum = 0.0;
+  for (float l : logits) sum += std::exp(double(l) - mx);
+  const double log_z = mx + std::log(sum);
+  TokenLogprobs r;
+  r.token = token;
+  r.logprob = float(double(logits[size_t(token)]) - log_z);
+  const size_t n = std::min(size_t(std::max(top_n, 0)), logits.size());
+  std::vector<int32_t> ids(logits.size());
+  std::iota(ids.begin(), ids.end(), 0);
+  std::partial_sort(ids.begin(), ids.begin() + std::ptrdiff_t(n), ids.end(), [&](int32_t a, int32_t b) {
+    return logits[size_t(a)] > logits[size_t(b)] || (logits[size_t(a)] == logits[size_t(b)] && a < b);
+  });
+  for (size_t i = 0; i < n; ++i)
+    r.top.push_back({ids[i], float(double(logits[size_t(ids[i])]) - log_z)});
+  return r;
+}
+
 }  // namespace pagedkv

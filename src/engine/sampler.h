@@ -5,6 +5,8 @@
 
 #include <cstdint>
 #include <span>
+#include <utility>
+#include <vector>
 
 #include "core/random.h"
 #include "engine/sampling_params.h"
@@ -17,5 +19,14 @@ int32_t argmax(std::span<const float> logits);
 // Draws one token. `rng` is the sample's own generator (seeded from params.seed), so results do
 // not depend on what else is batched with the request.
 int32_t sample_token(std::span<const float> logits, const SamplingParams& params, Rng& rng);
+
+// The model's log-probabilities (log-softmax of the raw logits, before temperature and the other
+// knobs, as OpenAI and vLLM report them) of one chosen token and of the top_n most likely ones.
+struct TokenLogprobs {
+  int32_t token = -1;
+  float logprob = 0.f;
+  std::vector<std::pair<int32_t, float>> top;  // [top_n] (id, logprob), most likely first
+};
+TokenLogprobs token_logprobs(std::span<const float> logits, int32_t token, int32_t top_n);
 
 }  // namespace pagedkv

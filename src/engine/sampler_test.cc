@@ -91,7 +91,7 @@ TEST(SamplingParams, StopConditions) {
   EXPECT_EQ(check_stop(p, out), FinishReason::kNone);
   out = {1, 7};
   EXPECT_EQ(check_stop(p, out), FinishReason::kStopToken);
-  EXPECT_EQ(out, (std::vector<int32_t>{1, 7}));
+  EXPECT_EQ(out, (std::vector<int32_t>{1}));  // the stop token is not part of the answer
   out = {1, 3, 4};
   EXPECT_EQ(check_stop(p, out), FinishReason::kStopSequence);
   EXPECT_EQ(out, (std::vector<int32_t>{1}));

@@ -11,8 +11,10 @@ const char* finish_reason_name(FinishReason r) {
   switch (r) {
     case FinishReason::kNone: return "none";
     case FinishReason::kLength: return "length";
-    case FinishReason::kStopToken: return "stop_token";
-    case FinishReason::kStopSequence: return "stop_sequence";
+    case FinishReason::kStopToken:
+    case FinishReason::kStopSequence:
+    case FinishReason::kStopString: return "stop";
+    case FinishReason::kAbort: return "abort";
   }
   return "unknown";
 }
@@ -31,6 +33,10 @@ void validate_sampling_params(const SamplingParams& p, int32_t vocab_size) {
   for (int32_t id : p.stop_token_ids)
     PKV_CHECK(id >= 0 && id < vocab_size, InvalidArgument, "stop token id ", id,
               " is outside the vocabulary [0, ", vocab_size, ")");
+  for (const std::string& s : p.stop)
+    PKV_CHECK(!s.empty(), InvalidArgument, "a stop string is empty");
+  PKV_CHECK(p.logprobs >= 0 && p.logprobs <= kMaxLogprobs, InvalidArgument,
+            "logprobs must be in [0, ", kMaxLogprobs, "], got ", p.logprobs);
   for (const auto& seq : p.stop_sequences) {
     PKV_CHECK(!seq.empty(), InvalidArgument, "a stop sequence is empty");
     for (int32_t id : seq)
@@ -49,8 +55,10 @@ FinishReason check_stop(const SamplingParams& p, std::vector<int32_t>& output) {
     }
   }
   const int32_t last = output.back();
-  if (std::find(p.stop_token_ids.begin(), p.stop_token_ids.end(), last) != p.stop_token_ids.end())
+  if (std::find(p.stop_token_ids.begin(), p.stop_token_ids.end(), last) != p.stop_token_ids.end()) {
+    output.pop_back();
     return FinishReason::kStopToken;
+  }
   if (int32_t(output.size()) >= p.max_tokens) return FinishReason::kLength;
   return FinishReason::kNone;
 }

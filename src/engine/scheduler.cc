@@ -50,6 +50,17 @@ void Scheduler::finish(Sequence* seq) {
   seq->status = SeqStatus::kFinished;
 }
 
+void Scheduler::remove(Sequence* seq) {
+  if (seq->status == SeqStatus::kRunning) {
+    finish(seq);
+    return;
+  }
+  auto it = std::find(waiting_.begin(), waiting_.end(), seq);
+  PKV_CHECK(it != waiting_.end(), Internal, "remove: sequence ", seq->id, " is not scheduled");
+  waiting_.erase(it);
+  seq->status = SeqStatus::kFinished;
+}
+
 void Scheduler::preempt(Sequence* seq, ScheduledStep& step) {
   running_.erase(std::find(running_.begin(), running_.end(), seq));
   cache_.release(seq->id);

@@ -61,6 +61,9 @@ class Scheduler {
   void add_running(Sequence* seq);
   // Release a finished sequence's blocks (it must be running).
   void finish(Sequence* seq);
+  // Take a running or waiting sequence out (an aborted request): blocks released, status
+  // finished.
+  void remove(Sequence* seq);
 
   ScheduledStep schedule();
 

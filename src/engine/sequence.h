@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "core/random.h"
+#include "engine/output_processor.h"
 #include "engine/request.h"
 #include "kv/kv_cache.h"
 
@@ -19,7 +20,7 @@ enum class SeqStatus { kWaiting, kRunning, kFinished };
 
 struct Sequence {
   Sequence(SeqId id, RequestId request, int64_t arrival, int32_t sample,
-           const SamplingParams* params, std::vector<int32_t> tokens);
+           const SamplingParams* params, std::vector<int32_t> tokens, const Tokenizer* tokenizer);
 
   SeqId id;
   RequestId request;
@@ -28,13 +29,12 @@ struct Sequence {
   const SamplingParams* params;  // owned by the engine's request record
   std::vector<int32_t> tokens;   // prompt ++ generated, everything ever fed or sampled
   int64_t prompt_len;
-  std::vector<int32_t> output;   // generated tokens (a matched stop sequence trimmed at the end)
+  OutputState out;               // generated ids, text, log-probabilities, finish reason
   int64_t num_cached = 0;        // leading tokens whose K/V are in the cache
   int64_t prefix_hit_tokens = 0; // of those, tokens taken from the prefix cache at admission
   int32_t forks_pending = 0;     // samples to fork off once the prompt's logits are known
   Rng rng;                       // Rng(params.seed + sample): independent of batching
   SeqStatus status = SeqStatus::kWaiting;
-  FinishReason finish = FinishReason::kNone;
 
   int64_t num_generated() const { return int64_t(tokens.size()) - prompt_len; }
   // Tokens to have in the cache before this sequence decodes: all of them for a fresh prompt
