@@ -1,69 +1,98 @@
 #include "cli/generate_command.h"
 
-#include <algorithm>
 #include <iostream>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
-#include "cli/id_list.h"
+#include "cli/session.h"
 #include "core/error.h"
-#include "engine/engine.h"
-#include "engine/models.h"
 
 namespace pagedkv {
 namespace {
 
 struct GenerateOptions {
-  std::string model_dir;
-  std::string prompt_ids;
-  int32_t max_new_tokens = 16;
-  int32_t block_size = 16;
-  std::string device = "cpu";
+  ModelFlags model;
+  SamplingFlags sampling;
+  PromptFlags prompt;
+  int32_t max_new_tokens = 0;  // 0: 16, or less when the context has less room
+  bool json = false;
 };
 
-void run_generate(const GenerateOptions& o) {
-  std::vector<int32_t> prompt = parse_id_list(o.prompt_ids, "--prompt-ids");
-  PKV_CHECK(!prompt.empty(), InvalidArgument, "--prompt-ids: no token ids given");
-  PKV_CHECK(o.block_size >= 1 && o.block_size <= 256 && (o.block_size & (o.block_size - 1)) == 0,
-            InvalidArgument, "--block-size must be a power of two in [1, 256], got ", o.block_size);
-  const std::unique_ptr<ModelRunner> model = load_model(o.model_dir, {.device = o.device});
-  if (o.max_new_tokens == 0) {
-    std::cout << "\n";
-    return;
+nlohmann::ordered_json logprobs_json(const std::vector<TokenLogprobs>& lps) {
+  nlohmann::ordered_json a = nlohmann::ordered_json::array();
+  for (const TokenLogprobs& t : lps) {
+    nlohmann::ordered_json top = nlohmann::ordered_json::array();
+    for (const auto& [id, lp] : t.top) top.push_back({{"id", id}, {"logprob", lp}});
+    a.push_back({{"id", t.token}, {"logprob", t.logprob}, {"top", top}});
   }
-  // One greedy request through the engine, in a pool sized for it: the context limit bounds the
-  // pool (the request itself is checked against that limit when it is added).
-  EngineConfig c;
-  c.block_size = o.block_size;
-  const int64_t limit = model->max_model_len() > 0 ? model->max_model_len() : 4096;
-  const int64_t tokens = std::min<int64_t>(int64_t(prompt.size()) + o.max_new_tokens, limit);
-  c.num_blocks = int32_t(tokens / o.block_size + 2);
-  Engine engine(*model, c);
-  SamplingParams sp;
-  sp.max_tokens = o.max_new_tokens;
+  return a;
+}
+
+void run_generate(const GenerateOptions& o) {
+  const Session s = Session::load(o.model);
+  std::vector<int32_t> prompt = s.prompt_ids(o.prompt);
+  const int64_t prompt_len = int64_t(prompt.size());
+  const int32_t max_tokens = default_max_tokens(prompt_len, s.max_model_len(), o.max_new_tokens);
+  const SamplingParams sp = s.sampling(o.sampling, max_tokens, std::cerr);
+  Engine engine(*s.model, s.engine_config(o.model, int64_t(sp.n) * (prompt_len + max_tokens)));
+  // Text streams to stdout as it is generated (one sample, not --json); else printed at the end.
+  const bool stream = s.text && !o.json && sp.n == 1;
+  if (stream)
+    engine.set_listener([](const OutputDelta& d) {
+      if (!d.text.empty()) std::cout << d.text << std::flush;
+    });
   engine.add_request(std::move(prompt), sp);
   const std::vector<RequestOutput> done = engine.run();
-  const std::vector<int32_t>& out = done.at(0).samples.at(0).tokens;
-  for (size_t i = 0; i < out.size(); ++i) std::cout << (i ? "," : "") << out[i];
-  std::cout << "\n";
+  const RequestOutput& r = done.at(0);
+  if (o.json) {
+    nlohmann::ordered_json j;
+    j["prompt_tokens"] = prompt_len;
+    j["cached_prompt_tokens"] = r.prefix_hit_tokens;
+    j["seed"] = sp.seed;
+    nlohmann::ordered_json samples = nlohmann::ordered_json::array();
+    for (const SampleOutput& x : r.samples) {
+      nlohmann::ordered_json one;
+      one["tokens"] = x.tokens;
+      if (s.text) one["text"] = x.text;
+      one["finish_reason"] = finish_reason_name(x.finish);
+      if (sp.logprobs > 0) one["logprobs"] = logprobs_json(x.logprobs);
+      samples.push_back(std::move(one));
+    }
+    j["samples"] = std::move(samples);
+    std::cout << j.dump(2) << "\n";
+    return;
+  }
+  for (const SampleOutput& x : r.samples) {
+    if (stream) {
+      std::cout << "\n";
+    } else if (s.text) {
+      std::cout << x.text << "\n";
+    } else {  // no tokenizer: ids
+      for (size_t i = 0; i < x.tokens.size(); ++i) std::cout << (i ? "," : "") << x.tokens[i];
+      std::cout << "\n";
+    }
+    std::cerr << "[" << x.tokens.size() << " tokens, finish: " << finish_reason_name(x.finish)
+              << "]\n";
+  }
 }
 
 }  // namespace
 
 void register_generate_command(CLI::App& app) {
-  auto opts = std::make_shared<GenerateOptions>();
-  CLI::App* cmd =
-      app.add_subcommand("generate", "greedy generation from a Hugging Face checkpoint");
-  cmd->add_option("--model", opts->model_dir, "checkpoint directory (config.json + safetensors)")
-      ->required();
-  cmd->add_option("--prompt-ids", opts->prompt_ids, "prompt token ids, comma-separated")
-      ->required();
-  cmd->add_option("--max-new-tokens", opts->max_new_tokens, "tokens to generate")
+  auto o = std::make_shared<GenerateOptions>();
+  CLI::App* cmd = app.add_subcommand(
+      "generate", "generate from a prompt (text, chat or token ids) with a Hugging Face checkpoint");
+  o->model.add_to(cmd);
+  o->prompt.add_to(cmd);
+  o->sampling.add_to(cmd, true);
+  cmd->add_option("--max-new-tokens", o->max_new_tokens,
+                  "tokens to generate (default 16, or the room the context leaves)")
       ->check(CLI::NonNegativeNumber);
-  cmd->add_option("--block-size", opts->block_size, "KV block size (power of two, 1..256)");
-  cmd->add_option("--device", opts->device, "cpu or cuda (bf16 weights and KV on the GPU)");
-  cmd->callback([opts] { run_generate(*opts); });
+  cmd->add_flag("--json", o->json,
+                "print one JSON object: ids, text, finish reason (stop / length), logprobs");
+  cmd->callback([o] { run_generate(*o); });
 }
 
 }  // namespace pagedkv

@@ -1,7 +1,9 @@
 #pragma once
-// `pagedkv generate --model DIR --prompt-ids 1,2,3 [--max-new-tokens N] [--block-size B]`:
-// loads a Hugging Face checkpoint directory (Llama 3, Qwen 3, Gemma 3, Llama 4 text) and prints the
-// greedy continuation's token ids, comma-separated, on one line.
+// `pagedkv generate --model DIR (--prompt TEXT | --prompt-file F | --prompt-ids 1,2,3) [--chat]`:
+// one request through the engine from a Hugging Face checkpoint. Text streams to stdout as it is
+// generated (token ids when the checkpoint has no tokenizer.json); --json prints one object with
+// the ids, text, finish reason and, with --logprobs N, the top-N log-probabilities per token.
+// EOS (generation_config.json) and the model's context are honoured.
 
 #include <CLI/CLI.hpp>
 

@@ -3,6 +3,7 @@
 #include <iostream>
 
 #include "cli/batch_generate_command.h"
+#include "cli/chat_command.h"
 #include "cli/engine_demo_command.h"
 #include "cli/generate_command.h"
 #include "cli/tool_command.h"
@@ -18,6 +19,7 @@ int main(int argc, char** argv) {
       PAGEDKV_POOL_DEMO, "pagedkv_pool_demo");
   pagedkv::register_generate_command(app);
   pagedkv::register_batch_generate_command(app);
+  pagedkv::register_chat_command(app);
   pagedkv::register_tool_command(
       app, "bench",
       "CPU decode attention benchmark: dense vs gather vs fused paged, and memcpy bandwidth "

@@ -91,6 +91,7 @@ RequestOutput Engine::take_output(RequestState& r) {
   RequestOutput out;
   out.id = r.request.id;
   out.prompt = std::move(r.request.prompt);
+  if (r.samples[0]) out.prefix_hit_tokens = std::max<int64_t>(0, r.samples[0]->first_hit_tokens);
   for (Sequence* s : r.samples) {
     SampleOutput o;
     o.finish = FinishReason::kAbort;  // a sample never forked off its prompt

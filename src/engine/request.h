@@ -40,6 +40,7 @@ struct SampleOutput {
 struct RequestOutput {
   RequestId id = -1;
   std::vector<int32_t> prompt;
+  int64_t prefix_hit_tokens = 0;  // prompt tokens served from the prefix cache (first admission)
   std::vector<SampleOutput> samples;  // [n], sample i drew from Rng(seed + i)
 };
 

@@ -99,6 +99,7 @@ bool Scheduler::try_admit(Sequence* seq, std::vector<int64_t>& reserved) {
   for (int32_t g = 0; g < cache_.num_groups(); ++g) reserved[g] += need[g];
   seq->num_cached = cached;
   seq->prefix_hit_tokens += cached;
+  if (seq->first_hit_tokens < 0) seq->first_hit_tokens = cached;
   seq->status = SeqStatus::kRunning;
   running_.push_back(seq);
   return true;

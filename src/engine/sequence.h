@@ -32,6 +32,7 @@ struct Sequence {
   OutputState out;               // generated ids, text, log-probabilities, finish reason
   int64_t num_cached = 0;        // leading tokens whose K/V are in the cache
   int64_t prefix_hit_tokens = 0; // of those, tokens taken from the prefix cache at admission
+  int64_t first_hit_tokens = -1; // prefix-cache hit of the first admission (-1: not admitted)
   int32_t forks_pending = 0;     // samples to fork off once the prompt's logits are known
   Rng rng;                       // Rng(params.seed + sample): independent of batching
   SeqStatus status = SeqStatus::kWaiting;

@@ -1,0 +1,163 @@
+#include "cli/session.h"
+
+#include <fstream>
+#include <iostream>
+#include <iterator>
+#include <random>
+#include <sstream>
+
+#include "cli/id_list.h"
+#include "core/error.h"
+
+namespace pagedkv {
+
+void ModelFlags::add_to(CLI::App* cmd) {
+  cmd->add_option("--model", model_dir, "checkpoint directory (config.json + safetensors)")
+      ->required();
+  cmd->add_option("--tokenizer", tokenizer_dir,
+                  "directory with tokenizer.json (+ tokenizer_config.json, generation_config.json); "
+                  "default: the model directory");
+  cmd->add_option("--device", device, "cpu or cuda (bf16 weights and KV on the GPU)");
+  cmd->add_option("--kv-dtype", kv_dtype, "KV cache dtype: auto (cpu f32, cuda bf16), bf16, fp8_e4m3");
+  cmd->add_option("--kernel", kernel, "CPU decode attention: auto, fused, gather, prefill");
+  cmd->add_option("--block-size", block_size, "tokens per KV block (power of two, 1..256)");
+  cmd->add_option("--num-blocks", num_blocks, "KV pool size in blocks per layer group (0: auto)");
+}
+
+void SamplingFlags::add_to(CLI::App* cmd, bool with_n) {
+  cmd->add_option("--temperature", temperature, "0: greedy (default: generation_config.json's, else 0)");
+  cmd->add_option("--top-k", top_k, "0: off");
+  cmd->add_option("--top-p", top_p, "1: off");
+  cmd->add_option("--min-p", min_p, "0: off");
+  cmd->add_option("--seed", seed, "random seed (default: random, printed on stderr when sampling)");
+  if (with_n) cmd->add_option("-n", n, "samples per prompt");
+  cmd->add_option("--stop", stop, "stop string (repeatable); not part of the output");
+  cmd->add_option("--stop-ids", stop_ids, "stop token ids, comma-separated (besides EOS)");
+  cmd->add_option("--logprobs", logprobs, "top-N log-probabilities of each generated token");
+  cmd->add_flag("--ignore-eos", ignore_eos, "keep generating past EOS");
+}
+
+void PromptFlags::add_to(CLI::App* cmd) {
+  cmd->add_option("--prompt", text, "prompt text");
+  cmd->add_option("--prompt-file", file, "prompt text from a file (- : standard input)");
+  cmd->add_option("--prompt-ids", ids, "prompt token ids, comma-separated");
+  cmd->add_flag("--chat", chat, "apply the checkpoint's chat template to the prompt (a user turn)");
+  cmd->add_option("--system", system, "system message for --chat");
+  cmd->add_option("--chat-var", chat_vars,
+                  "chat template variable KEY=JSON (repeatable), e.g. enable_thinking=false");
+}
+
+Session Session::load(const ModelFlags& f) {
+  PKV_CHECK(f.block_size >= 1 && f.block_size <= 256 && (f.block_size & (f.block_size - 1)) == 0,
+            InvalidArgument, "--block-size must be a power of two in [1, 256], got ", f.block_size);
+  PKV_CHECK(f.num_blocks >= 0, InvalidArgument, "--num-blocks must be >= 0, got ", f.num_blocks);
+  Session s;
+  const std::string dir = f.tokenizer_dir.empty() ? f.model_dir : f.tokenizer_dir;
+  if (std::ifstream(dir + "/tokenizer.json").good()) {
+    s.text = ModelTokenizer::load(dir);
+  } else {
+    PKV_CHECK(f.tokenizer_dir.empty(), NotFound, "--tokenizer ", dir, ": no tokenizer.json");
+  }
+  s.model = load_model(f.model_dir, {.device = f.device, .decode_kernel = parse_decode_kernel(f.kernel)});
+  return s;
+}
+
+std::vector<int32_t> Session::eos_ids() const { return text ? text->eos_ids() : std::vector<int32_t>{}; }
+
+int64_t Session::max_model_len() const {
+  return model->max_model_len() > 0 ? model->max_model_len() : 4096;
+}
+
+SamplingParams Session::sampling(const SamplingFlags& f, int32_t max_tokens, std::ostream& log) const {
+  SamplingParams p;
+  const GenerationConfig* g = text ? &text->generation : nullptr;
+  const bool sample_default = g && g->do_sample.value_or(false);
+  p.temperature = f.temperature >= 0 ? f.temperature
+                                     : (sample_default ? float(g->temperature.value_or(1.0)) : 0.f);
+  p.top_k = f.top_k >= 0 ? f.top_k : (sample_default ? g->top_k.value_or(0) : 0);
+  p.top_p = f.top_p >= 0 ? f.top_p : (sample_default ? float(g->top_p.value_or(1.0)) : 1.f);
+  p.min_p = f.min_p >= 0 ? f.min_p : 0.f;
+  PKV_CHECK(f.n >= 1 && f.n <= 256, InvalidArgument, "-n must be in [1, 256], got ", f.n);
+  p.n = f.n;
+  p.max_tokens = max_tokens;
+  p.stop = f.stop;
+  p.logprobs = f.logprobs;
+  p.stop_token_ids = parse_id_list(f.stop_ids, "--stop-ids");
+  if (!f.ignore_eos)
+    for (int32_t id : eos_ids()) p.stop_token_ids.push_back(id);
+  if (f.seed >= 0) {
+    p.seed = uint64_t(f.seed);
+  } else {
+    p.seed = std::random_device{}() & 0x7fffffff;
+    if (p.temperature > 0) log << "seed " << p.seed << " (pass --seed to repeat)\n";
+  }
+  return p;
+}
+
+std::string Session::render_chat(const nlohmann::ordered_json& messages, const PromptFlags& f) const {
+  PKV_CHECK(text && text->chat_template, InvalidArgument,
+            "--chat: the checkpoint has no chat template (tokenizer_config.json chat_template)");
+  ChatOptions o;
+  o.add_generation_prompt = true;
+  for (const std::string& kv : f.chat_vars) {
+    const size_t eq = kv.find('=');
+    PKV_CHECK(eq != std::string::npos && eq > 0, InvalidArgument, "--chat-var '", kv,
+              "': expected KEY=JSON");
+    try {
+      o.extra[kv.substr(0, eq)] = nlohmann::ordered_json::parse(kv.substr(eq + 1));
+    } catch (const nlohmann::json::exception&) {
+      o.extra[kv.substr(0, eq)] = kv.substr(eq + 1);  // a bare word is a string
+    }
+  }
+  return text->chat_template->render(messages, o);
+}
+
+std::vector<int32_t> Session::prompt_ids(const PromptFlags& f) const {
+  const int given = int(!f.text.empty()) + int(!f.file.empty()) + int(!f.ids.empty());
+  PKV_CHECK(given == 1, InvalidArgument, "give exactly one of --prompt, --prompt-file, --prompt-ids");
+  if (!f.ids.empty()) {
+    PKV_CHECK(!f.chat, InvalidArgument, "--chat takes a text prompt, not --prompt-ids");
+    std::vector<int32_t> ids = parse_id_list(f.ids, "--prompt-ids");
+    PKV_CHECK(!ids.empty(), InvalidArgument, "--prompt-ids: no token ids given");
+    return ids;
+  }
+  std::string prompt = f.text;
+  if (!f.file.empty()) {
+    std::ifstream file;
+    if (f.file != "-") {
+      file.open(f.file, std::ios::binary);
+      PKV_CHECK(file.good(), NotFound, "--prompt-file: cannot open ", f.file);
+    }
+    std::istream& in = f.file == "-" ? std::cin : file;
+    prompt.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  }
+  PKV_CHECK(text.has_value(), InvalidArgument,
+            "a text prompt needs the checkpoint's tokenizer.json (or --tokenizer DIR); use "
+            "--prompt-ids for token ids");
+  if (f.chat) {
+    nlohmann::ordered_json messages = nlohmann::ordered_json::array();
+    if (!f.system.empty()) messages.push_back({{"role", "system"}, {"content", f.system}});
+    messages.push_back({{"role", "user"}, {"content", prompt}});
+    // The template writes any BOS itself: no post-processor on top.
+    return text->tokenizer.encode(render_chat(messages, f), {.add_special_tokens = false});
+  }
+  return text->tokenizer.encode(prompt, {.add_special_tokens = true});
+}
+
+EngineConfig Session::engine_config(const ModelFlags& f, int64_t tokens) const {
+  EngineConfig c;
+  c.block_size = f.block_size;
+  c.max_model_len = max_model_len();
+  const int64_t need = std::min(tokens, c.max_model_len * 256) / f.block_size + 2;
+  c.num_blocks = f.num_blocks > 0 ? f.num_blocks : int32_t(std::min<int64_t>(need, 1 << 24));
+  if (f.kv_dtype != "auto") c.kv_dtype = parse_dtype(f.kv_dtype);
+  c.tokenizer = text ? &text->tokenizer : nullptr;
+  return c;
+}
+
+int32_t default_max_tokens(int64_t prompt_len, int64_t max_model_len, int32_t requested) {
+  if (requested > 0) return requested;  // checked against the context by the engine
+  return int32_t(std::max<int64_t>(1, std::min<int64_t>(16, max_model_len - prompt_len)));
+}
+
+}  // namespace pagedkv
