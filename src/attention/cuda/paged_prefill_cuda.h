@@ -1,0 +1,70 @@
+#pragma once
+// Paged prefill attention on NVIDIA GPUs (../shared/DESIGN.md §6): every query row of a prefill
+// chunk attends to the keys its layer's AttentionRule makes visible — causal within full, sliding
+// or chunked attention — read in place from the pool through its sequence's block list, so
+// earlier blocks (prefix-cache hits, earlier chunks of a chunked prefill) are never copied. Rows
+// of several sequences go in one launch (one sequence's rows are consecutive positions).
+//
+// Numerics as the decode contract (§3): f32 accumulation and online softmax; the result depends
+// only on the stored values, never on where the blocks lie (placement invariance, bit for bit).
+//
+// Two steps, like the decode kernel (paged_decode_cuda.h):
+//   plan (host): validates the shape (clear error for unsupported head dims / dtypes) and fixes
+//                the grid from the longest sequence's rows;
+//   run  (async on a stream, capturable): launches; no allocation, no host synchronisation.
+
+#include <cstdint>
+
+#include <cuda_runtime_api.h>
+
+#include "core/dtype.h"
+#include "kv/attention_rule.h"
+#include "kv/kv_view.h"
+
+namespace pagedkv {
+
+struct PagedPrefillCudaShape {
+  int32_t num_q_heads = 0;   // Hq, a multiple of num_kv_heads
+  int32_t num_kv_heads = 0;  // Hkv
+  int32_t head_dim = 0;      // 64, 128 or 256
+  DType q_dtype = DType::kBF16;   // bf16 or f16 (also the output's)
+  DType kv_dtype = DType::kBF16;  // q's dtype, or fp8 e4m3 (per-tensor scales)
+  int32_t num_seqs = 0;           // S >= 1
+  int32_t max_seq_rows = 0;       // most query rows of one sequence (sizes the grid)
+};
+
+struct PagedPrefillCudaPlan {
+  PagedPrefillCudaShape shape;
+  dim3 grid;
+  int32_t threads = 0;
+  size_t smem_bytes = 0;
+};
+
+// All pointers device pointers. Sequence s owns query rows [q_indptr[s], q_indptr[s + 1]) at
+// positions q_pos[s], q_pos[s] + 1, ...; its blocks kv_indices[kv_indptr[s] .. kv_indptr[s + 1])
+// hold positions from kv_base[s] on (slot 0 of its first block; a multiple of the block size).
+// The query at position p sees keys [rule.visible_begin(p + 1), p]; the caller guarantees the
+// blocks cover that range for every row (the kernel does not check on the device).
+struct PagedPrefillCudaParams {
+  const void* q = nullptr;             // [T, Hq, D]
+  int32_t num_tokens = 0;              // T (host-visible)
+  const int32_t* q_indptr = nullptr;   // [S + 1]
+  const int32_t* q_pos = nullptr;      // [S]
+  KvLayerView kv;                      // the layer's pool
+  const int32_t* kv_indptr = nullptr;  // [S + 1]
+  const int32_t* kv_indices = nullptr;
+  const int32_t* kv_base = nullptr;    // [S]
+  AttentionRule rule;
+  float scale = 0.0f;    // logit scale
+  float softcap = 0.0f;  // > 0: s = softcap * tanh(s / softcap)
+  void* out = nullptr;   // [T, Hq, D] in q's dtype
+};
+
+PagedPrefillCudaPlan plan_paged_prefill_cuda(const PagedPrefillCudaShape& shape);
+
+// Validates what the host can see (shape against the plan, pointers, rule, view geometry),
+// then launches.
+void paged_prefill_cuda(const PagedPrefillCudaPlan& plan, const PagedPrefillCudaParams& params,
+                        cudaStream_t stream);
+
+}  // namespace pagedkv
