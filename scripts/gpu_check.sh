@@ -2,9 +2,9 @@
 # gpu_check.sh OUTDIR [--quick] [--skip-bench] [--skip-tests] [--skip-model] [--no-build] [--sweep]
 #              [--ncu B,L,Hq,Hkv]: on a machine with an NVIDIA GPU, in one call:
 #   1. build (or, with --no-build, take binaries from $PAGEDKV_GPU_BUILD: scripts/gpu_bundle.sh
-#      makes that folder on a machine with the project's Debian packages), check the decode
-#      kernel's SASS (sass_check.py);
-#   2. run every CUDA test binary found (attention, kv, core, model: the model against HF on
+#      makes that folder on a machine with the project's Debian packages), check the decode and
+#      prefill kernels' SASS (sass_check.py);
+#   2. run every CUDA test binary found (decode, prefill, kv, core, model: the model against HF on
 #      testdata/gpu) and compute-sanitizer memcheck on their small cases;
 #   3. the model end to end: `pagedkv generate --device cuda` on a fixture, and the CUDA model
 #      benchmark on an 8B-shaped random model (prefill 1k / 8k, decode B = 1 / 64);
@@ -47,19 +47,23 @@ t0=$(date +%s)
 if [ "$no_build" = 1 ]; then
   echo "no build: using $bdir"
 elif ! { cmake -S scripts/gpu_check -B "$bdir" -G Ninja -DCMAKE_BUILD_TYPE=Release "${gtest[@]}" &&
-       cmake --build "$bdir" -j16 --target attention_cuda_test kv_cuda_test pagedkv_cuda_capi; } > "$out/build.log" 2>&1; then
+       cmake --build "$bdir" -j16 --target attention_cuda_test attention_cuda_prefill_test kv_cuda_test pagedkv_cuda_capi; } > "$out/build.log" 2>&1; then
   tail -40 "$out/build.log"; echo "BUILD FAILED"; exit 1
 fi
 echo "build ok ($(( $(date +%s) - t0 )) s)"
 test_bin=$(find "$bdir" -name attention_cuda_test -type f | head -1)
+prefill_bin=$(find "$bdir" -name attention_cuda_prefill_test -type f | head -1)
 lib=$(find "$bdir" -name libpagedkv_cuda_capi.so | head -1)
 python3 scripts/sass_check.py "$lib" > "$out/sass_check.txt" 2>&1
 echo "sass check rc=$?"; tail -1 "$out/sass_check.txt"
+python3 scripts/sass_check.py "$prefill_bin" > "$out/sass_check_prefill.txt" 2>&1
+echo "sass check (prefill) rc=$?"; tail -1 "$out/sass_check_prefill.txt"
 
 find_bin() { find "$bdir" -name "$1" -type f | head -1; }
 if [ "$skip_tests" = 0 ]; then
   rc_all=0
-  for name in attention_cuda_test kv_cuda_test core_cuda_test model_cuda_test; do
+  for name in attention_cuda_test attention_cuda_prefill_test kv_cuda_test core_cuda_test \
+              model_cuda_test; do
     bin=$(find_bin $name)
     [ -n "$bin" ] || { echo "$name: not built"; continue; }
     "$bin" > "$out/$name.log" 2>&1; rc=$?; rc_all=$((rc_all | rc))
@@ -74,7 +78,8 @@ if [ "$skip_tests" = 0 ]; then
       echo "memcheck $1 rc=$? ($(grep -c 'Invalid' "$out/memcheck_$1.log") invalid accesses)"; tail -2 "$out/memcheck_$1.log"
     }
     memcheck attention "$(find_bin attention_cuda_test)" \
-      'PagedDecodeCudaSmall.*:PagedDecodeCuda.RepeatedRuns*:PagedDecodeCuda.PlacementInvariance*:*Prefill*Memcheck*'
+      'PagedDecodeCudaSmall.*:PagedDecodeCuda.RepeatedRuns*:PagedDecodeCuda.PlacementInvariance*'
+    memcheck prefill "$(find_bin attention_cuda_prefill_test)" 'PagedPrefillCudaMemcheck.*'
     memcheck kv "$(find_bin kv_cuda_test)" '*'
     [ -n "$(find_bin model_cuda_test)" ] && memcheck model "$(find_bin model_cuda_test)" 'CudaKernels.*:CudaModel.MemcheckSmall'
   else

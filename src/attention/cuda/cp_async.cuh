@@ -1,6 +1,6 @@
 #pragma once
 // The loader's primitives: 16-byte cp.async copies global -> shared (with or without an L2
-// policy), commit / wait of copy groups.
+// policy), 4-byte ones (page ids), commit / wait of copy groups.
 
 #include <cstdint>
 
@@ -9,6 +9,12 @@ namespace pagedkv::cuda_detail {
 __device__ __forceinline__ void cp_async16(void* smem, const void* gmem, int src_bytes) {
   const uint32_t s = static_cast<uint32_t>(__cvta_generic_to_shared(smem));
   asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(s), "l"(gmem),
+               "r"(src_bytes));
+}
+// 4-byte copy (page ids); src_bytes 0 fills zeros and reads nothing.
+__device__ __forceinline__ void cp_async4(void* smem, const void* gmem, int src_bytes) {
+  const uint32_t s = static_cast<uint32_t>(__cvta_generic_to_shared(smem));
+  asm volatile("cp.async.ca.shared.global [%0], [%1], 4, %2;\n" ::"r"(s), "l"(gmem),
                "r"(src_bytes));
 }
 // L2 policy for K/V bytes: each is read once per call, so they are the first to go when L2

@@ -63,6 +63,8 @@ class DecodeProblem {
   // Raw storage. Pool elements: [num_blocks, block_size, Hkv, D] in kv_dtype.
   AlignedBuffer& k_pool() { return k_; }
   AlignedBuffer& v_pool() { return v_; }
+  const AlignedBuffer& k_pool() const { return k_; }
+  const AlignedBuffer& v_pool() const { return v_; }
   AlignedBuffer& q() { return q_; }               // [B, Hq, D] in q_dtype
   AlignedBuffer& out() { return out_; }           // [B, Hq, D] in q_dtype
   std::vector<float>& lse() { return lse_; }      // [B, Hq]
