@@ -35,8 +35,7 @@ std::vector<float> cpu_prefill(const PrefillProblem& prob) {
     p.blocks = prob.kv_indices().data() + prob.kv_indptr()[s];
     p.num_blocks = prob.kv_indptr()[s + 1] - prob.kv_indptr()[s];
     p.base_pos = prob.kv_base()[s];
-    p.window = spec.rule.kind == AttentionKind::kSliding ? spec.rule.window : 0;
-    p.chunk = spec.rule.kind == AttentionKind::kChunked ? spec.rule.chunk : 0;
+    p.rule = spec.rule;
     p.scale = prob.scale();
     p.softcap = spec.softcap;
     p.out = out.data() + size_t(prob.q_indptr()[s]) * row;
