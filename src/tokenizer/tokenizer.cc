@@ -25,8 +25,7 @@ std::string read_file(const std::filesystem::path& path) {
 // Words of one piece of model text (not an added token): normalize, pre-tokenize, BPE.
 void encode_text(const TokenizerImpl& t, std::string_view piece, bool at_origin,
                  bool parse_special, std::vector<int32_t>& ids) {
-  thread_local PreTokenized pt;
-  thread_local std::vector<Segment> segments;
+  thread_local PreTokenized pt;  // reused per thread: no allocation per call once grown
   pt.clear();
   std::string_view text = piece;
   if (t.normalizer) {
@@ -116,10 +115,9 @@ std::vector<int32_t> Tokenizer::encode(std::string_view text, const EncodeOption
   const TokenizerImpl& t = *impl_;
   std::vector<int32_t> ids;
   ids.reserve(text.size() / 3 + 4);
-  thread_local std::vector<Segment> segments;
+  std::vector<Segment> segments;
   t.added.split(text, /*normalized=*/false, options.parse_special, segments);
-  const std::vector<Segment> outer = segments;  // encode_text reuses the thread-local buffer
-  for (const Segment& s : outer) {
+  for (const Segment& s : segments) {
     if (s.id >= 0) {
       ids.push_back(s.id);
     } else {
