@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# gpu_bundle.sh [BUILD_DIR] [BUNDLE_DIR]: build the project here (Release, CUDA, portable CPU code)
-# and copy what scripts/gpu_check.sh runs on a GPU machine into one small folder: the CUDA test
-# binaries, the CLI, the CUDA model benchmark, the decode kernel's C library, and the shared
-# libraries a bare GPU machine lacks (Highway). Carry the folder there and run
+# gpu_bundle.sh [BUILD_DIR] [BUNDLE_DIR] [--with-cli] [--with-capi]: build the project here (Release,
+# CUDA, portable CPU code) and copy what scripts/gpu_check.sh runs on a GPU machine into one small
+# folder of stripped binaries: the CUDA test binaries and the CUDA model benchmark; with
+# --with-cli the CLI (and PCRE2 / ICU, which a bare GPU machine lacks: ~35 MB more), with
+# --with-capi the decode kernel's C library (the decode benchmark). The device tool carries at
+# most 64 MiB with the working tree, hence the choices. Carry the folder there and run
 #   PAGEDKV_GPU_BUILD=BUNDLE_DIR bash scripts/gpu_check.sh OUT --no-build
 # (the GPU machine has nvcc, CUDA's libraries and PyTorch, but none of the Debian packages the
 # full build needs).
@@ -10,17 +12,27 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bdir=${1:-build-gpu}
 bundle=${2:-.gpuwork/bundle}
+shift $(( $# < 2 ? $# : 2 ))
+with_cli=0 with_capi=0
+for a in "$@"; do
+  case $a in --with-cli) with_cli=1 ;; --with-capi) with_capi=1 ;; *) echo "unknown $a"; exit 2 ;; esac
+done
 bash scripts/install_deps.sh
 cmake -S . -B "$bdir" -G Ninja -DCMAKE_BUILD_TYPE=Release -DPAGEDKV_NATIVE=OFF > /dev/null
-cmake --build "$bdir" -j "$(nproc)" --target attention_cuda_test kv_cuda_test core_cuda_test \
-  model_cuda_test pagedkv pagedkv_cuda_model_bench pagedkv_cuda_capi
+targets=(attention_cuda_test attention_cuda_prefill_test kv_cuda_test core_cuda_test model_cuda_test
+         pagedkv_cuda_model_bench)
+[ "$with_cli" = 1 ] && targets+=(pagedkv)
+[ "$with_capi" = 1 ] && targets+=(pagedkv_cuda_capi)
+cmake --build "$bdir" -j "$(nproc)" --target "${targets[@]}"
 rm -rf "$bundle" && mkdir -p "$bundle/lib"
-for t in attention_cuda_test kv_cuda_test core_cuda_test model_cuda_test pagedkv_cuda_model_bench \
-         libpagedkv_cuda_capi.so; do
-  cp "$(find "$bdir" -name "$t" -type f | head -1)" "$bundle/"
+for t in "${targets[@]}"; do
+  [ "$t" = pagedkv_cuda_capi ] && t=libpagedkv_cuda_capi.so
+  f=$( [ "$t" = pagedkv ] && echo "$bdir/pagedkv" || find "$bdir" -name "$t" -type f | head -1)
+  cp "$f" "$bundle/"
+  strip --strip-unneeded "$bundle/$t"
 done
-cp "$bdir/pagedkv" "$bundle/"
-for lib in $(ldd "$bundle/pagedkv" "$bundle/model_cuda_test" | awk '/libhwy/ {print $3}' | sort -u); do
+# Shared libraries outside glibc, libstdc++ and CUDA's own that the binaries need.
+for lib in $(ldd "$bundle"/* 2>/dev/null | awk '/libhwy|libpcre2|libicu/ {print $3}' | sort -u); do
   cp -L "$lib" "$bundle/lib/"
 done
 du -sh "$bundle"
