@@ -102,18 +102,15 @@ int run(const Options& o) {
   Rng rng(7);
   const int64_t V = config.vocab_size;
   constexpr int32_t kBlock = 16;
-  int64_t max_tokens = o.context + o.steps + 8;
-  for (int64_t p : o.prefill) max_tokens = std::max(max_tokens, p);
-  int64_t max_batch = 1;
-  for (int64_t b : o.batch) max_batch = std::max(max_batch, b);
-  const int32_t blocks = int32_t(max_batch * (max_tokens / kBlock + 2));
+  // Pools sized for each measurement (K/V of an 8B model: 2 MB per block of 16 tokens).
+  auto blocks_for = [](int64_t seqs, int64_t tokens) { return int32_t(seqs * (tokens / kBlock + 2)); };
   {  // warm-up: plans, cuBLASLt heuristics, lazy module loads
-    KvCache cache(m.kv_cache_config(blocks, kBlock, o.kv), CausalLmCuda::make_storage);
+    KvCache cache(m.kv_cache_config(blocks_for(1, 128), kBlock, o.kv), CausalLmCuda::make_storage);
     cache.add_sequence(0);
     m.prefill(cache, 0, random_tokens(rng, 128, V), false);
   }
   for (int64_t p : o.prefill) {
-    KvCache cache(m.kv_cache_config(blocks, kBlock, o.kv), CausalLmCuda::make_storage);
+    KvCache cache(m.kv_cache_config(blocks_for(1, p), kBlock, o.kv), CausalLmCuda::make_storage);
     cache.add_sequence(0);
     const std::vector<int32_t> prompt = random_tokens(rng, p, V);
     const auto t0 = std::chrono::steady_clock::now();
@@ -125,7 +122,8 @@ int run(const Options& o) {
   const double kv_bytes_per_token = 2.0 * double(config.num_layers) * double(config.num_kv_heads) *
                                     double(config.head_dim) * double(dtype_size(o.kv));
   for (int64_t B : o.batch) {
-    KvCache cache(m.kv_cache_config(blocks, kBlock, o.kv), CausalLmCuda::make_storage);
+    KvCache cache(m.kv_cache_config(blocks_for(B, o.context + o.steps + 8), kBlock, o.kv),
+                  CausalLmCuda::make_storage);
     std::vector<SeqId> seqs;
     for (int64_t b = 0; b < B; ++b) {
       seqs.push_back(b);

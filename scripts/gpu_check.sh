@@ -54,8 +54,10 @@ echo "build ok ($(( $(date +%s) - t0 )) s)"
 test_bin=$(find "$bdir" -name attention_cuda_test -type f | head -1)
 prefill_bin=$(find "$bdir" -name attention_cuda_prefill_test -type f | head -1)
 lib=$(find "$bdir" -name libpagedkv_cuda_capi.so | head -1)
-python3 scripts/sass_check.py "$lib" > "$out/sass_check.txt" 2>&1
-echo "sass check rc=$?"; tail -1 "$out/sass_check.txt"
+if [ -n "$lib" ]; then
+  python3 scripts/sass_check.py "$lib" > "$out/sass_check.txt" 2>&1
+  echo "sass check rc=$?"; tail -1 "$out/sass_check.txt"
+fi
 python3 scripts/sass_check.py "$prefill_bin" > "$out/sass_check_prefill.txt" 2>&1
 echo "sass check (prefill) rc=$?"; tail -1 "$out/sass_check_prefill.txt"
 
@@ -63,7 +65,7 @@ find_bin() { find "$bdir" -name "$1" -type f | head -1; }
 if [ "$skip_tests" = 0 ]; then
   rc_all=0
   for name in attention_cuda_test attention_cuda_prefill_test kv_cuda_test core_cuda_test \
-              model_cuda_test; do
+              model_cuda_test engine_cuda_test; do
     bin=$(find_bin $name)
     [ -n "$bin" ] || { echo "$name: not built"; continue; }
     "$bin" > "$out/$name.log" 2>&1; rc=$?; rc_all=$((rc_all | rc))
@@ -92,11 +94,11 @@ if [ "$skip_model" = 0 ] && [ -n "$cli" ]; then
   ids=$(python3 -c 'import json;e=json.load(open("testdata/gpu/llama3/expected.json"));print(",".join(map(str,e["prompts"][0])));print(",".join(map(str,e["generated"][0])))')
   got=$("$cli" generate --model testdata/gpu/llama3 --prompt-ids "$(echo "$ids" | head -1)" --max-new-tokens 24 --device cuda 2> "$out/cli.err")
   echo "cli generate --device cuda rc=$?: $got"; echo "HF greedy:                     $(echo "$ids" | tail -1)"; tail -2 "$out/cli.err"
-  mbench=$(find_bin pagedkv_cuda_model_bench)
-  if [ -n "$mbench" ]; then
-    "$mbench" ${PAGEDKV_MODEL_BENCH_ARGS:-} > "$out/model_bench.txt" 2>&1
-    echo "model bench rc=$?"; cat "$out/model_bench.txt"
-  fi
+fi
+mbench=$(find_bin pagedkv_cuda_model_bench)
+if [ "$skip_model" = 0 ] && [ -n "$mbench" ]; then
+  "$mbench" ${PAGEDKV_MODEL_BENCH_ARGS:-} > "$out/model_bench.txt" 2>&1
+  echo "model bench rc=$?"; cat "$out/model_bench.txt"
 fi
 
 if [ -n "$ncu_shape" ]; then

@@ -10,6 +10,9 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <set>
 
 #include "core/cuda/cuda_check.h"
 #include "core/error.h"
@@ -30,6 +33,28 @@ std::string fixture_dir(const char* family) { return str_cat("testdata/gpu/", fa
 
 KvCache gpu_cache(const CausalLmCuda& m, int32_t blocks, int32_t block_size, DType kv) {
   return KvCache(m.kv_cache_config(blocks, block_size, kv), CausalLmCuda::make_storage);
+}
+
+// What the GPU fixtures add (tools/fixture_lib.py): HF's own logits error when K/V are stored in
+// fp8 e4m3 (fp8_kv.json), and, for MoE models, the rows whose routing is a near-tie that bf16
+// arithmetic may decide the other way (router_ties.json): those rows pick another expert on the
+// GPU than in HF's f32 run, a property of the model at that precision, so the row bound skips them.
+struct FixtureExtras {
+  double hf_fp8_error = 0;
+  std::vector<std::set<int64_t>> tie_rows;  // [prompt]
+};
+
+FixtureExtras load_extras(const std::string& dir, size_t prompts) {
+  FixtureExtras x;
+  x.tie_rows.resize(prompts);
+  if (std::ifstream in(dir + "/fp8_kv.json"); in.good())
+    x.hf_fp8_error = nlohmann::json::parse(in).at("hf_fp8_kv_worst_row_error").get<double>();
+  if (std::ifstream in(dir + "/router_ties.json"); in.good()) {
+    const auto rows = nlohmann::json::parse(in).at("rows").get<std::vector<std::vector<int64_t>>>();
+    for (size_t i = 0; i < rows.size() && i < prompts; ++i)
+      x.tie_rows[i].insert(rows[i].begin(), rows[i].end());
+  }
+  return x;
 }
 
 // Prefill `prompt` (all rows), then decode teacher-forced with HF's tokens: [P + N - 1, V].
@@ -53,11 +78,12 @@ int32_t argmax(const float* l, int64_t n) { return int32_t(std::max_element(l, l
 // argmax agrees wherever the reference's top-two margin exceeds twice the row's largest
 // deviation (then no perturbation that small can swap them).
 double check_rows(const std::vector<float>& rows, const std::vector<float>& ref, int64_t V,
-                  double bound, const std::string& what) {
+                  double bound, const std::string& what, const std::set<int64_t>& skip = {}) {
   EXPECT_EQ(rows.size(), ref.size()) << what;
   if (rows.size() != ref.size()) return INFINITY;
   double worst = 0;
   for (int64_t t = 0; t < int64_t(rows.size()) / V; ++t) {
+    if (skip.count(t)) continue;  // a routing near-tie (router_ties.json)
     const float* a = rows.data() + t * V;
     const float* b = ref.data() + t * V;
     const double err = relative_error({a, size_t(V)}, {b, size_t(V)});
@@ -89,15 +115,22 @@ TEST_P(CudaHfParity, LogitsWithinBoundOfHf) {
   const HfFixture fx = load_hf_fixture(dir);
   CausalLmCuda m = CausalLmCuda::load(dir);
   const int64_t V = m.config().vocab_size;
-  const double bound = v.kv == DType::kFP8E4M3 ? 6e-2 : 3e-2;
+  const FixtureExtras x = load_extras(dir, fx.prompts.size());
+  // fp8 K/V: 6e-2, or, where storing K/V in fp8 costs HF itself more on this model (every other
+  // tensor f32 there), 1.15 times that: the GPU path adds its bf16 weights and activations.
+  const double bound = v.kv == DType::kFP8E4M3 ? std::max(6e-2, 1.15 * x.hf_fp8_error) : 3e-2;
   double worst = 0;
+  size_t skipped = 0;
   for (size_t i = 0; i < fx.prompts.size(); ++i) {
     KvCache cache = gpu_cache(m, 512 / v.block_size + 16, v.block_size, v.kv);
     const std::vector<float> rows = teacher_forced(m, cache, 3, fx.prompts[i], fx.generated[i]);
-    worst = std::max(worst, check_rows(rows, fx.logits[i], V, bound, str_cat("prompt ", i)));
+    worst = std::max(worst, check_rows(rows, fx.logits[i], V, bound, str_cat("prompt ", i),
+                                       x.tie_rows[i]));
+    skipped += x.tie_rows[i].size();
   }
-  std::printf("[ gpu %s kv %s bs %d ] worst relative error vs HF %.3g (bound %.0e)\n", v.family,
-              dtype_name(v.kv), v.block_size, worst, bound);
+  std::printf("[ gpu %s kv %s bs %d ] worst relative error vs HF %.3g (bound %.3g; HF's own fp8 "
+              "K/V error %.3g; %zu routing near-tie rows skipped)\n",
+              v.family, dtype_name(v.kv), v.block_size, worst, bound, x.hf_fp8_error, skipped);
 }
 
 INSTANTIATE_TEST_SUITE_P(
@@ -126,9 +159,10 @@ TEST(CudaModel, AgreesWithTheCpuModel) {
     const auto& gen = fx.generated.back();
     KvCache gc = gpu_cache(gpu, 64, 16, DType::kBF16);
     KvCache cc(cpu.kv_cache_config(64, 16));
+    const FixtureExtras x = load_extras(dir, fx.prompts.size());
     const double worst =
         check_rows(teacher_forced(gpu, gc, 1, prompt, gen), teacher_forced(cpu, cc, 1, prompt, gen),
-                   gpu.config().vocab_size, 3e-2, "GPU vs CPU");
+                   gpu.config().vocab_size, 3e-2, "GPU vs CPU", x.tie_rows.back());
     std::printf("[ gpu %s ] worst relative error vs the CPU model %.3g\n", family, worst);
   }
 }
@@ -156,7 +190,8 @@ TEST(CudaModel, ChunkedPrefillReadsEarlierBlocksInPlace) {
       rows.insert(rows.end(), l.begin(), l.end());
     }
     const std::vector<float> ref(fx.logits.back().begin(), fx.logits.back().begin() + P * V);
-    const double worst = check_rows(rows, ref, V, 3e-2, "chunked prefill");
+    const FixtureExtras x = load_extras(dir, fx.prompts.size());
+    const double worst = check_rows(rows, ref, V, 3e-2, "chunked prefill", x.tie_rows.back());
     std::printf("[ gpu %s ] chunked prefill: worst relative error vs HF %.3g\n", family, worst);
   }
 }
