@@ -94,6 +94,14 @@ for args, what in [(["--model", "testdata/llama3", "--prompt", "hi"], "text prom
     p = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
     check(p.returncode != 0 and p.stderr.startswith("pagedkv:"), f"clear error: {what}", f"{cmd}: {p.stderr}")
 
+# pagedkv chat: two turns on stdin; the second reuses the first turn's blocks from the prefix cache.
+cmd = [PAGEDKV, "chat", *MODEL, "--max-new-tokens", "8"]
+p = subprocess.run(cmd, input="Hello there\nTell me more\n\n", capture_output=True, text=True, timeout=120)
+import re
+reused = [int(m) for m in re.findall(r"(\d+) of \d+ prompt tokens reused", p.stderr)]
+check(p.returncode == 0 and len(reused) == 2 and reused[0] == 0 and reused[1] > 0,
+      "chat: two turns, the second reuses cached prompt tokens", f"{cmd}\n    {p.stderr}")
+
 for f in failures:
     print("FAIL:", f)
 print(f"cli_text_test: {len(failures)} failure(s)")
