@@ -332,10 +332,17 @@ std::vector<float> CausalLmCuda::Impl::forward(KvCache& cache, const ForwardRows
   return logits;
 }
 
+namespace {
+
+void check_head_dim(const ModelConfig& c, const std::string& where) {
+  PKV_CHECK(c.head_dim == 64 || c.head_dim == 128 || c.head_dim == 256, Unsupported, where,
+            "head_dim ", c.head_dim, " is not one the GPU kernels take (64, 128, 256)");
+}
+
+}  // namespace
+
 CausalLmCuda::CausalLmCuda(ModelConfig config, cuda::DeviceWeights weights) {
-  PKV_CHECK(config.head_dim == 64 || config.head_dim == 128 || config.head_dim == 256, Unsupported,
-            "CUDA model: head_dim ", config.head_dim, " is not one the GPU kernels take (64, 128, ",
-            "256)");
+  check_head_dim(config, "CUDA model: ");
   impl_ = std::make_unique<Impl>(std::move(config), std::move(weights));
 }
 
@@ -346,8 +353,7 @@ CausalLmCuda& CausalLmCuda::operator=(CausalLmCuda&&) noexcept = default;
 CausalLmCuda CausalLmCuda::load(const std::string& dir, const std::string& config_name,
                                 const cuda::LoadProgress& progress) {
   ModelConfig config = load_model_config(dir, config_name);
-  PKV_CHECK(config.head_dim == 64 || config.head_dim == 128 || config.head_dim == 256, Unsupported,
-            dir, ": head_dim ", config.head_dim, " is not one the GPU kernels take (64, 128, 256)");
+  check_head_dim(config, dir + ": ");  // before loading any weight
   const TensorStore store = TensorStore::open(dir);
   cuda::DeviceWeights w = cuda::load_device_weights(store, config, progress);
   return CausalLmCuda(std::move(config), std::move(w));
