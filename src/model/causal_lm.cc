@@ -57,9 +57,10 @@ std::vector<float> CausalLm::forward(KvCache& cache, const ForwardRows& rows,
   const DecodeKernel kernel = resolved_decode_kernel(cache.geometry(0).dtype);
   std::vector<float> x(R * H), h(R * H), y(R * H);  // [R, H] residual stream, normed, sublayer out
   const float embed_scale = float(c.embed_scale);
-  for (int64_t r = 0; r < R; ++r)
-    for (int64_t i = 0; i < H; ++i)
-      x[r * H + i] = weights_.embed[int64_t(tokens[r]) * H + i] * embed_scale;
+  for (int64_t r = 0; r < R; ++r) {
+    weights_.embed->row(tokens[r], x.data() + r * H);
+    for (int64_t i = 0; i < H; ++i) x[r * H + i] *= embed_scale;
+  }
 
   for (int32_t layer = 0; layer < int32_t(c.num_layers); ++layer) {
     const LayerWeights& lw = weights_.layers[layer];
