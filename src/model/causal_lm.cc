@@ -6,6 +6,7 @@
 
 #include "attention/decode_validate.h"
 #include "core/error.h"
+#include "model/gguf_checkpoint.h"
 #include "model/norms.h"
 #include "model/safetensors.h"
 
@@ -17,6 +18,12 @@ CausalLm::CausalLm(ModelConfig config, ModelWeights weights)
 }
 
 CausalLm CausalLm::load(const std::string& dir, const std::string& config_name) {
+  if (is_gguf_path(dir)) {
+    const GgufFile file = GgufFile::open(dir);
+    ModelConfig config = gguf_model_config(file);
+    ModelWeights weights = load_model_weights(GgufTensors(file, config), config);
+    return CausalLm(std::move(config), std::move(weights));
+  }
   ModelConfig config = load_model_config(dir, config_name);
   TensorStore store = TensorStore::open(dir);
   ModelWeights weights = load_model_weights(store, config);
