@@ -56,7 +56,8 @@ int main(int argc, char** argv) {
   int32_t next = int32_t(std::max_element(logits.begin(), logits.end()) - logits.begin());
   t0 = std::chrono::steady_clock::now();
   for (int i = 0; i < decode_len; ++i) {
-    logits = model.decode(cache, std::span<const SeqId>(&seq, 1), std::span<const int32_t>(&next, 1));
+    logits =
+        model.decode(cache, std::span<const SeqId>(&seq, 1), std::span<const int32_t>(&next, 1));
     next = int32_t(std::max_element(logits.begin(), logits.end()) - logits.begin());
   }
   const double decode_s = seconds_since(t0);

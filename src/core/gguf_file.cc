@@ -57,11 +57,24 @@ class Cursor {
 
 size_t scalar_bytes(GgufValueType t) {
   switch (t) {
-    case GgufValueType::kU8: case GgufValueType::kI8: case GgufValueType::kBool: return 1;
-    case GgufValueType::kU16: case GgufValueType::kI16: return 2;
-    case GgufValueType::kU32: case GgufValueType::kI32: case GgufValueType::kF32: return 4;
-    case GgufValueType::kU64: case GgufValueType::kI64: case GgufValueType::kF64: return 8;
-    case GgufValueType::kString: case GgufValueType::kArray: return 0;
+    case GgufValueType::kU8:
+    case GgufValueType::kI8:
+    case GgufValueType::kBool:
+      return 1;
+    case GgufValueType::kU16:
+    case GgufValueType::kI16:
+      return 2;
+    case GgufValueType::kU32:
+    case GgufValueType::kI32:
+    case GgufValueType::kF32:
+      return 4;
+    case GgufValueType::kU64:
+    case GgufValueType::kI64:
+    case GgufValueType::kF64:
+      return 8;
+    case GgufValueType::kString:
+    case GgufValueType::kArray:
+      return 0;
   }
   return 0;
 }
@@ -80,17 +93,24 @@ GgufValueType value_type(uint32_t raw, Cursor& c, const std::string& where) {
 
 int64_t read_integer(Cursor& c, GgufValueType t, const std::string& where) {
   switch (t) {
-    case GgufValueType::kU8: return c.read<uint8_t>(where);
-    case GgufValueType::kI8: return c.read<int8_t>(where);
-    case GgufValueType::kU16: return c.read<uint16_t>(where);
-    case GgufValueType::kI16: return c.read<int16_t>(where);
-    case GgufValueType::kU32: return c.read<uint32_t>(where);
-    case GgufValueType::kI32: return c.read<int32_t>(where);
-    case GgufValueType::kI64: return c.read<int64_t>(where);
+    case GgufValueType::kU8:
+      return c.read<uint8_t>(where);
+    case GgufValueType::kI8:
+      return c.read<int8_t>(where);
+    case GgufValueType::kU16:
+      return c.read<uint16_t>(where);
+    case GgufValueType::kI16:
+      return c.read<int16_t>(where);
+    case GgufValueType::kU32:
+      return c.read<uint32_t>(where);
+    case GgufValueType::kI32:
+      return c.read<int32_t>(where);
+    case GgufValueType::kI64:
+      return c.read<int64_t>(where);
     default: {
       const uint64_t u = c.read<uint64_t>(where);
-      PKV_CHECK(u <= uint64_t(std::numeric_limits<int64_t>::max()), Corrupt, c.file(), ": ",
-                where, ": u64 value ", u, " is out of range");
+      PKV_CHECK(u <= uint64_t(std::numeric_limits<int64_t>::max()), Corrupt, c.file(), ": ", where,
+                ": u64 value ", u, " is out of range");
       return int64_t(u);
     }
   }
@@ -132,14 +152,17 @@ GgufValue read_value(Cursor& c, GgufValueType t, const std::string& where) {
   if (is_integer(t)) return GgufValue(t, t, read_integer(c, t, where));
   switch (t) {
     case GgufValueType::kF32:
-    case GgufValueType::kF64: return GgufValue(t, t, read_float(c, t, where));
+    case GgufValueType::kF64:
+      return GgufValue(t, t, read_float(c, t, where));
     case GgufValueType::kBool: {
       const uint8_t b = c.read<uint8_t>(where);
       PKV_CHECK(b <= 1, Corrupt, c.file(), ": ", where, ": bool value ", int(b));
       return GgufValue(t, t, b != 0);
     }
-    case GgufValueType::kString: return GgufValue(t, t, c.string(where));
-    default: break;
+    case GgufValueType::kString:
+      return GgufValue(t, t, c.string(where));
+    default:
+      break;
   }
   // Array.
   const size_t start = c.pos();
@@ -147,13 +170,15 @@ GgufValue read_value(Cursor& c, GgufValueType t, const std::string& where) {
   const uint64_t n = c.read<uint64_t>(where + " count");
   // Each element takes >= 1 byte (strings >= 8): a count the file cannot hold is corrupt, caught
   // before anything is reserved.
-  const size_t min_bytes = elem == GgufValueType::kString ? 8 : std::max<size_t>(1, scalar_bytes(elem));
+  const size_t min_bytes =
+      elem == GgufValueType::kString ? 8 : std::max<size_t>(1, scalar_bytes(elem));
   PKV_CHECK(n <= c.left() / min_bytes, Corrupt, c.file(), ": ", where, ": array of ", n, " ",
             gguf_value_type_name(elem), " does not fit in the file");
   if (is_integer(elem) || elem == GgufValueType::kBool) {
     std::vector<int64_t> v(n);
     for (auto& x : v)
-      x = elem == GgufValueType::kBool ? int64_t(c.read<uint8_t>(where)) : read_integer(c, elem, where);
+      x = elem == GgufValueType::kBool ? int64_t(c.read<uint8_t>(where))
+                                       : read_integer(c, elem, where);
     return GgufValue(t, elem, std::move(v));
   }
   if (elem == GgufValueType::kF32 || elem == GgufValueType::kF64) {
@@ -175,14 +200,14 @@ GgufValue read_value(Cursor& c, GgufValueType t, const std::string& where) {
 }
 
 [[noreturn]] void wrong_kind(std::string_view key, GgufValueType have, const char* want) {
-  fail(ErrorKind::kCorrupt, str_cat("GGUF metadata '", key, "' is ", gguf_value_type_name(have),
-                                    ", expected ", want));
+  fail(ErrorKind::kCorrupt,
+       str_cat("GGUF metadata '", key, "' is ", gguf_value_type_name(have), ", expected ", want));
 }
 
 }  // namespace
 
 const char* gguf_value_type_name(GgufValueType t) {
-  static const char* const kNames[] = {"u8",  "i8",   "u16",    "i16",   "u32", "i32", "f32",
+  static const char* const kNames[] = {"u8",   "i8",     "u16",   "i16", "u32", "i32", "f32",
                                        "bool", "string", "array", "u64", "i64", "f64"};
   return uint32_t(t) <= 12 ? kNames[uint32_t(t)] : "unknown";
 }
@@ -248,7 +273,8 @@ GgufFile GgufFile::open(const std::filesystem::path& path) {
   PKV_CHECK(c.left() >= 4 && c.read<uint32_t>("magic") == kMagic, Corrupt, file,
             ": not a GGUF file (no \"GGUF\" magic)");
   g.version_ = c.read<uint32_t>("version");
-  PKV_CHECK(g.version_ != 1, Unsupported, file, ": GGUF version 1 (32-bit counts) is not supported; "
+  PKV_CHECK(g.version_ != 1, Unsupported, file,
+            ": GGUF version 1 (32-bit counts) is not supported; "
             "re-convert the model with a current llama.cpp");
   PKV_CHECK(g.version_ == 2 || g.version_ == 3, Unsupported, file, ": GGUF version ", g.version_,
             " (pagedkv reads versions 2 and 3)");
@@ -318,9 +344,9 @@ GgufFile GgufFile::open(const std::filesystem::path& path) {
   const uint64_t data_size = data_start <= size ? size - data_start : 0;
   std::vector<const GgufTensorInfo*> order;
   for (GgufTensorInfo& t : g.tensors_) {
-    PKV_CHECK(t.offset <= data_size && t.bytes <= data_size - t.offset, Corrupt, file,
-              ": tensor '", t.name, "' [", t.offset, ", ", t.offset + t.bytes,
-              ") runs past the data section (", data_size, " bytes; file truncated?)");
+    PKV_CHECK(t.offset <= data_size && t.bytes <= data_size - t.offset, Corrupt, file, ": tensor '",
+              t.name, "' [", t.offset, ", ", t.offset + t.bytes, ") runs past the data section (",
+              data_size, " bytes; file truncated?)");
     t.data = g.file_.bytes().data() + data_start + t.offset;
     order.push_back(&t);
   }

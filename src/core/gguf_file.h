@@ -32,8 +32,19 @@ namespace pagedkv {
 
 // GGUF metadata value types (gguf.md `gguf_metadata_value_type`).
 enum class GgufValueType : uint32_t {
-  kU8 = 0, kI8 = 1, kU16 = 2, kI16 = 3, kU32 = 4, kI32 = 5, kF32 = 6, kBool = 7, kString = 8,
-  kArray = 9, kU64 = 10, kI64 = 11, kF64 = 12,
+  kU8 = 0,
+  kI8 = 1,
+  kU16 = 2,
+  kI16 = 3,
+  kU32 = 4,
+  kI32 = 5,
+  kF32 = 6,
+  kBool = 7,
+  kString = 8,
+  kArray = 9,
+  kU64 = 10,
+  kI64 = 11,
+  kF64 = 12,
 };
 const char* gguf_value_type_name(GgufValueType t);
 
@@ -57,8 +68,8 @@ class GgufValue {
   double as_double(std::string_view key) const;
   bool as_bool(std::string_view key) const;
   const std::string& as_string(std::string_view key) const;
-  const std::vector<int64_t>& as_int_array(std::string_view key) const;      // int / bool arrays
-  std::vector<double> as_double_array(std::string_view key) const;           // int or float arrays
+  const std::vector<int64_t>& as_int_array(std::string_view key) const;  // int / bool arrays
+  std::vector<double> as_double_array(std::string_view key) const;       // int or float arrays
   const std::vector<std::string>& as_string_array(std::string_view key) const;
   size_t array_size() const;  // 0 for scalars
 
@@ -69,9 +80,9 @@ class GgufValue {
 
 struct GgufTensorInfo {
   std::string name;
-  uint32_t type = 0;           // ggml type id (ggml_type_info)
-  std::vector<int64_t> dims;   // ggml order: dims[0] is the innermost (contiguous) dimension
-  uint64_t offset = 0;         // relative to the data section
+  uint32_t type = 0;                // ggml type id (ggml_type_info)
+  std::vector<int64_t> dims;        // ggml order: dims[0] is the innermost (contiguous) dimension
+  uint64_t offset = 0;              // relative to the data section
   const std::byte* data = nullptr;  // [bytes] inside the mapping
   size_t bytes = 0;
   int64_t numel() const;

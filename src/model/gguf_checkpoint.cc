@@ -17,12 +17,12 @@ namespace {
 using nlohmann::json;
 
 struct ArchSpec {
-  const char* gguf;           // general.architecture
-  const char* hf;             // architectures[0]
+  const char* gguf;  // general.architecture
+  const char* hf;    // architectures[0]
   const char* model_type;
-  bool head_dim_from_rope;    // llama: rope.dimension_count is head_dim
-  bool head_dim_from_key;     // gemma3 / qwen3: attention.key_length is head_dim
-  bool sliding_window;        // gemma3: attention.sliding_window
+  bool head_dim_from_rope;  // llama: rope.dimension_count is head_dim
+  bool head_dim_from_key;   // gemma3 / qwen3: attention.key_length is head_dim
+  bool sliding_window;      // gemma3: attention.sliding_window
 };
 
 constexpr ArchSpec kArchs[] = {
@@ -88,10 +88,10 @@ json gguf_hf_config(const GgufFile& f) {
   if (const GgufValue* t = key("rope.scaling.type")) {
     const std::string type = t->as_string(arch + ".rope.scaling.type");
     if (type == "linear") {
-      c["rope_scaling"] = {{"rope_type", "linear"},
-                           {"factor", key("rope.scaling.factor")
-                                          ? key("rope.scaling.factor")->as_double("factor")
-                                          : 1.0}};
+      c["rope_scaling"] = {
+          {"rope_type", "linear"},
+          {"factor",
+           key("rope.scaling.factor") ? key("rope.scaling.factor")->as_double("factor") : 1.0}};
     } else if (type != "none") {
       fail(ErrorKind::kUnsupported, str_cat(f.path().string(), ": GGUF RoPE scaling '", type,
                                             "' is not supported (linear only)"));
@@ -134,10 +134,15 @@ GgufTensors::GgufTensors(const GgufFile& file, const ModelConfig& c) : file_(fil
       {"ffn_norm", gemma ? "pre_feedforward_layernorm" : "post_attention_layernorm"},
       {"post_attention_norm", "post_attention_layernorm"},
       {"post_ffw_norm", "post_feedforward_layernorm"},
-      {"attn_q", "self_attn.q_proj"}, {"attn_k", "self_attn.k_proj"},
-      {"attn_v", "self_attn.v_proj"}, {"attn_output", "self_attn.o_proj"},
-      {"attn_q_norm", "self_attn.q_norm"}, {"attn_k_norm", "self_attn.k_norm"},
-      {"ffn_gate", "mlp.gate_proj"}, {"ffn_up", "mlp.up_proj"}, {"ffn_down", "mlp.down_proj"},
+      {"attn_q", "self_attn.q_proj"},
+      {"attn_k", "self_attn.k_proj"},
+      {"attn_v", "self_attn.v_proj"},
+      {"attn_output", "self_attn.o_proj"},
+      {"attn_q_norm", "self_attn.q_norm"},
+      {"attn_k_norm", "self_attn.k_norm"},
+      {"ffn_gate", "mlp.gate_proj"},
+      {"ffn_up", "mlp.up_proj"},
+      {"ffn_down", "mlp.down_proj"},
   };
   static const std::regex kBlock(R"(blk\.(\d+)\.([a-z_]+)\.(weight|bias))");
   for (const GgufTensorInfo& t : file.tensors()) {
@@ -151,7 +156,8 @@ GgufTensors::GgufTensors(const GgufFile& file, const ModelConfig& c) : file_(fil
     }
     if (hf.empty()) continue;  // not a parameter of the text model
     Entry e{&t, Transform::kNone, 0};
-    if (gemma && t.name.find("norm.weight") != std::string::npos) e.transform = Transform::kMinusOne;
+    if (gemma && t.name.find("norm.weight") != std::string::npos)
+      e.transform = Transform::kMinusOne;
     if (permuted && (t.name.find(".attn_q.") != std::string::npos ||
                      t.name.find(".attn_k.") != std::string::npos)) {
       e.transform = Transform::kUnpermuteRows;

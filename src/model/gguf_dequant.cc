@@ -155,17 +155,28 @@ using BlockFn = void (*)(const uint8_t*, float*);
 
 BlockFn block_fn(uint32_t type) {
   switch (GgmlType(type)) {
-    case GgmlType::kQ4_0: return q4_0;
-    case GgmlType::kQ4_1: return q4_1;
-    case GgmlType::kQ5_0: return q5_0;
-    case GgmlType::kQ5_1: return q5_1;
-    case GgmlType::kQ8_0: return q8_0;
-    case GgmlType::kQ2_K: return q2_k;
-    case GgmlType::kQ3_K: return q3_k;
-    case GgmlType::kQ4_K: return q4_k;
-    case GgmlType::kQ5_K: return q5_k;
-    case GgmlType::kQ6_K: return q6_k;
-    default: return nullptr;
+    case GgmlType::kQ4_0:
+      return q4_0;
+    case GgmlType::kQ4_1:
+      return q4_1;
+    case GgmlType::kQ5_0:
+      return q5_0;
+    case GgmlType::kQ5_1:
+      return q5_1;
+    case GgmlType::kQ8_0:
+      return q8_0;
+    case GgmlType::kQ2_K:
+      return q2_k;
+    case GgmlType::kQ3_K:
+      return q3_k;
+    case GgmlType::kQ4_K:
+      return q4_k;
+    case GgmlType::kQ5_K:
+      return q5_k;
+    case GgmlType::kQ6_K:
+      return q6_k;
+    default:
+      return nullptr;
   }
 }
 
@@ -192,7 +203,8 @@ void gguf_dequantize(uint32_t type, const std::byte* data, int64_t n, float* dst
         dst[i] = bf16_to_f32(h);
       }
       return;
-    default: break;
+    default:
+      break;
   }
   const BlockFn fn = block_fn(type);
   PKV_CHECK(fn != nullptr, Unsupported, "GGUF tensor type ", ggml_type_name(type),

@@ -27,8 +27,8 @@ const std::string kFixtures = PAGEDKV_GGUF_FIXTURES;
 std::string fixture(const std::string& name) {
   const std::string dir = kFixtures + "/" + name;
   if (!std::ifstream(dir + "/expected.json").good())
-    ADD_FAILURE() << "missing " << dir << ": run python3 tools/make_gguf_fixtures.py "
-                  << kFixtures << " (scripts/test.sh does)";
+    ADD_FAILURE() << "missing " << dir << ": run python3 tools/make_gguf_fixtures.py " << kFixtures
+                  << " (scripts/test.sh does)";
   return dir;
 }
 

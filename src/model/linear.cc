@@ -18,13 +18,13 @@
 
 #undef HWY_TARGET_INCLUDE
 #define HWY_TARGET_INCLUDE "model/linear.cc"
+#include "model/linear.h"
+
 #include <hwy/foreach_target.h>  // IWYU pragma: keep
 #include <hwy/highway.h>
 
 #include <algorithm>
 #include <cstring>
-
-#include "model/linear.h"
 
 HWY_BEFORE_NAMESPACE();
 namespace pagedkv {
@@ -83,8 +83,8 @@ HWY_INLINE void tile(const float* HWY_RESTRICT x, int64_t k, const void* HWY_RES
 }
 
 template <bool kBf16>
-void panel_rows(const float* x, int64_t k, const void* panel, float* y, int64_t ldy,
-                int64_t rows, int64_t width) {
+void panel_rows(const float* x, int64_t k, const void* panel, float* y, int64_t ldy, int64_t rows,
+                int64_t width) {
   const DF d;
   constexpr int64_t chunk = kV * int64_t(hn::MaxLanes(d));  // columns per tile
   for (int64_t c0 = 0; c0 < std::min(width, kP); c0 += chunk) {
@@ -92,12 +92,23 @@ void panel_rows(const float* x, int64_t k, const void* panel, float* y, int64_t 
     int64_t r = 0;
     for (; r + kR <= rows; r += kR) tile<kR, kBf16>(x + r * k, k, panel, c0, y + r * ldy, ldy, w);
     switch (rows - r) {  // the last rows: smaller tiles, the same chain per element
-      case 5: if constexpr (kR > 5) tile<5, kBf16>(x + r * k, k, panel, c0, y + r * ldy, ldy, w); break;
-      case 4: if constexpr (kR > 4) tile<4, kBf16>(x + r * k, k, panel, c0, y + r * ldy, ldy, w); break;
-      case 3: tile<3, kBf16>(x + r * k, k, panel, c0, y + r * ldy, ldy, w); break;
-      case 2: tile<2, kBf16>(x + r * k, k, panel, c0, y + r * ldy, ldy, w); break;
-      case 1: tile<1, kBf16>(x + r * k, k, panel, c0, y + r * ldy, ldy, w); break;
-      default: break;
+      case 5:
+        if constexpr (kR > 5) tile<5, kBf16>(x + r * k, k, panel, c0, y + r * ldy, ldy, w);
+        break;
+      case 4:
+        if constexpr (kR > 4) tile<4, kBf16>(x + r * k, k, panel, c0, y + r * ldy, ldy, w);
+        break;
+      case 3:
+        tile<3, kBf16>(x + r * k, k, panel, c0, y + r * ldy, ldy, w);
+        break;
+      case 2:
+        tile<2, kBf16>(x + r * k, k, panel, c0, y + r * ldy, ldy, w);
+        break;
+      case 1:
+        tile<1, kBf16>(x + r * k, k, panel, c0, y + r * ldy, ldy, w);
+        break;
+      default:
+        break;
     }
   }
 }
@@ -135,16 +146,16 @@ HWY_EXPORT(target_name);
 
 Linear Linear::from_f32(const std::vector<float>& w, int64_t out, int64_t in,
                         std::vector<float> bias) {
-  PKV_CHECK(int64_t(w.size()) == out * in, InvalidArgument, "Linear: ", w.size(),
-            " weights for [", out, ", ", in, "]");
+  PKV_CHECK(int64_t(w.size()) == out * in, InvalidArgument, "Linear: ", w.size(), " weights for [",
+            out, ", ", in, "]");
   return {in, out, std::make_shared<PackedMatrix>(PackedMatrix::from_f32(w.data(), out, in)),
           std::move(bias)};
 }
 
 Linear Linear::from_bf16(const std::vector<uint16_t>& w, int64_t out, int64_t in,
                          std::vector<float> bias) {
-  PKV_CHECK(int64_t(w.size()) == out * in, InvalidArgument, "Linear: ", w.size(),
-            " weights for [", out, ", ", in, "]");
+  PKV_CHECK(int64_t(w.size()) == out * in, InvalidArgument, "Linear: ", w.size(), " weights for [",
+            out, ", ", in, "]");
   return {in, out, std::make_shared<PackedMatrix>(PackedMatrix::from_bf16(w.data(), out, in)),
           std::move(bias)};
 }

@@ -35,8 +35,11 @@ void pack(T* dst, int64_t n, int64_t k, Get get) {
 }  // namespace
 
 PackedMatrix::PackedMatrix(DType dtype, int64_t n, int64_t k)
-    : dtype_(dtype), n_(n), k_(k),
-      data_(size_t(std::max<int64_t>(1, (n + kPanel - 1) / kPanel * k * kPanel)) * dtype_size(dtype)) {
+    : dtype_(dtype),
+      n_(n),
+      k_(k),
+      data_(size_t(std::max<int64_t>(1, (n + kPanel - 1) / kPanel * k * kPanel)) *
+            dtype_size(dtype)) {
   PKV_CHECK(n > 0 && k > 0, InvalidArgument, "PackedMatrix: empty matrix [", n, ", ", k, "]");
 }
 

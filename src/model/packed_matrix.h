@@ -40,7 +40,7 @@ class PackedMatrix {
     return static_cast<const char*>(data_.data()) + size_t(p * k_ * kPanel) * dtype_size(dtype_);
   }
 
-  float at(int64_t o, int64_t i) const;      // W[o, i]
+  float at(int64_t o, int64_t i) const;  // W[o, i]
   // out [k] = W[o, :] (embedding lookup of a tied embedding matrix).
   void row(int64_t o, float* out) const;
 

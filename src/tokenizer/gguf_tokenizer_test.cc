@@ -20,8 +20,8 @@ const std::string kFixtures = PAGEDKV_GGUF_FIXTURES;
 nlohmann::json load_json(const std::string& path) {
   std::ifstream in(path);
   if (!in.good()) {
-    ADD_FAILURE() << "missing " << path << ": run python3 tools/make_gguf_fixtures.py "
-                  << kFixtures << " (scripts/test.sh does)";
+    ADD_FAILURE() << "missing " << path << ": run python3 tools/make_gguf_fixtures.py " << kFixtures
+                  << " (scripts/test.sh does)";
     return nlohmann::json::object();
   }
   return nlohmann::json::parse(in);

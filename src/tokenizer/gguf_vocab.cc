@@ -30,20 +30,26 @@ const char* split_regex(const std::string& pre) {
   static const char* const kQwen35 =
       R"((?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?[\p{L}\p{M}]+|\p{N}| ?[^\s\p{L}\p{M}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+)";
   static const std::unordered_map<std::string, const char*> kSplits = {
-      {"llama3", kLlama3}, {"llama-v3", kLlama3}, {"llama-bpe", kLlama3}, {"falcon3", kLlama3},
-      {"falcon-h1", kLlama3}, {"pixtral", kLlama3}, {"midm-2.0", kLlama3}, {"lfm2", kLlama3},
-      {"jina-v5-nano", kLlama3}, {"dbrx", kLlama3}, {"smaug-bpe", kLlama3},
-      {"tekken", kTekken}, {"qwen2", kQwen2}, {"deepseek-r1-qwen", kQwen2}, {"kormo", kQwen2},
-      {"f2llmv2", kQwen2}, {"megrez", kQwen2}, {"qwen35", kQwen35}, {"gpt-4o", kGpt4o},
-      {"llama4", kGpt4o}, {"kanana2", kGpt4o}, {"talkie", kGpt4o}, {"minimax-m2", kGpt4o},
+      {"llama3", kLlama3},       {"llama-v3", kLlama3},
+      {"llama-bpe", kLlama3},    {"falcon3", kLlama3},
+      {"falcon-h1", kLlama3},    {"pixtral", kLlama3},
+      {"midm-2.0", kLlama3},     {"lfm2", kLlama3},
+      {"jina-v5-nano", kLlama3}, {"dbrx", kLlama3},
+      {"smaug-bpe", kLlama3},    {"tekken", kTekken},
+      {"qwen2", kQwen2},         {"deepseek-r1-qwen", kQwen2},
+      {"kormo", kQwen2},         {"f2llmv2", kQwen2},
+      {"megrez", kQwen2},        {"qwen35", kQwen35},
+      {"gpt-4o", kGpt4o},        {"llama4", kGpt4o},
+      {"kanana2", kGpt4o},       {"talkie", kGpt4o},
+      {"minimax-m2", kGpt4o},
   };
   const auto it = kSplits.find(pre);
   return it == kSplits.end() ? nullptr : it->second;
 }
 
 json added(int64_t id, const std::string& content, bool special) {
-  return {{"id", id},           {"content", content}, {"single_word", false}, {"lstrip", false},
-          {"rstrip", false},    {"normalized", false}, {"special", special}};
+  return {{"id", id},        {"content", content},  {"single_word", false}, {"lstrip", false},
+          {"rstrip", false}, {"normalized", false}, {"special", special}};
 }
 
 // Code points of a UTF-8 string (Python's len).
@@ -73,7 +79,8 @@ json generate_merges(const std::vector<std::string>& order,
     for (size_t i = 1; i < tok.size(); ++i) {
       if ((static_cast<unsigned char>(tok[i]) & 0xC0) == 0x80) continue;  // inside a character
       const std::string_view l(tok.data(), i), r(tok.data() + i, tok.size() - i);
-      if (vocab.count(l) && vocab.count(r)) local.push_back({l, r, score, code_points(l), code_points(r)});
+      if (vocab.count(l) && vocab.count(r))
+        local.push_back({l, r, score, code_points(l), code_points(r)});
     }
     std::stable_sort(local.begin(), local.end(), [&](const Merge& a, const Merge& b) {
       return std::pair(vocab.at(a.l), vocab.at(a.r)) < std::pair(vocab.at(b.l), vocab.at(b.r));
@@ -89,8 +96,8 @@ json generate_merges(const std::vector<std::string>& order,
 }
 
 struct Vocab {
-  std::vector<std::string> tokens;  // as the model spells them
-  std::vector<std::string> order;   // distinct tokens, first-occurrence order
+  std::vector<std::string> tokens;                    // as the model spells them
+  std::vector<std::string> order;                     // distinct tokens, first-occurrence order
   std::unordered_map<std::string_view, int64_t> ids;  // last occurrence wins (a Python dict)
   void build() {
     for (size_t i = 0; i < tokens.size(); ++i) {
@@ -123,12 +130,16 @@ json post_processor(const std::optional<std::string>& bos, int64_t bos_id, bool 
   if (b) special(*bos, bos_id, 1, pair);
   pair.push_back({{"Sequence", {{"id", "B"}, {"type_id", 1}}}});
   if (e) special(*eos, eos_id, 1, pair);
-  return {{"type", "TemplateProcessing"}, {"single", single}, {"pair", pair},
+  return {{"type", "TemplateProcessing"},
+          {"single", single},
+          {"pair", pair},
           {"special_tokens", specials}};
 }
 
 json byte_level_json(bool add_prefix_space, bool use_regex) {
-  return {{"type", "ByteLevel"}, {"add_prefix_space", add_prefix_space}, {"trim_offsets", true},
+  return {{"type", "ByteLevel"},
+          {"add_prefix_space", add_prefix_space},
+          {"trim_offsets", true},
           {"use_regex", use_regex}};
 }
 
@@ -152,8 +163,8 @@ GgufTokenizerParts gguf_tokenizer_parts(const GgufFile& f) {
     const GgufValue* v = f.find(str_cat("tokenizer.ggml.", key));
     if (!v) return std::nullopt;
     const int64_t id = v->as_int(key);
-    PKV_CHECK(id >= 0 && id < int64_t(raw.size()), Corrupt, file, ": tokenizer.ggml.", key, " ",
-              id, " is outside the vocabulary of ", raw.size());
+    PKV_CHECK(id >= 0 && id < int64_t(raw.size()), Corrupt, file, ": tokenizer.ggml.", key, " ", id,
+              " is outside the vocabulary of ", raw.size());
     return id;
   };
   auto flag = [&](const char* key, bool fallback) {
@@ -208,21 +219,27 @@ GgufTokenizerParts gguf_tokenizer_parts(const GgufFile& f) {
     const std::string pre =
         f.find("tokenizer.ggml.pre") ? f.at("tokenizer.ggml.pre").as_string("pre") : "";
     if (const char* regex = split_regex(pre)) {
-      tok["pre_tokenizer"] = {
-          {"type", "Sequence"},
-          {"pretokenizers",
-           {{{"type", "Split"}, {"pattern", {{"Regex", regex}}}, {"behavior", "Isolated"},
-             {"invert", false}},
-            byte_level_json(false, false)}}};
+      tok["pre_tokenizer"] = {{"type", "Sequence"},
+                              {"pretokenizers",
+                               {{{"type", "Split"},
+                                 {"pattern", {{"Regex", regex}}},
+                                 {"behavior", "Isolated"},
+                                 {"invert", false}},
+                                byte_level_json(false, false)}}};
     } else {
       tok["pre_tokenizer"] = byte_level_json(false, true);
     }
     tok["decoder"] = byte_level_json(true, true);
-    tok["model"] = {{"type", "BPE"},          {"dropout", nullptr},
-                    {"unk_token", nullptr},    {"continuing_subword_prefix", ""},
-                    {"end_of_word_suffix", ""}, {"fuse_unk", false},
-                    {"byte_fallback", false},  {"ignore_merges", false},
-                    {"vocab", vocab.to_json()}, {"merges", std::move(merges)}};
+    tok["model"] = {{"type", "BPE"},
+                    {"dropout", nullptr},
+                    {"unk_token", nullptr},
+                    {"continuing_subword_prefix", ""},
+                    {"end_of_word_suffix", ""},
+                    {"fuse_unk", false},
+                    {"byte_fallback", false},
+                    {"ignore_merges", false},
+                    {"vocab", vocab.to_json()},
+                    {"merges", std::move(merges)}};
     for (size_t i = 0; i < types.size(); ++i)
       if (types[i] == kControl && byte_level::to_bytes(raw[i]))  // spelled in the alphabet
         add_token(int64_t(i), raw[i], true);
@@ -277,21 +294,29 @@ GgufTokenizerParts gguf_tokenizer_parts(const GgufFile& f) {
                     {"ignore_merges", false},
                     {"vocab", vocab.to_json()},
                     {"merges", std::move(merges)}};
-    const json replace_space = {{"type", "Replace"}, {"pattern", {{"String", "\u2581"}}},
-                                {"content", " "}};
+    const json replace_space = {
+        {"type", "Replace"}, {"pattern", {{"String", "\u2581"}}}, {"content", " "}};
     if (gemma) {
-      tok["normalizer"] = {{"type", "Replace"}, {"pattern", {{"String", " "}}}, {"content", "\u2581"}};
-      tok["pre_tokenizer"] = {{"type", "Split"}, {"pattern", {{"String", " "}}},
-                              {"behavior", "MergedWithPrevious"}, {"invert", false}};
-      tok["decoder"] = {{"type", "Sequence"},
-                        {"decoders", {replace_space, {{"type", "ByteFallback"}}, {{"type", "Fuse"}}}}};
+      tok["normalizer"] = {
+          {"type", "Replace"}, {"pattern", {{"String", " "}}}, {"content", "\u2581"}};
+      tok["pre_tokenizer"] = {{"type", "Split"},
+                              {"pattern", {{"String", " "}}},
+                              {"behavior", "MergedWithPrevious"},
+                              {"invert", false}};
+      tok["decoder"] = {
+          {"type", "Sequence"},
+          {"decoders", {replace_space, {{"type", "ByteFallback"}}, {{"type", "Fuse"}}}}};
     } else {
       tok["normalizer"] = nullptr;
-      tok["pre_tokenizer"] = {{"type", "Metaspace"}, {"replacement", "\u2581"},
-                              {"prepend_scheme", "first"}, {"split", false}};
+      tok["pre_tokenizer"] = {{"type", "Metaspace"},
+                              {"replacement", "\u2581"},
+                              {"prepend_scheme", "first"},
+                              {"split", false}};
       tok["decoder"] = {{"type", "Sequence"},
                         {"decoders",
-                         {replace_space, {{"type", "ByteFallback"}}, {{"type", "Fuse"}},
+                         {replace_space,
+                          {{"type", "ByteFallback"}},
+                          {{"type", "Fuse"}},
                           {{"type", "Strip"}, {"content", " "}, {"start", 1}, {"stop", 0}}}}};
     }
     for (size_t i = 0; i < types.size(); ++i)
