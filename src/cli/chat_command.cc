@@ -21,7 +21,8 @@ struct ChatOptionsCli {
 void run_chat(ChatOptionsCli o) {
   const Session s = Session::load(o.model);
   PKV_CHECK(s.text && s.text->chat_template, InvalidArgument,
-            "chat: the checkpoint has no chat template (tokenizer_config.json chat_template)");
+            "chat: the checkpoint has no chat template (tokenizer_config.json chat_template, or "
+            "tokenizer.chat_template in a GGUF file); give one with --chat-template FILE");
   // One engine for the whole conversation: its prefix cache keeps earlier turns' blocks.
   Engine engine(*s.model, s.engine_config(o.model, 4 * s.max_model_len()));
   engine.set_listener([](const OutputDelta& d) {

@@ -1,5 +1,6 @@
 #include "cli/session.h"
 
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <iterator>
@@ -8,11 +9,14 @@
 
 #include "cli/id_list.h"
 #include "core/error.h"
+#include "core/thread_pool.h"
 
 namespace pagedkv {
 
 void ModelFlags::add_to(CLI::App* cmd) {
-  cmd->add_option("--model", model_dir, "checkpoint directory (config.json + safetensors)")
+  cmd->add_option("--model", model_dir,
+                  "checkpoint directory (config.json + safetensors) or a .gguf file (model, "
+                  "tokenizer and chat template from its metadata)")
       ->required();
   cmd->add_option("--tokenizer", tokenizer_dir,
                   "directory with tokenizer.json (+ tokenizer_config.json, generation_config.json); "
@@ -22,6 +26,9 @@ void ModelFlags::add_to(CLI::App* cmd) {
   cmd->add_option("--kernel", kernel, "CPU decode attention: auto, fused, gather, prefill");
   cmd->add_option("--block-size", block_size, "tokens per KV block (power of two, 1..256)");
   cmd->add_option("--num-blocks", num_blocks, "KV pool size in blocks per layer group (0: auto)");
+  cmd->add_option("--threads", threads, "CPU threads (default: $PAGEDKV_NUM_THREADS, else all cores)");
+  cmd->add_option("--chat-template", chat_template,
+                  "Jinja chat template file (replaces the checkpoint's, or supplies one)");
 }
 
 void SamplingFlags::add_to(CLI::App* cmd, bool with_n) {
@@ -51,12 +58,23 @@ Session Session::load(const ModelFlags& f) {
   PKV_CHECK(f.block_size >= 1 && f.block_size <= 256 && (f.block_size & (f.block_size - 1)) == 0,
             InvalidArgument, "--block-size must be a power of two in [1, 256], got ", f.block_size);
   PKV_CHECK(f.num_blocks >= 0, InvalidArgument, "--num-blocks must be >= 0, got ", f.num_blocks);
+  PKV_CHECK(f.threads >= 0, InvalidArgument, "--threads must be >= 0, got ", f.threads);
+  if (f.threads > 0) ThreadPool::set_global_threads(size_t(f.threads));
   Session s;
   const std::string dir = f.tokenizer_dir.empty() ? f.model_dir : f.tokenizer_dir;
-  if (std::ifstream(dir + "/tokenizer.json").good()) {
+  if (std::filesystem::path(dir).extension() == ".gguf") {
+    s.text = ModelTokenizer::load_gguf(dir);
+  } else if (std::ifstream(dir + "/tokenizer.json").good()) {
     s.text = ModelTokenizer::load(dir);
   } else {
     PKV_CHECK(f.tokenizer_dir.empty(), NotFound, "--tokenizer ", dir, ": no tokenizer.json");
+  }
+  if (!f.chat_template.empty()) {
+    PKV_CHECK(s.text.has_value(), InvalidArgument, "--chat-template needs a tokenizer");
+    std::ifstream in(f.chat_template, std::ios::binary);
+    PKV_CHECK(in.good(), NotFound, "--chat-template: cannot open ", f.chat_template);
+    const std::string source((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    s.text->chat_template.emplace(source, s.text->special_tokens);
   }
   s.model = load_model(f.model_dir, {.device = f.device, .decode_kernel = parse_decode_kernel(f.kernel)});
   return s;

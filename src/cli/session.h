@@ -26,6 +26,8 @@ struct ModelFlags {
   std::string kernel = "auto";
   int32_t block_size = 16;
   int32_t num_blocks = 0;  // 0: enough for the requests (the context limit bounds it)
+  int32_t threads = 0;     // CPU threads (0: $PAGEDKV_NUM_THREADS, else every core)
+  std::string chat_template;  // a Jinja file replacing (or supplying) the checkpoint's template
   void add_to(CLI::App* cmd);
 };
 

@@ -6,6 +6,7 @@
 
 #include "attention/decode_validate.h"
 #include "core/error.h"
+#include "model/gguf_checkpoint.h"
 #include "model/norms.h"
 #include "model/safetensors.h"
 
@@ -17,6 +18,12 @@ CausalLm::CausalLm(ModelConfig config, ModelWeights weights)
 }
 
 CausalLm CausalLm::load(const std::string& dir, const std::string& config_name) {
+  if (is_gguf_path(dir)) {
+    const GgufFile file = GgufFile::open(dir);
+    ModelConfig config = gguf_model_config(file);
+    ModelWeights weights = load_model_weights(GgufTensors(file, config), config);
+    return CausalLm(std::move(config), std::move(weights));
+  }
   ModelConfig config = load_model_config(dir, config_name);
   TensorStore store = TensorStore::open(dir);
   ModelWeights weights = load_model_weights(store, config);
@@ -57,9 +64,10 @@ std::vector<float> CausalLm::forward(KvCache& cache, const ForwardRows& rows,
   const DecodeKernel kernel = resolved_decode_kernel(cache.geometry(0).dtype);
   std::vector<float> x(R * H), h(R * H), y(R * H);  // [R, H] residual stream, normed, sublayer out
   const float embed_scale = float(c.embed_scale);
-  for (int64_t r = 0; r < R; ++r)
-    for (int64_t i = 0; i < H; ++i)
-      x[r * H + i] = weights_.embed[int64_t(tokens[r]) * H + i] * embed_scale;
+  for (int64_t r = 0; r < R; ++r) {
+    weights_.embed->row(tokens[r], x.data() + r * H);
+    for (int64_t i = 0; i < H; ++i) x[r * H + i] *= embed_scale;
+  }
 
   for (int32_t layer = 0; layer < int32_t(c.num_layers); ++layer) {
     const LayerWeights& lw = weights_.layers[layer];

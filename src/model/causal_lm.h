@@ -28,7 +28,8 @@ namespace pagedkv {
 class CausalLm {
  public:
   CausalLm(ModelConfig config, ModelWeights weights);
-  // config.json (or config_name) + safetensors of a Hugging Face checkpoint directory.
+  // config.json (or config_name) + safetensors of a Hugging Face checkpoint directory, or a
+  // .gguf file (config from its metadata, tensors dequantized: gguf_checkpoint.h).
   static CausalLm load(const std::string& dir, const std::string& config_name = "config.json");
 
   const ModelConfig& config() const { return config_; }

@@ -91,7 +91,12 @@ INSTANTIATE_TEST_SUITE_P(
         // CPU these decode through the fused paged kernel.
         Variant{"gpu/llama3", "", "config.json"}, Variant{"gpu/qwen3", "", "config.json"},
         Variant{"gpu/gemma3", "", "config.json"}, Variant{"gpu/gemma3", "", "config_v5.json"},
-        Variant{"gpu/llama4", "", "config.json"}, Variant{"gpu/llama4", "", "config_v5.json"}),
+        Variant{"gpu/llama4", "", "config.json"}, Variant{"gpu/llama4", "", "config_v5.json"},
+        // The text model of the multimodal containers (Gemma3ForConditionalGeneration as
+        // transformers 5 saves it and as Hub checkpoints name it; Llama4ForConditionalGeneration).
+        Variant{"containers/gemma3", "", "config.json"},
+        Variant{"containers/gemma3", "hub", "config.json"},
+        Variant{"containers/llama4", "", "config.json"}),
     name_of);
 
 // End to end: generate_greedy (prefill + decode, block size 16) reproduces HF's tokens.

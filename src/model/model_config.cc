@@ -16,10 +16,24 @@ ModelConfig parse_model_config(const nlohmann::json& j) {
       !j.at("architectures").empty())
     architecture = j.at("architectures").at(0).get<std::string>();
   const std::string model_type = hf.get<std::string>("model_type", "");
-  const ModelFamily& family = find_model_family(architecture, model_type);
-  ModelConfig c = family.parse(hf);
-  c.family = family.name;
+  const auto [family, container] = find_model_family(architecture, model_type);
+  ModelConfig c;
+  if (container) {
+    // The text model: its text_config (absent: all defaults), with the top-level keys HF's
+    // container takes from its own config.
+    nlohmann::json text = hf.has("text_config") ? j.at("text_config") : nlohmann::json::object();
+    PKV_CHECK(text.is_object(), Corrupt, "config.json: text_config must be an object");
+    for (std::string_view key : family->container_top_level_keys) {
+      const std::string k(key);
+      if (hf.has(k.c_str())) text[k] = j.at(k);
+    }
+    c = family->parse(HfConfig(text));
+  } else {
+    c = family->parse(hf);
+  }
+  c.family = family->name;
   c.architecture = architecture.empty() ? model_type : architecture;
+  c.container = container;
   for (const LayerConfig& l : c.layers)
     PKV_CHECK(l.attention.kind == AttentionKind::kFull ||
                   (l.attention.window > 0 || l.attention.chunk > 0),

@@ -64,6 +64,9 @@ struct WeightNames {
 struct ModelConfig {
   std::string family;        // registry name: llama3, mistral, qwen2, qwen3, gemma3, llama4
   std::string architecture;  // config.json architectures[0] (or model_type)
+  // The text model of a *ForConditionalGeneration container (Gemma 3, Llama 4): config from its
+  // text_config, weights under a prefix (model_weights.h ModelTensorNames); vision ignored.
+  bool container = false;
   int64_t vocab_size = 0;
   int64_t hidden_size = 0;
   int64_t num_layers = 0;

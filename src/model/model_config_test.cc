@@ -150,5 +150,45 @@ TEST(ModelConfig, UnknownArchitectureAndRopeTypeAreRefused) {
       Error);
 }
 
+// *ForConditionalGeneration containers: the family's text model from text_config (absent keys:
+// the text config class's defaults), top-level keys where HF's container reads them.
+TEST(ModelConfig, ContainersReadTheirTextConfig) {
+  const ModelConfig g = parse_model_config(
+      json{{"architectures", {"Gemma3ForConditionalGeneration"}},
+           {"text_config", {{"hidden_size", 2560}, {"num_hidden_layers", 34},
+                            {"rope_scaling", {{"factor", 8.0}, {"rope_type", "linear"}}},
+                            {"sliding_window", 1024}}},
+           {"vision_config", {{"hidden_size", 1152}}}});
+  EXPECT_EQ(g.family, "gemma3");
+  EXPECT_TRUE(g.container);
+  EXPECT_EQ(g.hidden_size, 2560);
+  EXPECT_EQ(g.num_layers, 34);
+  EXPECT_EQ(g.vocab_size, 262208);  // Gemma3TextConfig default, as gemma-3-4b's config omits it
+  EXPECT_TRUE(g.tie_word_embeddings);
+  EXPECT_EQ(g.layers[5].rope.factor, 8.0);
+  EXPECT_EQ(g.layers[0].attention.window, 1024);
+  // Gemma3ForConditionalGeneration ties by its own (top-level) tie_word_embeddings.
+  const ModelConfig untied = parse_model_config(
+      json{{"model_type", "gemma3"}, {"tie_word_embeddings", false}, {"text_config", json::object()}});
+  EXPECT_TRUE(untied.container);
+  EXPECT_FALSE(untied.tie_word_embeddings);
+  // Llama 4: the text model ties by text_config.
+  const ModelConfig l = parse_model_config(
+      json{{"architectures", {"Llama4ForConditionalGeneration"}}, {"tie_word_embeddings", true},
+           {"text_config", {{"num_hidden_layers", 4}, {"num_local_experts", 4}}}});
+  EXPECT_EQ(l.family, "llama4");
+  EXPECT_TRUE(l.container);
+  EXPECT_FALSE(l.tie_word_embeddings);
+  EXPECT_EQ(l.num_layers, 4);
+  try {
+    parse_model_config(json{{"architectures", {"Gemma3ForConditionalGeneration"}},
+                            {"text_config", "oops"}});
+    FAIL() << "no error";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), ErrorKind::kCorrupt);
+    EXPECT_NE(std::string(e.what()).find("text_config"), std::string::npos) << e.what();
+  }
+}
+
 }  // namespace
 }  // namespace pagedkv

@@ -2,18 +2,38 @@
 
 #include "core/error.h"
 #include "model/safetensors.h"
+#include "model/tensor_source.h"
 
 namespace pagedkv {
 
 namespace {
 
 struct Loader {
-  const TensorStore& store;
+  const TensorSource& store;
 
+  void require(const std::string& name, const std::vector<int64_t>& shape) const {
+    PKV_CHECK(store.contains(name), NotFound, store.where(), ": missing tensor '", name,
+              "' (shape ", shape_str(shape), ")");
+  }
   std::vector<float> tensor(const std::string& name, std::vector<int64_t> shape) const {
-    PKV_CHECK(store.contains(name), NotFound, "checkpoint ", store.dir().string(),
-              ": missing tensor '", name, "' (shape ", shape_str(shape), ")");
-    return store.read_f32(name, shape);
+    require(name, shape);
+    std::vector<float> v = store.read_f32(name, shape);
+    store.release(name);
+    return v;
+  }
+  // A matrix [out, in] in the checkpoint's precision (bf16 kept, anything else f32), packed.
+  SharedMatrix matrix(const std::string& name, int64_t out, int64_t in) const {
+    require(name, {out, in});
+    std::shared_ptr<PackedMatrix> m;
+    if (store.stored_as_bf16(name)) {
+      const std::vector<uint16_t> w = store.read_bf16(name, {out, in});
+      m = std::make_shared<PackedMatrix>(PackedMatrix::from_bf16(w.data(), out, in));
+    } else {
+      const std::vector<float> w = store.read_f32(name, {out, in});
+      m = std::make_shared<PackedMatrix>(PackedMatrix::from_f32(w.data(), out, in));
+    }
+    store.release(name);
+    return m;
   }
   // An optional norm: empty when the family names none.
   std::vector<float> norm(const std::string& name, int64_t n) const {
@@ -23,7 +43,7 @@ struct Loader {
     Linear l;
     l.in = in;
     l.out = out;
-    l.weight = tensor(prefix + ".weight", {out, in});
+    l.weight = matrix(prefix + ".weight", out, in);
     if (bias) l.bias = tensor(prefix + ".bias", {out});
     return l;
   }
@@ -47,8 +67,12 @@ struct Loader {
     m->expert_dim = I;
     m->act = c.activation;
     m->router = linear(prefix + ".router", E, H, false);
-    m->gate_up = tensor(prefix + ".experts.gate_up_proj", {E, H, 2 * I});
-    m->down = tensor(prefix + ".experts.down_proj", {E, I, H});
+    const std::vector<float> gate_up = tensor(prefix + ".experts.gate_up_proj", {E, H, 2 * I});
+    const std::vector<float> down = tensor(prefix + ".experts.down_proj", {E, I, H});
+    for (int64_t e = 0; e < E; ++e) {
+      m->gate_up.push_back(PackedMatrix::from_f32_kn(gate_up.data() + e * H * 2 * I, H, 2 * I));
+      m->down.push_back(PackedMatrix::from_f32_kn(down.data() + e * I * H, I, H));
+    }
     m->shared = mlp(prefix + ".shared_expert", H, I, false, c.activation);
     return m;
   }
@@ -56,8 +80,28 @@ struct Loader {
 
 }  // namespace
 
-LayerTensorNames layer_tensor_names(const ModelConfig& c, int64_t layer) {
-  const std::string p = str_cat("model.layers.", layer, ".");
+ModelTensorNames ModelTensorNames::with_prefix(const std::string& prefix,
+                                               const std::string& lm_head) {
+  return {prefix, prefix + "embed_tokens.weight", prefix + "norm.weight", lm_head};
+}
+
+ModelTensorNames model_tensor_names(const ModelConfig& c, const TensorSource& source) {
+  if (!c.container) return {};
+  const ModelTensorNames candidates[] = {
+      ModelTensorNames::with_prefix("language_model.model.", "language_model.lm_head.weight"),
+      ModelTensorNames::with_prefix("model.language_model.", "lm_head.weight"),
+  };
+  for (const ModelTensorNames& n : candidates)
+    if (source.contains(n.embed)) return n;
+  fail(ErrorKind::kNotFound,
+       str_cat(source.where(), ": ", c.architecture, " checkpoint without its text model's ",
+               "embeddings (looked for '", candidates[0].embed, "' and '", candidates[1].embed,
+               "')"));
+}
+
+LayerTensorNames layer_tensor_names(const ModelConfig& c, const ModelTensorNames& names,
+                                    int64_t layer) {
+  const std::string p = str_cat(names.prefix, "layers.", layer, ".");
   const WeightNames& n = c.names;
   auto norm = [&](const std::string& name) { return name.empty() ? name : p + name + ".weight"; };
   LayerTensorNames t;
@@ -77,23 +121,19 @@ LayerTensorNames layer_tensor_names(const ModelConfig& c, int64_t layer) {
   return t;
 }
 
-ModelWeights load_model_weights(const TensorStore& store, const ModelConfig& c) {
+ModelWeights load_model_weights(const TensorSource& store, const ModelConfig& c) {
   const Loader ld{store};
   const int64_t H = c.hidden_size, D = c.head_dim, V = c.vocab_size;
-  const ModelTensorNames names;
+  const ModelTensorNames names = model_tensor_names(c, store);
   ModelWeights w;
-  w.embed = ld.tensor(names.embed, {V, H});
+  w.embed = ld.matrix(names.embed, V, H);
   w.final_norm = ld.tensor(names.final_norm, {H});
   w.lm_head.in = H;
   w.lm_head.out = V;
-  if (c.tie_word_embeddings) {
-    w.lm_head.weight = w.embed;
-  } else {
-    w.lm_head.weight = ld.tensor(names.lm_head, {V, H});
-  }
+  w.lm_head.weight = c.tie_word_embeddings ? w.embed : ld.matrix(names.lm_head, V, H);
   w.layers.resize(c.num_layers);
   for (int64_t i = 0; i < c.num_layers; ++i) {
-    const LayerTensorNames n = layer_tensor_names(c, i);
+    const LayerTensorNames n = layer_tensor_names(c, names, i);
     LayerWeights& l = w.layers[i];
     l.attn_norm = ld.norm(n.attn_norm, H);
     l.attn_out_norm = ld.norm(n.attn_out_norm, H);

@@ -39,13 +39,13 @@ void MoeLayer::forward(const float* x, int64_t rows, float* y) const {
       for (int64_t c = 0; c < H; ++c) in[i * H + c] = xr[c] * s;
     }
     gu.resize(m * 2 * I);  // [m, 2I]
-    matmul_kn(in.data(), m, H, gate_up.data() + e * H * 2 * I, 2 * I, gu.data());
+    matmul(in.data(), m, gate_up[size_t(e)], gu.data());
     h.resize(m * I);  // [m, I] = up * act(gate)
     for (int64_t i = 0; i < m; ++i)
       for (int64_t c = 0; c < I; ++c)
         h[i * I + c] = gu[i * 2 * I + I + c] * activate(act, gu[i * 2 * I + c]);
     out.resize(m * H);  // [m, H]
-    matmul_kn(h.data(), m, I, down.data() + e * I * H, H, out.data());
+    matmul(h.data(), m, down[size_t(e)], out.data());
     for (int64_t i = 0; i < m; ++i)
       for (int64_t c = 0; c < H; ++c) routed[members[i] * H + c] += out[i * H + c];
   }

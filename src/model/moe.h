@@ -14,8 +14,9 @@ namespace pagedkv {
 struct MoeLayer {
   int64_t num_experts = 0, top_k = 1, hidden = 0, expert_dim = 0;
   Linear router;               // [E, H]
-  std::vector<float> gate_up;  // [E, H, 2 * I]: columns [0, I) gate, [I, 2I) up
-  std::vector<float> down;     // [E, I, H]
+  std::vector<PackedMatrix> gate_up;  // E x [2I, H] (HF stores [H, 2I] input-major): rows
+                                      // [0, I) gate, [I, 2I) up
+  std::vector<PackedMatrix> down;     // E x [H, I] (HF: [I, H])
   GatedMlp shared;
   Activation act = Activation::kSilu;
 

@@ -13,12 +13,8 @@ std::vector<float> normal(Rng& rng, int64_t n, float stddev) {
 }
 
 Linear linear(Rng& rng, int64_t out, int64_t in, bool bias) {
-  Linear l;
-  l.in = in;
-  l.out = out;
-  l.weight = normal(rng, out * in, 1.0f / std::sqrt(float(in)));
-  if (bias) l.bias = normal(rng, out, 0.1f);
-  return l;
+  std::vector<float> w = normal(rng, out * in, 1.0f / std::sqrt(float(in)));
+  return Linear::from_f32(w, out, in, bias ? normal(rng, out, 0.1f) : std::vector<float>{});
 }
 
 GatedMlp mlp(Rng& rng, int64_t hidden, int64_t inter, bool bias, Activation act) {
@@ -46,7 +42,10 @@ ModelWeights random_model_weights(const ModelConfig& c, Rng& rng) {
   // Scaled embeddings (Gemma 3) are drawn small so that the scaled ones are O(1).
   const float embed_std = c.embed_scale != 1.0 ? 1.0f / float(c.embed_scale) : 1.0f;
   ModelWeights w;
-  w.embed = normal(rng, V * H, embed_std);
+  {
+    const std::vector<float> embed = normal(rng, V * H, embed_std);
+    w.embed = std::make_shared<PackedMatrix>(PackedMatrix::from_f32(embed.data(), V, H));
+  }
   w.final_norm = norm_weight(rng, H, one_plus);
   w.lm_head = c.tie_word_embeddings ? Linear{H, V, w.embed, {}} : linear(rng, V, H, false);
   w.layers.resize(c.num_layers);
@@ -77,8 +76,12 @@ ModelWeights random_model_weights(const ModelConfig& c, Rng& rng) {
       m->expert_dim = I;
       m->act = c.activation;
       m->router = linear(rng, E, H, false);
-      m->gate_up = normal(rng, E * H * 2 * I, 1.0f / std::sqrt(float(H)));
-      m->down = normal(rng, E * I * H, 1.0f / std::sqrt(float(I)));
+      const std::vector<float> gate_up = normal(rng, E * H * 2 * I, 1.0f / std::sqrt(float(H)));
+      const std::vector<float> down = normal(rng, E * I * H, 1.0f / std::sqrt(float(I)));
+      for (int64_t e = 0; e < E; ++e) {
+        m->gate_up.push_back(PackedMatrix::from_f32_kn(gate_up.data() + e * H * 2 * I, H, 2 * I));
+        m->down.push_back(PackedMatrix::from_f32_kn(down.data() + e * I * H, I, H));
+      }
       m->shared = mlp(rng, H, I, false, c.activation);
       l.moe = std::move(m);
     } else {

@@ -10,6 +10,7 @@
 #include <utility>
 
 #include "core/error.h"
+#include "core/mapped_file.h"
 
 namespace pagedkv {
 namespace {
@@ -311,6 +312,21 @@ std::vector<uint16_t> TensorStore::read_bf16(const std::string& name,
   std::vector<uint16_t> out(t.bytes / 2);  // [numel]
   if (t.bytes > 0) std::memcpy(out.data(), t.data, t.bytes);
   return out;
+}
+
+bool TensorStore::stored_as_bf16(const std::string& name) const {
+  return info(name).dtype == DType::kBF16;
+}
+
+int64_t TensorStore::stored_bytes(const std::string& name) const {
+  return int64_t(info(name).bytes);
+}
+
+std::string TensorStore::where() const { return "checkpoint " + dir_.string(); }
+
+void TensorStore::release(const std::string& name) const {
+  const TensorInfo& t = info(name);
+  release_pages(t.data, t.bytes);
 }
 
 }  // namespace pagedkv

@@ -17,7 +17,8 @@
 #include <vector>
 
 #include "core/dtype.h"
-#include "model/mapped_file.h"
+#include "core/mapped_file.h"
+#include "model/tensor_source.h"
 
 namespace pagedkv {
 
@@ -37,23 +38,29 @@ std::string shape_str(const std::vector<int64_t>& shape);
 // model.safetensors.index.json (the index wins when both exist). `open` also accepts the path of a
 // single .safetensors file. Move-only (owns the mappings); TensorInfo::data stays valid for the
 // store's lifetime, moves included.
-class TensorStore {
+class TensorStore : public TensorSource {
  public:
   static TensorStore open(const std::filesystem::path& dir);
 
-  bool contains(const std::string& name) const;
+  bool contains(const std::string& name) const override;
   // NotFound error naming the dir and tensor; Unsupported for a tensor of a valid safetensors
   // dtype pagedkv has no DType for (I64, F64, ...): such tensors are listed but cannot be read.
   const TensorInfo& info(const std::string& name) const;
-  std::vector<std::string> names() const;  // sorted
+  std::vector<std::string> names() const override;  // sorted
   const std::filesystem::path& dir() const { return dir_; }
 
   // Checks the shape (error names file, tensor, expected and actual shape), upcasts bf16/f16/f32
   // to f32. fp8 tensors are Unsupported here (they need their checkpoint's scales).
-  std::vector<float> read_f32(const std::string& name, const std::vector<int64_t>& expected_shape) const;
+  std::vector<float> read_f32(const std::string& name,
+                              const std::vector<int64_t>& expected_shape) const override;
   // Like read_f32, as bf16 bits: bf16 tensors are copied, f32 / f16 rounded to nearest even.
   std::vector<uint16_t> read_bf16(const std::string& name,
-                                  const std::vector<int64_t>& expected_shape) const;
+                                  const std::vector<int64_t>& expected_shape) const override;
+  bool stored_as_bf16(const std::string& name) const override;
+  int64_t stored_bytes(const std::string& name) const override;
+  std::string where() const override;
+  // Drops the tensor's pages from this process (madvise): they were copied out.
+  void release(const std::string& name) const override;
 
  private:
   void add_file(const std::filesystem::path& path);

@@ -5,6 +5,8 @@
 #include <sstream>
 
 #include "core/error.h"
+#include "core/gguf_file.h"
+#include "tokenizer/gguf_vocab.h"
 
 namespace pagedkv {
 namespace {
@@ -37,7 +39,17 @@ std::optional<std::string> template_source(const nlohmann::json& config) {
 
 }  // namespace
 
+ModelTokenizer ModelTokenizer::load_gguf(const std::filesystem::path& path) {
+  const GgufFile file = GgufFile::open(path);
+  GgufTokenizerParts parts = gguf_tokenizer_parts(file);
+  ModelTokenizer m{Tokenizer::from_document(parts.tokenizer_json), parts.special_tokens,
+                   std::nullopt, std::move(parts.generation)};
+  if (parts.chat_template) m.chat_template.emplace(*parts.chat_template, m.special_tokens);
+  return m;
+}
+
 ModelTokenizer ModelTokenizer::load(const std::filesystem::path& dir) {
+  if (dir.extension() == ".gguf") return load_gguf(dir);
   ModelTokenizer m{Tokenizer::from_file(dir / "tokenizer.json"), {}, std::nullopt, {}};
   std::optional<std::string> source;
   if (std::ifstream in(dir / kWhere); in.good()) {

@@ -84,6 +84,10 @@ Tokenizer Tokenizer::from_json(std::string_view text) {
   } catch (const nlohmann::json::parse_error& e) {
     fail(ErrorKind::kCorrupt, str_cat("tokenizer.json: not valid JSON: ", e.what()));
   }
+  return from_document(j);
+}
+
+Tokenizer Tokenizer::from_document(const nlohmann::json& j) {
   PKV_CHECK(j.is_object(), Corrupt, "tokenizer.json: expected a JSON object at the top level");
   auto get = [&](const char* key) -> const nlohmann::json& {
     static const nlohmann::json null;

@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <memory>
+#include <nlohmann/json_fwd.hpp>
 #include <optional>
 #include <span>
 #include <string>
@@ -36,6 +37,8 @@ class Tokenizer {
   // kUnsupported (a component type this build does not implement, named).
   static Tokenizer from_file(const std::filesystem::path& tokenizer_json);
   static Tokenizer from_json(std::string_view tokenizer_json_text);
+  // An already parsed tokenizer.json document (GGUF vocabularies build one: gguf_vocab.h).
+  static Tokenizer from_document(const nlohmann::json& tokenizer_json);
 
   // text must be valid UTF-8 (kInvalidArgument naming the first bad byte offset otherwise).
   std::vector<int32_t> encode(std::string_view text, const EncodeOptions& options = {}) const;

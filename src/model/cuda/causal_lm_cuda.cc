@@ -15,6 +15,7 @@
 #include "model/cuda/model_kernels.h"
 #include "model/cuda/step_upload.h"
 #include "model/forward_rows.h"
+#include "model/gguf_checkpoint.h"
 #include "model/safetensors.h"
 
 namespace pagedkv {
@@ -352,6 +353,13 @@ CausalLmCuda& CausalLmCuda::operator=(CausalLmCuda&&) noexcept = default;
 
 CausalLmCuda CausalLmCuda::load(const std::string& dir, const std::string& config_name,
                                 const cuda::LoadProgress& progress) {
+  if (is_gguf_path(dir)) {  // dequantized, then rounded to bf16 on the device
+    const GgufFile file = GgufFile::open(dir);
+    ModelConfig config = gguf_model_config(file);
+    cuda::DeviceWeights w =
+        cuda::load_device_weights(GgufTensors(file, config), config, progress);
+    return CausalLmCuda(std::move(config), std::move(w));
+  }
   ModelConfig config = load_model_config(dir, config_name);
   check_head_dim(config, dir + ": ");  // before loading any weight
   const TensorStore store = TensorStore::open(dir);

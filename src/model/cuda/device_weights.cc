@@ -8,6 +8,7 @@
 #include "model/model_weights.h"
 #include "model/rope.h"
 #include "model/safetensors.h"
+#include "model/tensor_source.h"
 
 namespace pagedkv::cuda {
 
@@ -47,9 +48,9 @@ DeviceBuffer inv_freq(const ModelConfig& c, const LayerConfig& l) {
 
 class Loader {
  public:
-  Loader(const TensorStore& store, LoadProgress progress)
+  Loader(const TensorSource& store, LoadProgress progress)
       : store_(store), progress_(std::move(progress)) {
-    for (const std::string& n : store.names()) total_ += int64_t(store.info(n).bytes);
+    for (const std::string& n : store.names()) total_ += store.stored_bytes(n);
   }
 
   bool has(const std::string& name) const { return store_.contains(name); }
@@ -113,15 +114,16 @@ class Loader {
 
  private:
   void require(const std::string& name, const std::vector<int64_t>& shape) const {
-    PKV_CHECK(store_.contains(name), NotFound, "checkpoint ", store_.dir().string(),
-              ": missing tensor '", name, "' (shape ", shape_str(shape), ")");
+    PKV_CHECK(store_.contains(name), NotFound, store_.where(), ": missing tensor '", name,
+              "' (shape ", shape_str(shape), ")");
   }
   void advance(const std::string& name) {
-    done_ += int64_t(store_.info(name).bytes);
+    done_ += store_.stored_bytes(name);
+    store_.release(name);
     if (progress_) progress_(done_, total_);
   }
 
-  const TensorStore& store_;
+  const TensorSource& store_;
   LoadProgress progress_;
   int64_t done_ = 0, total_ = 0;
 };
@@ -143,18 +145,18 @@ int64_t device_bytes(const DeviceWeights& w) {
 
 }  // namespace
 
-DeviceWeights load_device_weights(const TensorStore& store, const ModelConfig& c,
+DeviceWeights load_device_weights(const TensorSource& store, const ModelConfig& c,
                                   const LoadProgress& progress) {
   const Shapes s(c);
   Loader ld(store, progress);
-  const ModelTensorNames names;
+  const ModelTensorNames names = model_tensor_names(c, store);
   DeviceWeights w;
   w.embed = ld.bf16(names.embed, {c.vocab_size, s.H});
   w.final_norm = ld.f32(names.final_norm, {s.H});
   if (!c.tie_word_embeddings) w.lm_head = ld.bf16(names.lm_head, {c.vocab_size, s.H});
   w.layers.resize(c.num_layers);
   for (int64_t i = 0; i < c.num_layers; ++i) {
-    const LayerTensorNames n = layer_tensor_names(c, i);
+    const LayerTensorNames n = layer_tensor_names(c, names, i);
     DeviceLayer& l = w.layers[i];
     l.attn_norm = ld.f32(n.attn_norm, {s.H});
     l.attn_out_norm = ld.f32(n.attn_out_norm, {s.H});

@@ -17,7 +17,7 @@
 
 namespace pagedkv {
 
-class TensorStore;
+class TensorSource;
 
 namespace cuda {
 
@@ -59,7 +59,7 @@ using LoadProgress = std::function<void(int64_t done, int64_t total)>;
 
 // Every tensor checked for presence and shape like the CPU loader; values rounded to bf16
 // (nearest even) where the file holds f32 or f16.
-DeviceWeights load_device_weights(const TensorStore& store, const ModelConfig& config,
+DeviceWeights load_device_weights(const TensorSource& store, const ModelConfig& config,
                                   const LoadProgress& progress = {});
 // Normal(0, 1/sqrt(fan_in)) matrices, norm weights near their identity, from `seed`, made on the
 // device (an 8B model in seconds, no host copy).

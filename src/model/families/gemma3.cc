@@ -54,9 +54,16 @@ ModelConfig parse_gemma3(const HfConfig& j) {
 
 constexpr std::string_view kArchitectures[] = {"Gemma3ForCausalLM"};
 constexpr std::string_view kModelTypes[] = {"gemma3_text"};
+// Gemma 3 4B and larger ship as the multimodal container (text model + SigLIP vision tower, which
+// pagedkv ignores). Gemma3ForConditionalGeneration ties lm_head by its own config's
+// tie_word_embeddings (Gemma3Config, default true), not text_config's.
+constexpr std::string_view kContainers[] = {"Gemma3ForConditionalGeneration"};
+constexpr std::string_view kContainerTypes[] = {"gemma3"};
+constexpr std::string_view kTopLevel[] = {"tie_word_embeddings"};
 
 }  // namespace
 
-extern const ModelFamily kGemma3Family{"gemma3", kArchitectures, kModelTypes, parse_gemma3};
+extern const ModelFamily kGemma3Family{"gemma3",        kArchitectures,  kModelTypes, parse_gemma3,
+                                       kContainers,     kContainerTypes, kTopLevel};
 
 }  // namespace pagedkv

@@ -70,9 +70,14 @@ ModelConfig parse_llama4(const HfConfig& j) {
 
 constexpr std::string_view kArchitectures[] = {"Llama4ForCausalLM"};
 constexpr std::string_view kModelTypes[] = {"llama4_text"};
+// Llama 4 Scout / Maverick ship as the multimodal container (vision model ignored here). Its text
+// model is a Llama4ForCausalLM of text_config, tied (or not) by text_config itself.
+constexpr std::string_view kContainers[] = {"Llama4ForConditionalGeneration"};
+constexpr std::string_view kContainerTypes[] = {"llama4"};
 
 }  // namespace
 
-extern const ModelFamily kLlama4Family{"llama4", kArchitectures, kModelTypes, parse_llama4};
+extern const ModelFamily kLlama4Family{"llama4",    kArchitectures,  kModelTypes, parse_llama4,
+                                       kContainers, kContainerTypes};
 
 }  // namespace pagedkv

@@ -21,20 +21,20 @@ const ModelFamily* const kFamilies[] = {
 
 std::span<const ModelFamily* const> model_families() { return kFamilies; }
 
-const ModelFamily& find_model_family(const std::string& architecture,
-                                     const std::string& model_type) {
+FamilyMatch find_model_family(const std::string& architecture, const std::string& model_type) {
   for (const ModelFamily* f : kFamilies) {
-    if (!architecture.empty()) {
-      for (std::string_view a : f->architectures)
-        if (a == architecture) return *f;
-    } else {
-      for (std::string_view t : f->model_types)
-        if (t == model_type) return *f;
-    }
+    const bool by_arch = !architecture.empty();
+    const std::string& want = by_arch ? architecture : model_type;
+    for (std::string_view a : by_arch ? f->architectures : f->model_types)
+      if (a == want) return {f, false};
+    for (std::string_view a : by_arch ? f->container_architectures : f->container_model_types)
+      if (a == want) return {f, true};
   }
   std::string supported;
-  for (const ModelFamily* f : kFamilies)
+  for (const ModelFamily* f : kFamilies) {
     for (std::string_view a : f->architectures) supported += str_cat(supported.empty() ? "" : ", ", a);
+    for (std::string_view a : f->container_architectures) supported += str_cat(", ", a, " (text)");
+  }
   fail(ErrorKind::kUnsupported,
        str_cat("config.json: unsupported architecture '",
                architecture.empty() ? model_type : architecture, "' (model_type '", model_type,

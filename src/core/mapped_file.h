@@ -34,4 +34,9 @@ class MappedFile {
   size_t size_ = 0;
 };
 
+// Drops the whole pages inside [p, p + bytes) of a read-only mapping from this process's memory
+// (madvise MADV_DONTNEED; they are read from the file again if touched). Loaders call it once a
+// tensor is copied out, so loading does not hold the model twice.
+void release_pages(const void* p, size_t bytes);
+
 }  // namespace pagedkv
