@@ -22,7 +22,8 @@ Session Session::load(const SessionOptions& o) {
   } else {
     PKV_CHECK(o.tokenizer_dir.empty(), NotFound, "--tokenizer ", dir, ": no tokenizer.json");
   }
-  s.model = load_model(o.model_dir, {.device = o.device, .decode_kernel = parse_decode_kernel(o.kernel)});
+  s.model =
+      load_model(o.model_dir, {.device = o.device, .decode_kernel = parse_decode_kernel(o.kernel)});
   const int64_t trained = s.model->max_model_len();
   PKV_CHECK(o.max_model_len == 0 || trained == 0 || o.max_model_len <= trained, InvalidArgument,
             "--max-model-len ", o.max_model_len, " exceeds the model's context of ", trained,
@@ -30,14 +31,17 @@ Session Session::load(const SessionOptions& o) {
   return s;
 }
 
-std::vector<int32_t> Session::eos_ids() const { return text ? text->eos_ids() : std::vector<int32_t>{}; }
+std::vector<int32_t> Session::eos_ids() const {
+  return text ? text->eos_ids() : std::vector<int32_t>{};
+}
 
 int64_t Session::max_model_len() const {
   if (options.max_model_len > 0) return options.max_model_len;
   return model->max_model_len() > 0 ? model->max_model_len() : 4096;
 }
 
-std::string Session::render_chat(const nlohmann::ordered_json& messages, const ChatOptions& o) const {
+std::string Session::render_chat(const nlohmann::ordered_json& messages,
+                                 const ChatOptions& o) const {
   PKV_CHECK(text && text->chat_template, InvalidArgument,
             "chat: the checkpoint has no chat template (tokenizer_config.json chat_template)");
   return text->chat_template->render(messages, o);
@@ -48,7 +52,8 @@ EngineConfig Session::engine_config(int64_t tokens) const {
   c.block_size = options.block_size;
   c.max_model_len = max_model_len();
   const int64_t need = std::min(tokens, c.max_model_len * 256) / options.block_size + 2;
-  c.num_blocks = options.num_blocks > 0 ? options.num_blocks : int32_t(std::min<int64_t>(need, 1 << 24));
+  c.num_blocks =
+      options.num_blocks > 0 ? options.num_blocks : int32_t(std::min<int64_t>(need, 1 << 24));
   if (options.kv_dtype != "auto") c.kv_dtype = parse_dtype(options.kv_dtype);
   c.tokenizer = text ? &text->tokenizer : nullptr;
   return c;

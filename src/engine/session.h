@@ -25,8 +25,8 @@ struct SessionOptions {
   std::string kv_dtype = "auto";  // auto (the runner's: cpu f32, cuda bf16), bf16, fp8_e4m3
   std::string kernel = "auto";    // CPU decode attention: auto, fused, gather, prefill
   int32_t block_size = 16;
-  int32_t num_blocks = 0;      // 0: sized by engine_config() for the tokens it is asked for
-  int64_t max_model_len = 0;   // 0: the model's; else a smaller context (never larger)
+  int32_t num_blocks = 0;     // 0: sized by engine_config() for the tokens it is asked for
+  int64_t max_model_len = 0;  // 0: the model's; else a smaller context (never larger)
 };
 
 struct Session {
