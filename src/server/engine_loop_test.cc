@@ -235,6 +235,26 @@ TEST(BoundedTaskQueue, RunsEveryJobAndBlocksWhenFull) {
   EXPECT_EQ(done, 3);
 }
 
+TEST(BoundedTaskQueue, TheMostRecentlyIdleWorkerTakesTheNextJob) {
+  BoundedTaskQueue q(8, 8);
+  std::this_thread::sleep_for(20ms);  // every worker parked
+  std::mutex mu;
+  std::vector<std::thread::id> ran;
+  for (int i = 0; i < 5; ++i) {
+    std::atomic<bool> finished{false};
+    q.enqueue([&] {
+      std::lock_guard<std::mutex> lock(mu);
+      ran.push_back(std::this_thread::get_id());
+      finished = true;
+    });
+    while (!finished) std::this_thread::sleep_for(1ms);
+    std::this_thread::sleep_for(5ms);  // the worker parks again
+  }
+  q.shutdown();
+  for (size_t i = 1; i < ran.size(); ++i)
+    EXPECT_EQ(ran[i], ran[0]) << "one warm worker serves them all";
+}
+
 TEST(ConnectionWatch, SeesThePeerClose) {
   const int listener = socket(AF_INET, SOCK_STREAM, 0);
   sockaddr_in addr{};

@@ -2,6 +2,9 @@
 
 #include <pthread.h>
 #include <signal.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 
 #include <algorithm>
 #include <atomic>
@@ -23,6 +26,25 @@ std::string default_served_model_name(const std::string& model_dir) {
   const std::string name = p.filename().string();
   return name.empty() || name == "." ? "model" : name;
 }
+
+namespace {
+
+// glibc's allocator, set for a server whose memory should come back after a burst. By default
+// glibc gives threads up to 8 arenas per core; hundreds of HTTP workers spread their short-lived
+// allocations over all of them, and every arena keeps pages that one long-lived chunk pins
+// (malloc_trim frees only whole free pages). Fewer arenas (half the cores, at least 2) keep the
+// heap compact at the price of some lock contention between handler threads, which spend their
+// time waiting on the engine anyway. Large blocks (request bodies, long responses) always get
+// their own mapping, returned on free, instead of glibc raising that threshold to the largest
+// block seen and carving them from the arenas.
+void tune_malloc_for_serving() {
+#ifdef __GLIBC__
+  mallopt(M_ARENA_MAX, int(std::max(2u, std::thread::hardware_concurrency() / 2)));
+  mallopt(M_MMAP_THRESHOLD, 256 * 1024);
+#endif
+}
+
+}  // namespace
 
 int32_t kv_pool_blocks(const ServeConfig& c, const ModelRunner& model, int64_t max_model_len) {
   if (c.model.num_blocks > 0) return c.model.num_blocks;
@@ -52,6 +74,7 @@ void run_server(const ServeConfig& c) {
   sigaddset(&stop_signals, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
   signal(SIGPIPE, SIG_IGN);
+  tune_malloc_for_serving();
 
   PKV_CHECK(c.max_num_seqs >= 1 && c.max_num_batched_tokens >= 1, InvalidArgument,
             "--max-num-seqs and --max-num-batched-tokens must be >= 1");
