@@ -55,6 +55,13 @@ def reexec_in_venv():
     os.execv(venv_python(), [venv_python(), *sys.argv])
 
 
+def sanitized(binary):
+    """Whether the binary runs under AddressSanitizer (scripts/test.sh --sanitize): its allocator
+    keeps freed memory in quarantine, so resident-memory figures mean nothing there."""
+    out = subprocess.run(["ldd", binary], capture_output=True, text=True).stdout
+    return "libasan" in out
+
+
 class Server:
     """`pagedkv serve` on 127.0.0.1, a free port chosen by the server itself (--port 0)."""
 
