@@ -21,12 +21,12 @@ MAY_USE = {
     "tokenizer": set(),
     "model": {"kv", "attention"},
     "engine": {"kv", "attention", "model", "tokenizer"},
-    "cli": {"engine", "tokenizer"},
+    "cli": {"engine", "tokenizer", "server"},
     "server": {"engine", "tokenizer"},
 }
 KV_VIEWS = {"kv/kv_view.h", "kv/page_list.h", "kv/attention_rule.h"}
-RANK = {"core": 0, "kv": 1, "attention": 2, "tokenizer": 2, "model": 3, "engine": 4, "cli": 5,
-        "server": 5}
+RANK = {"core": 0, "kv": 1, "attention": 2, "tokenizer": 2, "model": 3, "engine": 4, "server": 5,
+        "cli": 6}
 INCLUDE = re.compile(r'^\s*#\s*include\s+"([a-z_]+)/([^"]+)"')
 
 

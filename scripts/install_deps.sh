@@ -2,7 +2,7 @@
 # Installs the Debian packages pagedkv builds with, only those missing. Safe to run repeatedly.
 set -euo pipefail
 packages=(build-essential cmake ninja-build pkg-config libgtest-dev libgmock-dev libbenchmark-dev
-          libhwy-dev nlohmann-json3-dev libcli11-dev libpcre2-dev libicu-dev
+          libhwy-dev nlohmann-json3-dev libcli11-dev libpcre2-dev libicu-dev libcpp-httplib-dev
           python3-venv)
 missing=()
 for p in "${packages[@]}"; do

@@ -12,6 +12,9 @@ python3 tools/make_tokenizer_fixtures.py build/tokenizer_fixtures
 # transformers' logits and tokenizer on them, in .venv-gguf/ (torch, transformers, gguf: several
 # minutes and ~5 GB the first time; nothing when build/gguf_fixtures/ is up to date).
 python3 tools/make_gguf_fixtures.py build/gguf_fixtures
+# The server tests drive `pagedkv serve` with the real `openai` client: a venv from PyPI
+# (.venv-server-test/, a few seconds the first time, nothing when up to date).
+python3 src/server/server_test_util.py
 if [ "${1:-}" = "--sanitize" ]; then
   dir=build-asan
   bash scripts/build.sh "$dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPAGEDKV_SANITIZE=ON -DPAGEDKV_CUDA=OFF

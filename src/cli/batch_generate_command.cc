@@ -33,10 +33,10 @@ void run_batch_generate(BatchGenerateOptions o) {
   for (const std::string& p : o.prompts) {
     PromptFlags f;
     f.text = p;
-    prompts.push_back(s.prompt_ids(f));
+    prompts.push_back(prompt_ids(s, f));
   }
-  const SamplingParams sp = s.sampling(o.sampling, o.max_new_tokens, std::cerr);
-  EngineConfig c = s.engine_config(o.model, 0);
+  const SamplingParams sp = sampling_params(s, o.sampling, o.max_new_tokens, std::cerr);
+  EngineConfig c = s.engine_config(0);
   c.enable_prefix_cache = !o.no_prefix_cache;
   c.scheduler.max_num_batched_tokens = o.batch_tokens;
   c.scheduler.max_num_seqs = o.max_seqs;

@@ -24,7 +24,7 @@ void run_chat(ChatOptionsCli o) {
             "chat: the checkpoint has no chat template (tokenizer_config.json chat_template, or "
             "tokenizer.chat_template in a GGUF file); give one with --chat-template FILE");
   // One engine for the whole conversation: its prefix cache keeps earlier turns' blocks.
-  Engine engine(*s.model, s.engine_config(o.model, 4 * s.max_model_len()));
+  Engine engine(*s.model, s.engine_config(4 * s.max_model_len()));
   engine.set_listener([](const OutputDelta& d) {
     if (!d.text.empty()) std::cout << d.text << std::flush;
   });
@@ -35,13 +35,13 @@ void run_chat(ChatOptionsCli o) {
     std::cerr << "> " << std::flush;
     if (!std::getline(std::cin, line) || line.empty()) break;
     messages.push_back({{"role", "user"}, {"content", line}});
-    const std::string rendered = s.render_chat(messages, o.prompt);
+    const std::string rendered = render_chat(s, messages, o.prompt);
     std::vector<int32_t> ids = s.text->tokenizer.encode(rendered, {.add_special_tokens = false});
     const int64_t room = s.max_model_len() - int64_t(ids.size());
     PKV_CHECK(room >= 1, InvalidArgument, "chat: the conversation (", ids.size(),
               " tokens) fills the model's context of ", s.max_model_len(), " tokens");
     const int32_t max_tokens = int32_t(std::min<int64_t>(o.max_new_tokens, room));
-    const SamplingParams sp = s.sampling(o.sampling, max_tokens, std::cerr);
+    const SamplingParams sp = sampling_params(s, o.sampling, max_tokens, std::cerr);
     engine.add_request(ids, sp);
     const RequestOutput r = engine.run().at(0);
     std::cout << "\n";

@@ -32,11 +32,11 @@ nlohmann::ordered_json logprobs_json(const std::vector<TokenLogprobs>& lps) {
 
 void run_generate(const GenerateOptions& o) {
   const Session s = Session::load(o.model);
-  std::vector<int32_t> prompt = s.prompt_ids(o.prompt);
+  std::vector<int32_t> prompt = prompt_ids(s, o.prompt);
   const int64_t prompt_len = int64_t(prompt.size());
   const int32_t max_tokens = default_max_tokens(prompt_len, s.max_model_len(), o.max_new_tokens);
-  const SamplingParams sp = s.sampling(o.sampling, max_tokens, std::cerr);
-  Engine engine(*s.model, s.engine_config(o.model, int64_t(sp.n) * (prompt_len + max_tokens)));
+  const SamplingParams sp = sampling_params(s, o.sampling, max_tokens, std::cerr);
+  Engine engine(*s.model, s.engine_config(int64_t(sp.n) * (prompt_len + max_tokens)));
   // Text streams to stdout as it is generated (one sample, not --json); else printed at the end.
   const bool stream = s.text && !o.json && sp.n == 1;
   if (stream)

@@ -6,6 +6,7 @@
 #include "cli/chat_command.h"
 #include "cli/engine_demo_command.h"
 #include "cli/generate_command.h"
+#include "cli/serve_command.h"
 #include "cli/tool_command.h"
 #include "core/error.h"
 
@@ -20,6 +21,7 @@ int main(int argc, char** argv) {
   pagedkv::register_generate_command(app);
   pagedkv::register_batch_generate_command(app);
   pagedkv::register_chat_command(app);
+  pagedkv::register_serve_command(app);
   pagedkv::register_tool_command(
       app, "bench",
       "CPU decode attention benchmark: dense vs gather vs fused paged, and memcpy bandwidth "

@@ -1,6 +1,5 @@
 #include "cli/session.h"
 
-#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <iterator>
@@ -9,7 +8,6 @@
 
 #include "cli/id_list.h"
 #include "core/error.h"
-#include "core/thread_pool.h"
 
 namespace pagedkv {
 
@@ -26,6 +24,8 @@ void ModelFlags::add_to(CLI::App* cmd) {
   cmd->add_option("--kernel", kernel, "CPU decode attention: auto, fused, gather, prefill");
   cmd->add_option("--block-size", block_size, "tokens per KV block (power of two, 1..256)");
   cmd->add_option("--num-blocks", num_blocks, "KV pool size in blocks per layer group (0: auto)");
+  cmd->add_option("--max-model-len", max_model_len,
+                  "context length (prompt + generated tokens); 0: the model's");
   cmd->add_option("--threads", threads, "CPU threads (default: $PAGEDKV_NUM_THREADS, else all cores)");
   cmd->add_option("--chat-template", chat_template,
                   "Jinja chat template file (replaces the checkpoint's, or supplies one)");
@@ -54,41 +54,10 @@ void PromptFlags::add_to(CLI::App* cmd) {
                   "chat template variable KEY=JSON (repeatable), e.g. enable_thinking=false");
 }
 
-Session Session::load(const ModelFlags& f) {
-  PKV_CHECK(f.block_size >= 1 && f.block_size <= 256 && (f.block_size & (f.block_size - 1)) == 0,
-            InvalidArgument, "--block-size must be a power of two in [1, 256], got ", f.block_size);
-  PKV_CHECK(f.num_blocks >= 0, InvalidArgument, "--num-blocks must be >= 0, got ", f.num_blocks);
-  PKV_CHECK(f.threads >= 0, InvalidArgument, "--threads must be >= 0, got ", f.threads);
-  if (f.threads > 0) ThreadPool::set_global_threads(size_t(f.threads));
-  Session s;
-  const std::string dir = f.tokenizer_dir.empty() ? f.model_dir : f.tokenizer_dir;
-  if (std::filesystem::path(dir).extension() == ".gguf") {
-    s.text = ModelTokenizer::load_gguf(dir);
-  } else if (std::ifstream(dir + "/tokenizer.json").good()) {
-    s.text = ModelTokenizer::load(dir);
-  } else {
-    PKV_CHECK(f.tokenizer_dir.empty(), NotFound, "--tokenizer ", dir, ": no tokenizer.json");
-  }
-  if (!f.chat_template.empty()) {
-    PKV_CHECK(s.text.has_value(), InvalidArgument, "--chat-template needs a tokenizer");
-    std::ifstream in(f.chat_template, std::ios::binary);
-    PKV_CHECK(in.good(), NotFound, "--chat-template: cannot open ", f.chat_template);
-    const std::string source((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    s.text->chat_template.emplace(source, s.text->special_tokens);
-  }
-  s.model = load_model(f.model_dir, {.device = f.device, .decode_kernel = parse_decode_kernel(f.kernel)});
-  return s;
-}
-
-std::vector<int32_t> Session::eos_ids() const { return text ? text->eos_ids() : std::vector<int32_t>{}; }
-
-int64_t Session::max_model_len() const {
-  return model->max_model_len() > 0 ? model->max_model_len() : 4096;
-}
-
-SamplingParams Session::sampling(const SamplingFlags& f, int32_t max_tokens, std::ostream& log) const {
+SamplingParams sampling_params(const Session& s, const SamplingFlags& f, int32_t max_tokens,
+                               std::ostream& log) {
   SamplingParams p;
-  const GenerationConfig* g = text ? &text->generation : nullptr;
+  const GenerationConfig* g = s.text ? &s.text->generation : nullptr;
   const bool sample_default = g && g->do_sample.value_or(false);
   p.temperature = f.temperature >= 0 ? f.temperature
                                      : (sample_default ? float(g->temperature.value_or(1.0)) : 0.f);
@@ -102,7 +71,7 @@ SamplingParams Session::sampling(const SamplingFlags& f, int32_t max_tokens, std
   p.logprobs = f.logprobs;
   p.stop_token_ids = parse_id_list(f.stop_ids, "--stop-ids");
   if (!f.ignore_eos)
-    for (int32_t id : eos_ids()) p.stop_token_ids.push_back(id);
+    for (int32_t id : s.eos_ids()) p.stop_token_ids.push_back(id);
   if (f.seed >= 0) {
     p.seed = uint64_t(f.seed);
   } else {
@@ -112,8 +81,9 @@ SamplingParams Session::sampling(const SamplingFlags& f, int32_t max_tokens, std
   return p;
 }
 
-std::string Session::render_chat(const nlohmann::ordered_json& messages, const PromptFlags& f) const {
-  PKV_CHECK(text && text->chat_template, InvalidArgument,
+std::string render_chat(const Session& s, const nlohmann::ordered_json& messages,
+                        const PromptFlags& f) {
+  PKV_CHECK(s.text && s.text->chat_template, InvalidArgument,
             "--chat: the checkpoint has no chat template (tokenizer_config.json chat_template)");
   ChatOptions o;
   o.add_generation_prompt = true;
@@ -127,10 +97,10 @@ std::string Session::render_chat(const nlohmann::ordered_json& messages, const P
       o.extra[kv.substr(0, eq)] = kv.substr(eq + 1);  // a bare word is a string
     }
   }
-  return text->chat_template->render(messages, o);
+  return s.render_chat(messages, o);
 }
 
-std::vector<int32_t> Session::prompt_ids(const PromptFlags& f) const {
+std::vector<int32_t> prompt_ids(const Session& s, const PromptFlags& f) {
   const int given = int(!f.text.empty()) + int(!f.file.empty()) + int(!f.ids.empty());
   PKV_CHECK(given == 1, InvalidArgument, "give exactly one of --prompt, --prompt-file, --prompt-ids");
   if (!f.ids.empty()) {
@@ -149,7 +119,7 @@ std::vector<int32_t> Session::prompt_ids(const PromptFlags& f) const {
     std::istream& in = f.file == "-" ? std::cin : file;
     prompt.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
   }
-  PKV_CHECK(text.has_value(), InvalidArgument,
+  PKV_CHECK(s.text.has_value(), InvalidArgument,
             "a text prompt needs the checkpoint's tokenizer.json (or --tokenizer DIR); use "
             "--prompt-ids for token ids");
   if (f.chat) {
@@ -157,25 +127,9 @@ std::vector<int32_t> Session::prompt_ids(const PromptFlags& f) const {
     if (!f.system.empty()) messages.push_back({{"role", "system"}, {"content", f.system}});
     messages.push_back({{"role", "user"}, {"content", prompt}});
     // The template writes any BOS itself: no post-processor on top.
-    return text->tokenizer.encode(render_chat(messages, f), {.add_special_tokens = false});
+    return s.text->tokenizer.encode(render_chat(s, messages, f), {.add_special_tokens = false});
   }
-  return text->tokenizer.encode(prompt, {.add_special_tokens = true});
-}
-
-EngineConfig Session::engine_config(const ModelFlags& f, int64_t tokens) const {
-  EngineConfig c;
-  c.block_size = f.block_size;
-  c.max_model_len = max_model_len();
-  const int64_t need = std::min(tokens, c.max_model_len * 256) / f.block_size + 2;
-  c.num_blocks = f.num_blocks > 0 ? f.num_blocks : int32_t(std::min<int64_t>(need, 1 << 24));
-  if (f.kv_dtype != "auto") c.kv_dtype = parse_dtype(f.kv_dtype);
-  c.tokenizer = text ? &text->tokenizer : nullptr;
-  return c;
-}
-
-int32_t default_max_tokens(int64_t prompt_len, int64_t max_model_len, int32_t requested) {
-  if (requested > 0) return requested;  // checked against the context by the engine
-  return int32_t(std::max<int64_t>(1, std::min<int64_t>(16, max_model_len - prompt_len)));
+  return s.text->tokenizer.encode(prompt, {.add_special_tokens = true});
 }
 
 }  // namespace pagedkv

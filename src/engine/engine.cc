@@ -205,6 +205,12 @@ EngineMetrics Engine::metrics() const {
   m.running = int64_t(scheduler_.running().size());
   m.waiting = int64_t(scheduler_.waiting().size());
   m.finished_requests = finished_requests_;
+  for (const auto& [id, r] : requests_) {
+    const bool running = std::any_of(r.samples.begin(), r.samples.end(), [](const Sequence* s) {
+      return s && s->status == SeqStatus::kRunning;
+    });
+    ++(running ? m.running_requests : m.waiting_requests);
+  }
   return m;
 }
 

@@ -58,7 +58,10 @@ struct EngineMetrics {
   double prefill_seconds = 0, decode_seconds = 0;
   double prefill_tokens_per_s() const { return prefill_seconds > 0 ? prefill_tokens / prefill_seconds : 0; }
   double decode_tokens_per_s() const { return decode_seconds > 0 ? decode_tokens / decode_seconds : 0; }
-  int64_t running = 0, waiting = 0, finished_requests = 0;
+  int64_t running = 0, waiting = 0, finished_requests = 0;  // running / waiting: sequences
+  // Requests with a sample running now, and the other unfinished ones (not admitted yet, or
+  // every sample preempted). O(requests) to count.
+  int64_t running_requests = 0, waiting_requests = 0;
 };
 
 class Engine {

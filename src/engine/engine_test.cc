@@ -192,8 +192,12 @@ TEST(Engine, SamplesForkThePromptBlocksAndCopyOnlyTheSharedTail) {
   p.temperature = 1.0f;  // the samples diverge
   p.seed = 9;
   e.add_request(random_tokens(rng, 30, model.config().vocab_size), p);  // 7 full blocks + 2 tokens
+  EXPECT_EQ(e.metrics().waiting_requests, 1);
+  EXPECT_EQ(e.metrics().running_requests, 0);
   e.step();  // prefill, fork into 4 samples, first token each
   EXPECT_EQ(e.metrics().running, 4);
+  EXPECT_EQ(e.metrics().running_requests, 1) << "4 sequences, one request";
+  EXPECT_EQ(e.metrics().waiting_requests, 0);
   EXPECT_EQ(e.metrics().blocks_used, 8) << "the 4 samples share the prompt's 8 blocks";
   e.step();  // each appends one token: 3 copy the shared partial tail, the last owns it
   EXPECT_EQ(e.metrics().blocks_used, 7 + 4);
