@@ -45,15 +45,24 @@ Options parse(int argc, char** argv) {
   Options o;
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string k = argv[i], v = argv[i + 1];
-    if (k == "--model") o.model = v;
-    else if (k == "--layers") o.layers = std::stoll(v);
-    else if (k == "--prefill") o.prefill = parse_list(v);
-    else if (k == "--batch") o.batch = parse_list(v);
-    else if (k == "--context") o.context = std::stoll(v);
-    else if (k == "--steps") o.steps = std::stoll(v);
-    else if (k == "--kv") o.kv = parse_dtype(v);
-    else if (k == "--bandwidth-tbs") o.bandwidth_tbs = std::stod(v);
-    else fail(ErrorKind::kInvalidArgument, str_cat("unknown option ", k));
+    if (k == "--model")
+      o.model = v;
+    else if (k == "--layers")
+      o.layers = std::stoll(v);
+    else if (k == "--prefill")
+      o.prefill = parse_list(v);
+    else if (k == "--batch")
+      o.batch = parse_list(v);
+    else if (k == "--context")
+      o.context = std::stoll(v);
+    else if (k == "--steps")
+      o.steps = std::stoll(v);
+    else if (k == "--kv")
+      o.kv = parse_dtype(v);
+    else if (k == "--bandwidth-tbs")
+      o.bandwidth_tbs = std::stod(v);
+    else
+      fail(ErrorKind::kInvalidArgument, str_cat("unknown option ", k));
   }
   return o;
 }
@@ -62,17 +71,34 @@ Options parse(int argc, char** argv) {
 nlohmann::json config_json(const Options& o) {
   nlohmann::json j;
   if (o.model == "llama3-8b") {
-    j = {{"architectures", {"LlamaForCausalLM"}}, {"hidden_size", 4096},
-         {"intermediate_size", 14336}, {"num_hidden_layers", 32}, {"num_attention_heads", 32},
-         {"num_key_value_heads", 8}, {"vocab_size", 128256}, {"rms_norm_eps", 1e-5},
-         {"rope_theta", 500000.0}, {"max_position_embeddings", 131072},
-         {"rope_scaling", {{"rope_type", "llama3"}, {"factor", 8.0}, {"low_freq_factor", 1.0},
-                           {"high_freq_factor", 4.0}, {"original_max_position_embeddings", 8192}}}};
+    j = {{"architectures", {"LlamaForCausalLM"}},
+         {"hidden_size", 4096},
+         {"intermediate_size", 14336},
+         {"num_hidden_layers", 32},
+         {"num_attention_heads", 32},
+         {"num_key_value_heads", 8},
+         {"vocab_size", 128256},
+         {"rms_norm_eps", 1e-5},
+         {"rope_theta", 500000.0},
+         {"max_position_embeddings", 131072},
+         {"rope_scaling",
+          {{"rope_type", "llama3"},
+           {"factor", 8.0},
+           {"low_freq_factor", 1.0},
+           {"high_freq_factor", 4.0},
+           {"original_max_position_embeddings", 8192}}}};
   } else if (o.model == "qwen3-8b") {
-    j = {{"architectures", {"Qwen3ForCausalLM"}}, {"hidden_size", 4096},
-         {"intermediate_size", 12288}, {"num_hidden_layers", 36}, {"num_attention_heads", 32},
-         {"num_key_value_heads", 8}, {"head_dim", 128}, {"vocab_size", 151936},
-         {"rms_norm_eps", 1e-6}, {"rope_theta", 1000000.0}, {"max_position_embeddings", 40960}};
+    j = {{"architectures", {"Qwen3ForCausalLM"}},
+         {"hidden_size", 4096},
+         {"intermediate_size", 12288},
+         {"num_hidden_layers", 36},
+         {"num_attention_heads", 32},
+         {"num_key_value_heads", 8},
+         {"head_dim", 128},
+         {"vocab_size", 151936},
+         {"rms_norm_eps", 1e-6},
+         {"rope_theta", 1000000.0},
+         {"max_position_embeddings", 40960}};
   } else {
     fail(ErrorKind::kInvalidArgument, str_cat("--model ", o.model, ": llama3-8b or qwen3-8b"));
   }
@@ -96,14 +122,17 @@ int run(const Options& o) {
   const auto t_load = std::chrono::steady_clock::now();
   CausalLmCuda m = CausalLmCuda::random(config, 1);
   const double weight_gb = double(m.weight_bytes()) / 1e9;
-  std::printf("model %s: %lld layers, %.2f GB of bf16 weights made on the device in %.2f s; KV %s\n",
-              o.model.c_str(), (long long)config.num_layers, weight_gb, seconds_since(t_load),
-              dtype_name(o.kv));
+  std::printf(
+      "model %s: %lld layers, %.2f GB of bf16 weights made on the device in %.2f s; KV %s\n",
+      o.model.c_str(), (long long)config.num_layers, weight_gb, seconds_since(t_load),
+      dtype_name(o.kv));
   Rng rng(7);
   const int64_t V = config.vocab_size;
   constexpr int32_t kBlock = 16;
   // Pools sized for each measurement (K/V of an 8B model: 2 MB per block of 16 tokens).
-  auto blocks_for = [](int64_t seqs, int64_t tokens) { return int32_t(seqs * (tokens / kBlock + 2)); };
+  auto blocks_for = [](int64_t seqs, int64_t tokens) {
+    return int32_t(seqs * (tokens / kBlock + 2));
+  };
   {  // warm-up: plans, cuBLASLt heuristics, lazy module loads
     KvCache cache(m.kv_cache_config(blocks_for(1, 128), kBlock, o.kv), CausalLmCuda::make_storage);
     cache.add_sequence(0);
@@ -135,7 +164,8 @@ int run(const Options& o) {
     const auto t0 = std::chrono::steady_clock::now();
     for (int64_t s = 0; s < o.steps; ++s) m.decode(cache, seqs, toks);
     const double step = seconds_since(t0) / double(o.steps);
-    const double bytes = double(m.weight_bytes()) + double(B) * double(o.context) * kv_bytes_per_token;
+    const double bytes =
+        double(m.weight_bytes()) + double(B) * double(o.context) * kv_bytes_per_token;
     const double roofline = bytes / (o.bandwidth_tbs * 1e12);
     std::printf("decode B=%4lld ctx %lld: %8.3f ms/step  %9.0f tok/s  roofline %.3f ms (%.0f%%)\n",
                 (long long)B, (long long)o.context, 1e3 * step, double(B) / step, 1e3 * roofline,

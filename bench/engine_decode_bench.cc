@@ -15,8 +15,8 @@
 #include <algorithm>
 #include <chrono>
 #include <memory>
-#include <vector>
 #include <string>
+#include <vector>
 
 #include "attention/decode_validate.h"
 #include "core/error.h"
@@ -105,7 +105,8 @@ void decode_bench(benchmark::State& state, CausalLm& (*get_model)(), int64_t con
       const int64_t before = engine.metrics().decode_tokens;
       const auto t0 = std::chrono::steady_clock::now();
       engine.step();
-      seconds[k].push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+      seconds[k].push_back(
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
       PKV_CHECK(engine.metrics().decode_tokens - before == B, Internal, "bench: a step decoded ",
                 engine.metrics().decode_tokens - before, " tokens, expected ", B);
     }
@@ -134,7 +135,9 @@ void register_all() {
   for (const Model& m : models)
     benchmark::RegisterBenchmark(str_cat("EngineDecode/", m.name).c_str(),
                                  [m](benchmark::State& s) { decode_bench(s, m.get, m.context); })
-        ->Arg(1)->Arg(8)->Arg(32)
+        ->Arg(1)
+        ->Arg(8)
+        ->Arg(32)
         ->Iterations(m.steps)
         ->UseRealTime()
         ->Unit(benchmark::kMillisecond);

@@ -1,6 +1,7 @@
-// Encode throughput of pagedkv's tokenizer on the fixture corpus (tools/make_tokenizer_fixtures.py),
-// one document per encode() call, single thread, per family. bench/tokenizer_bench.py runs this
-// and Hugging Face `tokenizers` on the same corpus in the same run and prints the ratio table.
+// Encode throughput of pagedkv's tokenizer on the fixture corpus
+// (tools/make_tokenizer_fixtures.py), one document per encode() call, single thread, per family.
+// bench/tokenizer_bench.py runs this and Hugging Face `tokenizers` on the same corpus in the same
+// run and prints the ratio table.
 //
 //   build/bench/pagedkv_tokenizer_bench [--benchmark_min_time=2] [fixture dir]
 
@@ -26,7 +27,8 @@ const pagedkv::Tokenizer& tokenizer(const std::string& family) {
   static std::map<std::string, pagedkv::Tokenizer> loaded;
   auto it = loaded.find(family);
   if (it == loaded.end()) {
-    it = loaded.emplace(family, pagedkv::Tokenizer::from_file(g_dir / family / "tokenizer.json")).first;
+    it = loaded.emplace(family, pagedkv::Tokenizer::from_file(g_dir / family / "tokenizer.json"))
+             .first;
   }
   return it->second;
 }
@@ -57,7 +59,8 @@ int main(int argc, char** argv) {
   benchmark::Initialize(&argc, argv);
   if (argc > 1) g_dir = argv[1];
   for (const char* family : {"llama3", "qwen3", "gemma3", "smollm2"}) {
-    benchmark::RegisterBenchmark((std::string("encode/") + family).c_str(), BM_Encode, std::string(family))
+    benchmark::RegisterBenchmark((std::string("encode/") + family).c_str(), BM_Encode,
+                                 std::string(family))
         ->Unit(benchmark::kMillisecond);
   }
   benchmark::RunSpecifiedBenchmarks();

@@ -61,7 +61,8 @@ void dense_decode_cpu(const DenseDecodeParams& p, const CpuDecodeOptions& option
   detail::run_cpu_decode(j, options);
 }
 
-DenseDecodeParams dense_params_for(const DecodeParams& p, const void* const* k, const void* const* v) {
+DenseDecodeParams dense_params_for(const DecodeParams& p, const void* const* k,
+                                   const void* const* v) {
   DenseDecodeParams d;
   d.q = p.q;
   d.q_dtype = p.q_dtype;

@@ -31,7 +31,8 @@ struct DenseDecodeParams {
 
 // The dense twin of a paged problem: same q, output, scale, softcap and sinks; sequence b reads its
 // visible tokens contiguously from k[b] / v[b] ([visible_len[b], Hkv, D]).
-DenseDecodeParams dense_params_for(const DecodeParams& p, const void* const* k, const void* const* v);
+DenseDecodeParams dense_params_for(const DecodeParams& p, const void* const* k,
+                                   const void* const* v);
 
 // Throws Error naming the problem (null pointers, Hq % Hkv, head dim, dtype, seq_len < 1, scale).
 void validate_dense_decode_params(const DenseDecodeParams& p);

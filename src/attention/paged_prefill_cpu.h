@@ -3,9 +3,10 @@
 // q_start .. q_start + T - 1, attend causally to keys read in place from the pool through the
 // sequence's block list — the earlier tokens (possibly prefix-cache blocks) and the new ones the
 // caller has already written. Each query at position p sees the keys its layer's AttentionRule
-// (kv/attention_rule.h) makes visible to it: [rule.visible_begin(p + 1), p]. Numerics: f32 dot products and a two-pass f32 softmax per (query, head),
-// keys visited oldest first, so the result depends only on the stored values, never on where the
-// blocks lie (placement invariance, as in ../shared/DESIGN.md §3).
+// (kv/attention_rule.h) makes visible to it: [rule.visible_begin(p + 1), p]. Numerics: f32 dot
+// products and a two-pass f32 softmax per (query, head), keys visited oldest first, so the result
+// depends only on the stored values, never on where the blocks lie (placement invariance, as in
+// ../shared/DESIGN.md §3).
 
 #include <cstdint>
 

@@ -53,11 +53,11 @@ void run_batch_generate(BatchGenerateOptions o) {
     }
   const EngineMetrics m = engine.metrics();
   std::cerr << "requests " << m.finished_requests << ", steps " << m.steps << ", prefill "
-            << m.prefill_tokens << " tokens (" << int64_t(m.prefill_tokens_per_s()) << " tok/s), decode "
-            << m.decode_tokens << " tokens (" << int64_t(m.decode_tokens_per_s()) << " tok/s), peak "
-            << m.peak_blocks_used << "/" << m.blocks_total << " blocks, prefix hits "
-            << m.prefix_hit_tokens << "/" << m.prefix_query_tokens << " tokens, preemptions "
-            << m.preemptions << "\n";
+            << m.prefill_tokens << " tokens (" << int64_t(m.prefill_tokens_per_s())
+            << " tok/s), decode " << m.decode_tokens << " tokens ("
+            << int64_t(m.decode_tokens_per_s()) << " tok/s), peak " << m.peak_blocks_used << "/"
+            << m.blocks_total << " blocks, prefix hits " << m.prefix_hit_tokens << "/"
+            << m.prefix_query_tokens << " tokens, preemptions " << m.preemptions << "\n";
 }
 
 }  // namespace
@@ -65,10 +65,12 @@ void run_batch_generate(BatchGenerateOptions o) {
 void register_batch_generate_command(CLI::App& app) {
   auto o = std::make_shared<BatchGenerateOptions>();
   CLI::App* cmd = app.add_subcommand(
-      "batch-generate", "several prompts at once through the engine, from a Hugging Face checkpoint");
+      "batch-generate",
+      "several prompts at once through the engine, from a Hugging Face checkpoint");
   o->model.add_to(cmd);
   o->sampling.add_to(cmd, true);
-  cmd->add_option("--prompt-ids", o->prompt_ids, "a prompt's token ids, comma-separated (repeat per prompt)");
+  cmd->add_option("--prompt-ids", o->prompt_ids,
+                  "a prompt's token ids, comma-separated (repeat per prompt)");
   cmd->add_option("--prompt", o->prompts, "a text prompt (repeat per prompt)");
   cmd->add_option("--max-new-tokens", o->max_new_tokens, "new tokens per sample (>= 1)");
   cmd->add_option("--batch-tokens", o->batch_tokens, "token budget per step");

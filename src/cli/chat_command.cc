@@ -29,7 +29,8 @@ void run_chat(ChatOptionsCli o) {
     if (!d.text.empty()) std::cout << d.text << std::flush;
   });
   nlohmann::ordered_json messages = nlohmann::ordered_json::array();
-  if (!o.prompt.system.empty()) messages.push_back({{"role", "system"}, {"content", o.prompt.system}});
+  if (!o.prompt.system.empty())
+    messages.push_back({{"role", "system"}, {"content", o.prompt.system}});
   std::cerr << "pagedkv chat (" << o.model.model_dir << "): type a message; an empty line quits\n";
   for (std::string line;;) {
     std::cerr << "> " << std::flush;

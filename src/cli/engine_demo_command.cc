@@ -23,7 +23,7 @@ struct EngineDemoOptions {
   int32_t max_suffix = 40;      // each request adds 8..max_suffix tokens of its own
   int32_t max_tokens = 48;      // each request generates 16..max_tokens tokens
   int32_t block_size = 16;
-  int32_t num_blocks = 160;     // small enough that the busy run preempts
+  int32_t num_blocks = 160;  // small enough that the busy run preempts
   int32_t batch_tokens = 256;
   int32_t max_seqs = 64;
   uint64_t seed = 2024;
@@ -75,12 +75,13 @@ void progress(const Engine& e, int32_t total, bool tty) {
   std::string bar(size_t(filled), '#');
   bar.resize(size_t(width), '.');
   char line[256];
-  std::snprintf(line, sizeof line,
-                "  [%s] %3lld/%d done | running %3lld waiting %3lld | blocks %4lld/%lld used, %4lld "
-                "cached | preemptions %lld",
-                bar.c_str(), (long long)m.finished_requests, total, (long long)m.running,
-                (long long)m.waiting, (long long)m.blocks_used, (long long)m.blocks_total,
-                (long long)m.blocks_cached, (long long)m.preemptions);
+  std::snprintf(
+      line, sizeof line,
+      "  [%s] %3lld/%d done | running %3lld waiting %3lld | blocks %4lld/%lld used, %4lld "
+      "cached | preemptions %lld",
+      bar.c_str(), (long long)m.finished_requests, total, (long long)m.running,
+      (long long)m.waiting, (long long)m.blocks_used, (long long)m.blocks_total,
+      (long long)m.blocks_cached, (long long)m.preemptions);
   std::cout << (tty ? "\r" : "") << line << (tty ? "" : "\n") << std::flush;
 }
 
@@ -120,13 +121,15 @@ void run_engine_demo(const EngineDemoOptions& o) {
     generated_max += int64_t(p.n) * p.max_tokens;
     samples += p.n;
   }
-  std::cout << "pagedkv demo: a synthetic Llama-3-shaped model (" << spec.num_layers << " layers, hidden "
-            << spec.hidden_size << ", " << spec.num_heads << " query / " << spec.num_kv_heads
-            << " kv heads of " << spec.head_dim << ", vocab " << spec.vocab_size << ", "
-            << spec.num_parameters() << " parameters, seed " << spec.seed << ")\n"
+  std::cout << "pagedkv demo: a synthetic Llama-3-shaped model (" << spec.num_layers
+            << " layers, hidden " << spec.hidden_size << ", " << spec.num_heads << " query / "
+            << spec.num_kv_heads << " kv heads of " << spec.head_dim << ", vocab "
+            << spec.vocab_size << ", " << spec.num_parameters() << " parameters, seed " << spec.seed
+            << ")\n"
             << "serving " << o.requests << " requests (" << samples << " samples) that share a "
             << o.system_prompt << "-token system prompt, each with 8.." << o.max_suffix
-            << " tokens of its own and up to " << o.max_tokens << " new tokens; every 8th request has "
+            << " tokens of its own and up to " << o.max_tokens
+            << " new tokens; every 8th request has "
             << "n = 2, every 4th samples at temperature 0.8 (seeded), the rest are greedy.\n"
             << "pool: " << o.num_blocks << " blocks of " << o.block_size << " tokens, token budget "
             << o.batch_tokens << " per step, up to " << o.max_seqs << " running sequences\n\n";
@@ -143,8 +146,10 @@ void run_engine_demo(const EngineDemoOptions& o) {
 
   int64_t all_blocks = 0;  // every sample's blocks at once, nothing shared
   for (size_t i = 0; i < w.prompts.size(); ++i)
-    all_blocks += int64_t(w.params[i].n) *
-                  ((int64_t(w.prompts[i].size()) + w.params[i].max_tokens + o.block_size - 1) / o.block_size + 1);
+    all_blocks +=
+        int64_t(w.params[i].n) *
+        ((int64_t(w.prompts[i].size()) + w.params[i].max_tokens + o.block_size - 1) / o.block_size +
+         1);
   EngineConfig big = c;
   big.num_blocks = int32_t(all_blocks);
   std::cout << "2. the same requests in a pool large enough for all of them, with prefix sharing\n";
@@ -173,7 +178,8 @@ void run_engine_demo(const EngineDemoOptions& o) {
             << " prompt tokens served from cached blocks (hit rate " << 100.0 * m.prefix_hit_rate
             << "%), " << m.blocks_cached << " blocks cached at the end, " << m.evictions
             << " evictions\n"
-            << "preemptions (run 1): " << m.preemptions << " (recomputed from their tokens later)\n";
+            << "preemptions (run 1): " << m.preemptions
+            << " (recomputed from their tokens later)\n";
 
   if (!o.check) return;
   std::cout << "\n4. check: every request alone (fresh engine, large pool) gives the same tokens\n";
@@ -181,8 +187,10 @@ void run_engine_demo(const EngineDemoOptions& o) {
   int32_t same[3] = {0, 0, 0};
   for (size_t i = 0; i < w.prompts.size(); ++i) {
     EngineConfig solo = c;  // room for every sample at once: nothing is ever preempted
-    solo.num_blocks = int32_t(w.params[i].n * ((int64_t(w.prompts[i].size()) + w.params[i].max_tokens +
-                                                o.block_size - 1) / o.block_size + 1));
+    solo.num_blocks = int32_t(
+        w.params[i].n *
+        ((int64_t(w.prompts[i].size()) + w.params[i].max_tokens + o.block_size - 1) / o.block_size +
+         1));
     Engine e(model, solo);
     e.add_request(w.prompts[i], w.params[i]);
     const std::vector<RequestOutput> alone = e.run();
@@ -195,7 +203,8 @@ void run_engine_demo(const EngineDemoOptions& o) {
     }
   }
   for (int r = 0; r < 3; ++r)
-    std::cout << "  run " << r + 1 << ": " << same[r] << "/" << o.requests << " requests identical\n";
+    std::cout << "  run " << r + 1 << ": " << same[r] << "/" << o.requests
+              << " requests identical\n";
   PKV_CHECK(same[0] == o.requests && same[1] == o.requests && same[2] == o.requests, Internal,
             "demo: some requests differ from their solo runs");
   std::cout << "OK\n";

@@ -83,7 +83,8 @@ void run_generate(const GenerateOptions& o) {
 void register_generate_command(CLI::App& app) {
   auto o = std::make_shared<GenerateOptions>();
   CLI::App* cmd = app.add_subcommand(
-      "generate", "generate from a prompt (text, chat or token ids) with a Hugging Face checkpoint");
+      "generate",
+      "generate from a prompt (text, chat or token ids) with a Hugging Face checkpoint");
   o->model.add_to(cmd);
   o->prompt.add_to(cmd);
   o->sampling.add_to(cmd, true);

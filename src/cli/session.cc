@@ -16,23 +16,27 @@ void ModelFlags::add_to(CLI::App* cmd) {
                   "checkpoint directory (config.json + safetensors) or a .gguf file (model, "
                   "tokenizer and chat template from its metadata)")
       ->required();
-  cmd->add_option("--tokenizer", tokenizer_dir,
-                  "directory with tokenizer.json (+ tokenizer_config.json, generation_config.json); "
-                  "default: the model directory");
+  cmd->add_option(
+      "--tokenizer", tokenizer_dir,
+      "directory with tokenizer.json (+ tokenizer_config.json, generation_config.json); "
+      "default: the model directory");
   cmd->add_option("--device", device, "cpu or cuda (bf16 weights and KV on the GPU)");
-  cmd->add_option("--kv-dtype", kv_dtype, "KV cache dtype: auto (cpu f32, cuda bf16), bf16, fp8_e4m3");
+  cmd->add_option("--kv-dtype", kv_dtype,
+                  "KV cache dtype: auto (cpu f32, cuda bf16), bf16, fp8_e4m3");
   cmd->add_option("--kernel", kernel, "CPU decode attention: auto, fused, gather, prefill");
   cmd->add_option("--block-size", block_size, "tokens per KV block (power of two, 1..256)");
   cmd->add_option("--num-blocks", num_blocks, "KV pool size in blocks per layer group (0: auto)");
   cmd->add_option("--max-model-len", max_model_len,
                   "context length (prompt + generated tokens); 0: the model's");
-  cmd->add_option("--threads", threads, "CPU threads (default: $PAGEDKV_NUM_THREADS, else all cores)");
+  cmd->add_option("--threads", threads,
+                  "CPU threads (default: $PAGEDKV_NUM_THREADS, else all cores)");
   cmd->add_option("--chat-template", chat_template,
                   "Jinja chat template file (replaces the checkpoint's, or supplies one)");
 }
 
 void SamplingFlags::add_to(CLI::App* cmd, bool with_n) {
-  cmd->add_option("--temperature", temperature, "0: greedy (default: generation_config.json's, else 0)");
+  cmd->add_option("--temperature", temperature,
+                  "0: greedy (default: generation_config.json's, else 0)");
   cmd->add_option("--top-k", top_k, "0: off");
   cmd->add_option("--top-p", top_p, "1: off");
   cmd->add_option("--min-p", min_p, "0: off");
@@ -102,7 +106,8 @@ std::string render_chat(const Session& s, const nlohmann::ordered_json& messages
 
 std::vector<int32_t> prompt_ids(const Session& s, const PromptFlags& f) {
   const int given = int(!f.text.empty()) + int(!f.file.empty()) + int(!f.ids.empty());
-  PKV_CHECK(given == 1, InvalidArgument, "give exactly one of --prompt, --prompt-file, --prompt-ids");
+  PKV_CHECK(given == 1, InvalidArgument,
+            "give exactly one of --prompt, --prompt-file, --prompt-ids");
   if (!f.ids.empty()) {
     PKV_CHECK(!f.chat, InvalidArgument, "--chat takes a text prompt, not --prompt-ids");
     std::vector<int32_t> ids = parse_id_list(f.ids, "--prompt-ids");

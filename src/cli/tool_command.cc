@@ -24,9 +24,9 @@ void register_tool_command(CLI::App& app, const char* name, const char* descript
     for (std::string& a : args) argv.push_back(a.data());
     argv.push_back(nullptr);
     execv(bin.c_str(), argv.data());
-    fail(ErrorKind::kNotFound, str_cat("cannot run ", bin, ": ", std::strerror(errno),
-                                       " (build it: cmake --build build --target ",
-                                       build_target, ")"));
+    fail(ErrorKind::kNotFound,
+         str_cat("cannot run ", bin, ": ", std::strerror(errno),
+                 " (build it: cmake --build build --target ", build_target, ")"));
   });
 }
 

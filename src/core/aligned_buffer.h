@@ -23,9 +23,18 @@ class AlignedBuffer {
   size_t bytes() const { return bytes_; }
   void* data() { return data_; }
   const void* data() const { return data_; }
-  template <typename T> T* as() { return static_cast<T*>(data_); }
-  template <typename T> const T* as() const { return static_cast<const T*>(data_); }
-  template <typename T> std::span<T> span() { return {as<T>(), bytes_ / sizeof(T)}; }
+  template <typename T>
+  T* as() {
+    return static_cast<T*>(data_);
+  }
+  template <typename T>
+  const T* as() const {
+    return static_cast<const T*>(data_);
+  }
+  template <typename T>
+  std::span<T> span() {
+    return {as<T>(), bytes_ / sizeof(T)};
+  }
 
  private:
   void* data_ = nullptr;

@@ -14,18 +14,26 @@ namespace pagedkv {
 enum class DType : uint8_t { kF32, kF16, kBF16, kFP8E4M3 };
 
 size_t dtype_size(DType t);
-const char* dtype_name(DType t);                 // "f32", "f16", "bf16", "fp8_e4m3"
-DType parse_dtype(std::string_view name);        // accepts our names and safetensors' ("BF16", ...)
+const char* dtype_name(DType t);           // "f32", "f16", "bf16", "fp8_e4m3"
+DType parse_dtype(std::string_view name);  // accepts our names and safetensors' ("BF16", ...)
 
-inline uint32_t f32_bits(float f) { uint32_t u; std::memcpy(&u, &f, 4); return u; }
-inline float f32_from_bits(uint32_t u) { float f; std::memcpy(&f, &u, 4); return f; }
+inline uint32_t f32_bits(float f) {
+  uint32_t u;
+  std::memcpy(&u, &f, 4);
+  return u;
+}
+inline float f32_from_bits(uint32_t u) {
+  float f;
+  std::memcpy(&f, &u, 4);
+  return f;
+}
 
 // bf16: the top half of an f32.
 inline float bf16_to_f32(uint16_t h) { return f32_from_bits(uint32_t(h) << 16); }
 inline uint16_t f32_to_bf16(float f) {
   uint32_t u = f32_bits(f);
   if ((u & 0x7fffffffu) > 0x7f800000u) return uint16_t((u >> 16) | 0x40);  // quiet NaN
-  u += 0x7fffu + ((u >> 16) & 1u);                                          // round to nearest even
+  u += 0x7fffu + ((u >> 16) & 1u);                                         // round to nearest even
   return uint16_t(u >> 16);
 }
 

@@ -25,8 +25,8 @@ TEST(DType, F16KnownValues) {
   EXPECT_EQ(f32_to_f16(1.0f), 0x3c00);
   EXPECT_EQ(f32_to_f16(-2.0f), 0xc000);
   EXPECT_EQ(f32_to_f16(65504.0f), 0x7bff);
-  EXPECT_EQ(f32_to_f16(65520.0f), 0x7c00);  // rounds up to inf
-  EXPECT_EQ(f32_to_f16(std::ldexp(1.0f, -24)), 0x0001);  // smallest subnormal
+  EXPECT_EQ(f32_to_f16(65520.0f), 0x7c00);                      // rounds up to inf
+  EXPECT_EQ(f32_to_f16(std::ldexp(1.0f, -24)), 0x0001);         // smallest subnormal
   EXPECT_EQ(f32_to_f16(1.0f + std::ldexp(1.0f, -11)), 0x3c00);  // tie rounds to even
   EXPECT_EQ(f32_to_f16(1.0f + 3 * std::ldexp(1.0f, -11)), 0x3c02);
   EXPECT_FLOAT_EQ(f16_to_f32(0x3555), 0.333251953125f);
@@ -42,7 +42,7 @@ TEST(DType, BF16KnownValues) {
 TEST(DType, Fp8KnownValues) {
   EXPECT_EQ(f32_to_fp8e4m3(1.0f), 0x38);
   EXPECT_EQ(f32_to_fp8e4m3(448.0f), 0x7e);
-  EXPECT_EQ(f32_to_fp8e4m3(1e6f), 0x7e);  // saturates
+  EXPECT_EQ(f32_to_fp8e4m3(1e6f), 0x7e);                   // saturates
   EXPECT_EQ(f32_to_fp8e4m3(-std::ldexp(1.0f, -9)), 0x81);  // smallest subnormal
   EXPECT_FLOAT_EQ(fp8e4m3_to_f32(0x7e), 448.0f);
   EXPECT_FLOAT_EQ(fp8e4m3_to_f32(0x01), std::ldexp(1.0f, -9));

@@ -45,8 +45,7 @@ std::string str_cat(Args&&... args) {
 }  // namespace pagedkv
 
 // PKV_CHECK(cond, kind-suffix, message parts...): throw Error(ErrorKind::k<kind>, ...) if !cond.
-#define PKV_CHECK(cond, kind, ...)                                               \
-  do {                                                                           \
-    if (!(cond)) ::pagedkv::fail(::pagedkv::ErrorKind::k##kind,                  \
-                                 ::pagedkv::str_cat(__VA_ARGS__));               \
+#define PKV_CHECK(cond, kind, ...)                                                                \
+  do {                                                                                            \
+    if (!(cond)) ::pagedkv::fail(::pagedkv::ErrorKind::k##kind, ::pagedkv::str_cat(__VA_ARGS__)); \
   } while (0)

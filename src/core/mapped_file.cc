@@ -26,7 +26,8 @@ MappedFile MappedFile::open(const std::filesystem::path& path) {
   if (::fstat(fd, &st) != 0) {
     const int err = errno;
     ::close(fd);
-    fail(ErrorKind::kInvalidArgument, str_cat("cannot stat ", path.string(), ": ", std::strerror(err)));
+    fail(ErrorKind::kInvalidArgument,
+         str_cat("cannot stat ", path.string(), ": ", std::strerror(err)));
   }
   if (!S_ISREG(st.st_mode)) {
     ::close(fd);

@@ -22,9 +22,11 @@ TEST(ThreadPool, RunsEveryItemOnce) {
 
 TEST(ThreadPool, RethrowsAndStaysUsable) {
   ThreadPool pool(3);
-  EXPECT_THROW(pool.parallel_for(100, [](size_t i) {
-    if (i == 37) throw std::runtime_error("boom");
-  }), std::runtime_error);
+  EXPECT_THROW(pool.parallel_for(100,
+                                 [](size_t i) {
+                                   if (i == 37) throw std::runtime_error("boom");
+                                 }),
+               std::runtime_error);
   std::atomic<int> count{0};
   pool.parallel_for(50, [&](size_t) { count.fetch_add(1); });
   EXPECT_EQ(count.load(), 50);

@@ -12,7 +12,8 @@ namespace pagedkv {
 namespace {
 
 EngineConfig resolve(EngineConfig c, const ModelRunner& model) {
-  if (c.max_model_len == 0) c.max_model_len = model.max_model_len() > 0 ? model.max_model_len() : 4096;
+  if (c.max_model_len == 0)
+    c.max_model_len = model.max_model_len() > 0 ? model.max_model_len() : 4096;
   return c;
 }
 
@@ -148,7 +149,8 @@ std::vector<RequestOutput> Engine::step() {
       s->forks_pending = 0;
     }
     const std::span<const float> logits(row.logits, size_t(V));
-    for (Sequence* x : samplers) on_token(x, sample_token(logits, *x->params, x->rng), logits, done);
+    for (Sequence* x : samplers)
+      on_token(x, sample_token(logits, *x->params, x->rng), logits, done);
   }
   ++steps_;
   return done;

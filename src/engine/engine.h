@@ -30,7 +30,7 @@
 namespace pagedkv {
 
 struct EngineConfig {
-  int32_t num_blocks = 1024;   // per layer group
+  int32_t num_blocks = 1024;  // per layer group
   int32_t block_size = 16;
   std::optional<DType> kv_dtype;  // unset: the runner's default (CPU f32, CUDA bf16)
   // Text: with a tokenizer (non-owning; must outlive the engine) outputs carry text and requests
@@ -56,8 +56,12 @@ struct EngineMetrics {
   int64_t steps = 0;
   int64_t prefill_tokens = 0, decode_tokens = 0;  // computed (cache hits are not prefill tokens)
   double prefill_seconds = 0, decode_seconds = 0;
-  double prefill_tokens_per_s() const { return prefill_seconds > 0 ? prefill_tokens / prefill_seconds : 0; }
-  double decode_tokens_per_s() const { return decode_seconds > 0 ? decode_tokens / decode_seconds : 0; }
+  double prefill_tokens_per_s() const {
+    return prefill_seconds > 0 ? prefill_tokens / prefill_seconds : 0;
+  }
+  double decode_tokens_per_s() const {
+    return decode_seconds > 0 ? decode_tokens / decode_seconds : 0;
+  }
   int64_t running = 0, waiting = 0, finished_requests = 0;  // running / waiting: sequences
   // Requests with a sample running now, and the other unfinished ones (not admitted yet, or
   // every sample preempted). O(requests) to count.

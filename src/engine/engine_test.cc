@@ -12,8 +12,8 @@
 
 #include "core/error.h"
 #include "core/random.h"
-#include "model/testing/hf_fixture.h"
 #include "model/synthetic_model.h"
+#include "model/testing/hf_fixture.h"
 
 namespace pagedkv {
 namespace {
@@ -285,7 +285,8 @@ TEST(Engine, StopsOnStopTokenAndStopSequence) {
   const std::vector<int32_t> full = generate_greedy(model, prompt, 12, 4);
   // The first position whose token has not appeared before: a stop there cannot fire earlier.
   size_t k = 2;
-  while (k < full.size() && std::find(full.begin(), full.begin() + k, full[k]) != full.begin() + k) ++k;
+  while (k < full.size() && std::find(full.begin(), full.begin() + k, full[k]) != full.begin() + k)
+    ++k;
   ASSERT_LT(k, full.size()) << "greedy output has no fresh token to stop on";
   EngineConfig c;
   c.block_size = 4;

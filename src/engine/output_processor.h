@@ -52,8 +52,8 @@ class OutputState {
   std::optional<DecodeStream> stream_;
   std::vector<int32_t> tokens_;
   std::string text_;
-  size_t streamed_ = 0;   // bytes of text_ already handed out
-  size_t searched_ = 0;   // text_ before this cannot start a new stop-string match
+  size_t streamed_ = 0;  // bytes of text_ already handed out
+  size_t searched_ = 0;  // text_ before this cannot start a new stop-string match
   std::vector<TokenLogprobs> logprobs_;
   FinishReason finish_ = FinishReason::kNone;
 };

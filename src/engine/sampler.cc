@@ -26,7 +26,8 @@ int32_t sample_token(std::span<const float> logits, const SamplingParams& p, Rng
   std::vector<int32_t> ids(vocab);
   std::iota(ids.begin(), ids.end(), 0);
   auto by_logit = [&](int32_t a, int32_t b) {
-    return logits[size_t(a)] > logits[size_t(b)] || (logits[size_t(a)] == logits[size_t(b)] && a < b);
+    return logits[size_t(a)] > logits[size_t(b)] ||
+           (logits[size_t(a)] == logits[size_t(b)] && a < b);
   };
   size_t keep = vocab;
   if (p.top_k > 0 && size_t(p.top_k) < vocab) keep = size_t(p.top_k);
@@ -87,9 +88,11 @@ TokenLogprobs token_logprobs(std::span<const float> logits, int32_t token, int32
   const size_t n = std::min(size_t(std::max(top_n, 0)), logits.size());
   std::vector<int32_t> ids(logits.size());
   std::iota(ids.begin(), ids.end(), 0);
-  std::partial_sort(ids.begin(), ids.begin() + std::ptrdiff_t(n), ids.end(), [&](int32_t a, int32_t b) {
-    return logits[size_t(a)] > logits[size_t(b)] || (logits[size_t(a)] == logits[size_t(b)] && a < b);
-  });
+  std::partial_sort(ids.begin(), ids.begin() + std::ptrdiff_t(n), ids.end(),
+                    [&](int32_t a, int32_t b) {
+                      return logits[size_t(a)] > logits[size_t(b)] ||
+                             (logits[size_t(a)] == logits[size_t(b)] && a < b);
+                    });
   for (size_t i = 0; i < n; ++i)
     r.top.push_back({ids[i], float(double(logits[size_t(ids[i])]) - log_z)});
   return r;

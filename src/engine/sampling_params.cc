@@ -9,12 +9,16 @@ namespace pagedkv {
 
 const char* finish_reason_name(FinishReason r) {
   switch (r) {
-    case FinishReason::kNone: return "none";
-    case FinishReason::kLength: return "length";
+    case FinishReason::kNone:
+      return "none";
+    case FinishReason::kLength:
+      return "length";
     case FinishReason::kStopToken:
     case FinishReason::kStopSequence:
-    case FinishReason::kStopString: return "stop";
-    case FinishReason::kAbort: return "abort";
+    case FinishReason::kStopString:
+      return "stop";
+    case FinishReason::kAbort:
+      return "abort";
   }
   return "unknown";
 }

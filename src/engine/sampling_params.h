@@ -15,11 +15,11 @@ struct SamplingParams {
   uint64_t seed = 0;         // sample i of a request draws from Rng(seed + i): reproducible
   int32_t max_tokens = 16;   // new tokens per sample, >= 1
   int32_t n = 1;             // parallel samples; n > 1 forks the prompt's blocks (copy-on-write)
-  std::vector<int32_t> stop_token_ids;             // e.g. EOS ids; not part of the output
+  std::vector<int32_t> stop_token_ids;               // e.g. EOS ids; not part of the output
   std::vector<std::vector<int32_t>> stop_sequences;  // token-id sequences; removed from output
-  std::vector<std::string> stop;  // text stop strings (the engine needs a tokenizer); not in
-                                  // the text, though the tokens that made them stay in `tokens`
-  int32_t logprobs = 0;           // > 0: the top-N log-probabilities of each generated token
+  std::vector<std::string> stop;    // text stop strings (the engine needs a tokenizer); not in
+                                    // the text, though the tokens that made them stay in `tokens`
+  int32_t logprobs = 0;             // > 0: the top-N log-probabilities of each generated token
   bool skip_special_tokens = true;  // special tokens' text left out of the output text
 };
 

@@ -119,9 +119,9 @@ ScheduledStep Scheduler::schedule() {
   for (;;) {
     need = decode_need();
     if (cache_.fits(need)) break;
-    Sequence* newest = *std::max_element(
-        running_.begin(), running_.end(),
-        [](const Sequence* a, const Sequence* b) { return a->older_than(*b); });
+    Sequence* newest =
+        *std::max_element(running_.begin(), running_.end(),
+                          [](const Sequence* a, const Sequence* b) { return a->older_than(*b); });
     const bool alone = std::all_of(running_.begin(), running_.end(), [&](const Sequence* s) {
       return s->request == newest->request;
     });
@@ -149,7 +149,8 @@ ScheduledStep Scheduler::schedule() {
   // 3. Admit waiting sequences oldest first while the budget and the pool allow (no skipping
   // ahead: a large request at the front is not starved by smaller ones behind it). Not in a step
   // that had to preempt: the pool is short, and re-admitting would only thrash.
-  while (step.preempted.empty() && budget > 0 && !waiting_.empty() && int32_t(running_.size()) < config_.max_num_seqs) {
+  while (step.preempted.empty() && budget > 0 && !waiting_.empty() &&
+         int32_t(running_.size()) < config_.max_num_seqs) {
     Sequence* s = waiting_.front();
     if (!try_admit(s, need)) break;
     waiting_.pop_front();

@@ -42,9 +42,9 @@ struct PrefillChunk {
 };
 
 struct ScheduledStep {
-  std::vector<Sequence*> decode;       // one token each: tokens.back()
-  std::vector<PrefillChunk> prefill;   // in running order
-  std::vector<Sequence*> preempted;    // sent back to waiting while scheduling this step
+  std::vector<Sequence*> decode;      // one token each: tokens.back()
+  std::vector<PrefillChunk> prefill;  // in running order
+  std::vector<Sequence*> preempted;   // sent back to waiting while scheduling this step
   int64_t num_tokens() const;
   bool empty() const { return decode.empty() && prefill.empty(); }
 };
@@ -83,8 +83,8 @@ class Scheduler {
 
   KvCache& cache_;
   SchedulerConfig config_;
-  std::vector<Sequence*> running_;   // admission order
-  std::deque<Sequence*> waiting_;    // oldest first
+  std::vector<Sequence*> running_;  // admission order
+  std::deque<Sequence*> waiting_;   // oldest first
   int64_t num_preemptions_ = 0;
 };
 

@@ -24,17 +24,17 @@ struct Sequence {
 
   SeqId id;
   RequestId request;
-  int64_t arrival;        // admission order of the request (FCFS; the newest is preempted first)
-  int32_t sample;         // index among the request's n samples
+  int64_t arrival;  // admission order of the request (FCFS; the newest is preempted first)
+  int32_t sample;   // index among the request's n samples
   const SamplingParams* params;  // owned by the engine's request record
   std::vector<int32_t> tokens;   // prompt ++ generated, everything ever fed or sampled
   int64_t prompt_len;
-  OutputState out;               // generated ids, text, log-probabilities, finish reason
-  int64_t num_cached = 0;        // leading tokens whose K/V are in the cache
-  int64_t prefix_hit_tokens = 0; // of those, tokens taken from the prefix cache at admission
-  int64_t first_hit_tokens = -1; // prefix-cache hit of the first admission (-1: not admitted)
-  int32_t forks_pending = 0;     // samples to fork off once the prompt's logits are known
-  Rng rng;                       // Rng(params.seed + sample): independent of batching
+  OutputState out;                // generated ids, text, log-probabilities, finish reason
+  int64_t num_cached = 0;         // leading tokens whose K/V are in the cache
+  int64_t prefix_hit_tokens = 0;  // of those, tokens taken from the prefix cache at admission
+  int64_t first_hit_tokens = -1;  // prefix-cache hit of the first admission (-1: not admitted)
+  int32_t forks_pending = 0;      // samples to fork off once the prompt's logits are known
+  Rng rng;                        // Rng(params.seed + sample): independent of batching
   SeqStatus status = SeqStatus::kWaiting;
 
   int64_t num_generated() const { return int64_t(tokens.size()) - prompt_len; }

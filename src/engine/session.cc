@@ -1,10 +1,9 @@
 #include "engine/session.h"
 
-#include <filesystem>
-#include <iterator>
-
 #include <algorithm>
+#include <filesystem>
 #include <fstream>
+#include <iterator>
 
 #include "core/error.h"
 #include "core/thread_pool.h"
@@ -34,7 +33,8 @@ Session Session::load(const SessionOptions& o) {
     PKV_CHECK(s.text.has_value(), InvalidArgument, "--chat-template needs a tokenizer");
     std::ifstream in(o.chat_template, std::ios::binary);
     PKV_CHECK(in.good(), NotFound, "--chat-template: cannot open ", o.chat_template);
-    const std::string source((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    const std::string source((std::istreambuf_iterator<char>(in)),
+                             std::istreambuf_iterator<char>());
     s.text->chat_template.emplace(source, s.text->special_tokens);
   }
   s.model =

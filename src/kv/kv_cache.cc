@@ -128,8 +128,8 @@ bool KvCache::fits(std::span<const int64_t> blocks) const {
 bool KvCache::fits_empty_pool(int64_t num_tokens) const {
   for (const Group& g : groups_) {
     const int64_t bs = g.storage->geometry().block_size;
-    const int64_t cap = g.alloc->budget() == BlockAllocator::kNone ? g.alloc->num_blocks()
-                                                                   : g.alloc->budget();
+    const int64_t cap =
+        g.alloc->budget() == BlockAllocator::kNone ? g.alloc->num_blocks() : g.alloc->budget();
     if ((num_tokens + bs - 1) / bs + 1 > cap) return false;
   }
   return true;

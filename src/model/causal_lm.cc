@@ -14,7 +14,8 @@ namespace pagedkv {
 
 CausalLm::CausalLm(ModelConfig config, ModelWeights weights)
     : config_(std::move(config)), weights_(std::move(weights)) {
-  for (const auto& l : config_.layers) ropes_.emplace_back(l.rope, config_.head_dim, config_.rope_style);
+  for (const auto& l : config_.layers)
+    ropes_.emplace_back(l.rope, config_.head_dim, config_.rope_style);
 }
 
 CausalLm CausalLm::load(const std::string& dir, const std::string& config_name) {
@@ -47,8 +48,8 @@ KvCacheConfig kv_cache_config_for(const ModelConfig& c, int32_t num_blocks, int3
     if (it == specs.end()) it = specs.insert(specs.end(), LayerGroupSpec{rule, {}});
     it->layers.push_back(i);
   }
-  return KvCacheConfig::uniform(std::move(specs), num_blocks, block_size,
-                                int32_t(c.num_kv_heads), int32_t(c.head_dim), dtype);
+  return KvCacheConfig::uniform(std::move(specs), num_blocks, block_size, int32_t(c.num_kv_heads),
+                                int32_t(c.head_dim), dtype);
 }
 
 KvCacheConfig CausalLm::kv_cache_config(int32_t num_blocks, int32_t block_size, DType dtype) const {
@@ -102,7 +103,8 @@ std::vector<float> CausalLm::prefill(KvCache& cache, SeqId seq, std::span<const 
 }
 
 std::vector<float> CausalLm::prefill_appended(KvCache& cache, SeqId seq, int64_t start,
-                                              std::span<const int32_t> tokens, bool all_logits) const {
+                                              std::span<const int32_t> tokens,
+                                              bool all_logits) const {
   return forward(cache, appended_prefill_rows(config_, cache, seq, start, tokens), tokens,
                  all_logits);
 }

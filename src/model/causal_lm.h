@@ -50,7 +50,8 @@ class CausalLm {
   // cache's KvCache::add_prompt appends a whole prompt at admission, reusing cached blocks; the
   // engine then computes the uncached rest in chunks). Nothing is appended.
   std::vector<float> prefill_appended(KvCache& cache, SeqId seq, int64_t start,
-                                      std::span<const int32_t> tokens, bool all_logits = true) const;
+                                      std::span<const int32_t> tokens,
+                                      bool all_logits = true) const;
   // One new token per sequence (each with >= 1 cached token), appended all or nothing (checked
   // with KvCache::blocks_for_decode first). Returns logits [B, V]. With the prefix cache on,
   // tokens are appended with their ids so the cache can publish full blocks.
@@ -70,8 +71,8 @@ class CausalLm {
 
 // The layer groups (one per distinct attention rule, in order of first layer) of a KvCache that
 // serves a model of this config (the CPU and CUDA models share it).
-KvCacheConfig kv_cache_config_for(const ModelConfig& config, int32_t num_blocks,
-                                  int32_t block_size, DType dtype);
+KvCacheConfig kv_cache_config_for(const ModelConfig& config, int32_t num_blocks, int32_t block_size,
+                                  DType dtype);
 
 // Greedy generation: prefill then decode until max_new_tokens (a fresh cache sized for it).
 std::vector<int32_t> generate_greedy(const CausalLm& model, std::span<const int32_t> prompt,

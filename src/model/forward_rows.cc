@@ -66,8 +66,9 @@ ForwardRows append_decode_rows(const ModelConfig& c, KvCache& cache, std::span<c
   ForwardRows rows;
   rows.seq.assign(seqs.begin(), seqs.end());
   for (size_t i = 0; i < seqs.size(); ++i)
-    rows.pos.push_back(cache.prefix_cache_enabled() ? cache.append_tokens(seqs[i], tokens.subspan(i, 1))
-                                                    : cache.append(seqs[i], 1));
+    rows.pos.push_back(cache.prefix_cache_enabled()
+                           ? cache.append_tokens(seqs[i], tokens.subspan(i, 1))
+                           : cache.append(seqs[i], 1));
   return rows;
 }
 

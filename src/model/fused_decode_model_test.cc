@@ -12,8 +12,8 @@
 #include "core/error.h"
 #include "core/random.h"
 #include "model/causal_lm.h"
-#include "model/testing/hf_fixture.h"
 #include "model/random_weights.h"
+#include "model/testing/hf_fixture.h"
 
 namespace pagedkv {
 namespace {

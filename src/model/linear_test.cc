@@ -122,9 +122,8 @@ TEST(MatmulKn, MatchesFloat64AndEachRowIsBatchIndependent) {
         for (int64_t r = 0; r < rows; ++r)
           for (int64_t c = 0; c < n; ++c)
             for (int64_t i = 0; i < k; ++i) ref[r * n + c] += double(x[r * k + i]) * w[i * n + c];
-        expect_exact_rows(y, ref, rows, n, [&](int64_t r, float* row) {
-          matmul(x.data() + r * k, 1, m, row);
-        });
+        expect_exact_rows(y, ref, rows, n,
+                          [&](int64_t r, float* row) { matmul(x.data() + r * k, 1, m, row); });
       }
 }
 

@@ -12,8 +12,7 @@ ModelConfig parse_model_config(const nlohmann::json& j) {
   PKV_CHECK(j.is_object(), Corrupt, "config.json: top level must be an object");
   const HfConfig hf(j);
   std::string architecture;
-  if (hf.has("architectures") && j.at("architectures").is_array() &&
-      !j.at("architectures").empty())
+  if (hf.has("architectures") && j.at("architectures").is_array() && !j.at("architectures").empty())
     architecture = j.at("architectures").at(0).get<std::string>();
   const std::string model_type = hf.get<std::string>("model_type", "");
   const auto [family, container] = find_model_family(architecture, model_type);

@@ -80,13 +80,13 @@ struct ModelConfig {
   // Blocks: pre-norm residual blocks (norms named in `names`; Gemma 3 adds "sandwich" norms on
   // each sublayer's output before the residual add).
   NormWeight norm_weight = NormWeight::kPlain;  // Gemma 3: (1 + w)
-  double embed_scale = 1.0;  // embeddings times this (Gemma 3: sqrt(hidden))
+  double embed_scale = 1.0;                     // embeddings times this (Gemma 3: sqrt(hidden))
   Activation activation = Activation::kSilu;
   bool mlp_bias = false;
 
   // Attention.
-  bool qkv_bias = false;  // q/k/v projections (Llama attention_bias, Qwen 2 always)
-  bool o_bias = false;    // output projection (Llama attention_bias)
+  bool qkv_bias = false;     // q/k/v projections (Llama attention_bias, Qwen 2 always)
+  bool o_bias = false;       // output projection (Llama attention_bias)
   double query_scale = 0.0;  // logit scale: head_dim^-0.5, Gemma 3 query_pre_attn_scalar^-0.5
   double attn_logit_softcap = 0.0;  // 0: none
   QkNorm qk_norm = QkNorm::kNone;

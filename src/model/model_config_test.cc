@@ -71,8 +71,8 @@ TEST(ModelConfig, MistralAndQwen2Layouts) {
   // MistralConfig's default window is 4096; an explicit null means full attention.
   EXPECT_EQ(parse_model_config(json{{"architectures", {"MistralForCausalLM"}}}).layers[0].attention,
             AttentionRule::sliding(4096));
-  EXPECT_EQ(parse_model_config(json{{"architectures", {"MistralForCausalLM"}},
-                                    {"sliding_window", nullptr}})
+  EXPECT_EQ(parse_model_config(
+                json{{"architectures", {"MistralForCausalLM"}}, {"sliding_window", nullptr}})
                 .layers[0]
                 .attention,
             AttentionRule::full());
@@ -81,9 +81,10 @@ TEST(ModelConfig, MistralAndQwen2Layouts) {
   EXPECT_EQ(q.family, "qwen2");
   ASSERT_EQ(q.num_layers, 4);
   for (int i = 0; i < 4; ++i)  // max_window_layers 2: layers 0-1 full, 2-3 slide
-    EXPECT_EQ(q.layers[i].attention, i < 2 ? AttentionRule::full() : AttentionRule::sliding(8)) << i;
-  EXPECT_TRUE(q.qkv_bias);   // q/k/v projections have biases...
-  EXPECT_FALSE(q.o_bias);    // ...o_proj never does
+    EXPECT_EQ(q.layers[i].attention, i < 2 ? AttentionRule::full() : AttentionRule::sliding(8))
+        << i;
+  EXPECT_TRUE(q.qkv_bias);  // q/k/v projections have biases...
+  EXPECT_FALSE(q.o_bias);   // ...o_proj never does
   EXPECT_EQ(q.qk_norm, QkNorm::kNone);
   EXPECT_TRUE(q.tie_word_embeddings);
 }
@@ -153,12 +154,14 @@ TEST(ModelConfig, UnknownArchitectureAndRopeTypeAreRefused) {
 // *ForConditionalGeneration containers: the family's text model from text_config (absent keys:
 // the text config class's defaults), top-level keys where HF's container reads them.
 TEST(ModelConfig, ContainersReadTheirTextConfig) {
-  const ModelConfig g = parse_model_config(
-      json{{"architectures", {"Gemma3ForConditionalGeneration"}},
-           {"text_config", {{"hidden_size", 2560}, {"num_hidden_layers", 34},
-                            {"rope_scaling", {{"factor", 8.0}, {"rope_type", "linear"}}},
-                            {"sliding_window", 1024}}},
-           {"vision_config", {{"hidden_size", 1152}}}});
+  const ModelConfig g =
+      parse_model_config(json{{"architectures", {"Gemma3ForConditionalGeneration"}},
+                              {"text_config",
+                               {{"hidden_size", 2560},
+                                {"num_hidden_layers", 34},
+                                {"rope_scaling", {{"factor", 8.0}, {"rope_type", "linear"}}},
+                                {"sliding_window", 1024}}},
+                              {"vision_config", {{"hidden_size", 1152}}}});
   EXPECT_EQ(g.family, "gemma3");
   EXPECT_TRUE(g.container);
   EXPECT_EQ(g.hidden_size, 2560);
@@ -168,21 +171,22 @@ TEST(ModelConfig, ContainersReadTheirTextConfig) {
   EXPECT_EQ(g.layers[5].rope.factor, 8.0);
   EXPECT_EQ(g.layers[0].attention.window, 1024);
   // Gemma3ForConditionalGeneration ties by its own (top-level) tie_word_embeddings.
-  const ModelConfig untied = parse_model_config(
-      json{{"model_type", "gemma3"}, {"tie_word_embeddings", false}, {"text_config", json::object()}});
+  const ModelConfig untied = parse_model_config(json{
+      {"model_type", "gemma3"}, {"tie_word_embeddings", false}, {"text_config", json::object()}});
   EXPECT_TRUE(untied.container);
   EXPECT_FALSE(untied.tie_word_embeddings);
   // Llama 4: the text model ties by text_config.
   const ModelConfig l = parse_model_config(
-      json{{"architectures", {"Llama4ForConditionalGeneration"}}, {"tie_word_embeddings", true},
+      json{{"architectures", {"Llama4ForConditionalGeneration"}},
+           {"tie_word_embeddings", true},
            {"text_config", {{"num_hidden_layers", 4}, {"num_local_experts", 4}}}});
   EXPECT_EQ(l.family, "llama4");
   EXPECT_TRUE(l.container);
   EXPECT_FALSE(l.tie_word_embeddings);
   EXPECT_EQ(l.num_layers, 4);
   try {
-    parse_model_config(json{{"architectures", {"Gemma3ForConditionalGeneration"}},
-                            {"text_config", "oops"}});
+    parse_model_config(
+        json{{"architectures", {"Gemma3ForConditionalGeneration"}}, {"text_config", "oops"}});
     FAIL() << "no error";
   } catch (const Error& e) {
     EXPECT_EQ(e.kind(), ErrorKind::kCorrupt);

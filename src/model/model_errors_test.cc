@@ -13,8 +13,8 @@
 #include "core/dtype.h"
 #include "core/error.h"
 #include "model/causal_lm.h"
-#include "model/testing/hf_fixture.h"
 #include "model/safetensors.h"
+#include "model/testing/hf_fixture.h"
 
 namespace pagedkv {
 namespace {

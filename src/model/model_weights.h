@@ -51,7 +51,7 @@ struct ModelWeights {
 // Llama 4, and Llama 4 as transformers 5 saves it) or "model.language_model." + "lm_head.weight"
 // (Gemma 3 as transformers 5 saves it).
 struct ModelTensorNames {
-  std::string prefix = "model.";           // of the decoder: embed_tokens, layers.<i>., norm
+  std::string prefix = "model.";  // of the decoder: embed_tokens, layers.<i>., norm
   std::string embed = "model.embed_tokens.weight";
   std::string final_norm = "model.norm.weight";
   std::string lm_head = "lm_head.weight";  // read unless the embeddings are tied

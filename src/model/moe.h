@@ -13,7 +13,7 @@ namespace pagedkv {
 
 struct MoeLayer {
   int64_t num_experts = 0, top_k = 1, hidden = 0, expert_dim = 0;
-  Linear router;               // [E, H]
+  Linear router;                      // [E, H]
   std::vector<PackedMatrix> gate_up;  // E x [2I, H] (HF stores [H, 2I] input-major): rows
                                       // [0, I) gate, [I, 2I) up
   std::vector<PackedMatrix> down;     // E x [H, I] (HF: [I, H])

@@ -31,12 +31,14 @@ struct DTypeSpec {
 // The dtypes of the safetensors spec with whole-byte elements.
 std::optional<DTypeSpec> lookup_dtype(const std::string& name) {
   static const std::map<std::string, DTypeSpec> kSpecs = {
-      {"F32", {4, DType::kF32}},  {"F16", {2, DType::kF16}},  {"BF16", {2, DType::kBF16}},
-      {"F8_E4M3", {1, DType::kFP8E4M3}},
-      {"F64", {8, std::nullopt}}, {"I64", {8, std::nullopt}}, {"U64", {8, std::nullopt}},
-      {"I32", {4, std::nullopt}}, {"U32", {4, std::nullopt}}, {"I16", {2, std::nullopt}},
-      {"U16", {2, std::nullopt}}, {"I8", {1, std::nullopt}},  {"U8", {1, std::nullopt}},
-      {"BOOL", {1, std::nullopt}}, {"F8_E5M2", {1, std::nullopt}},
+      {"F32", {4, DType::kF32}},      {"F16", {2, DType::kF16}},
+      {"BF16", {2, DType::kBF16}},    {"F8_E4M3", {1, DType::kFP8E4M3}},
+      {"F64", {8, std::nullopt}},     {"I64", {8, std::nullopt}},
+      {"U64", {8, std::nullopt}},     {"I32", {4, std::nullopt}},
+      {"U32", {4, std::nullopt}},     {"I16", {2, std::nullopt}},
+      {"U16", {2, std::nullopt}},     {"I8", {1, std::nullopt}},
+      {"U8", {1, std::nullopt}},      {"BOOL", {1, std::nullopt}},
+      {"F8_E5M2", {1, std::nullopt}},
   };
   auto it = kSpecs.find(name);
   if (it == kSpecs.end()) return std::nullopt;
@@ -241,7 +243,7 @@ TensorStore TensorStore::open(const std::filesystem::path& dir) {
   for (const auto& [tensor, shard] : index["weight_map"].items()) {
     const std::string want = (dir / shard.get<std::string>()).string();
     const auto it = store.tensors_.find(tensor);
-    const std::string actual = it != store.tensors_.end() ? it->second.file
+    const std::string actual = it != store.tensors_.end()         ? it->second.file
                                : store.unsupported_.count(tensor) ? store.unsupported_.at(tensor)
                                                                   : std::string("no shard");
     PKV_CHECK(actual == want || actual.ends_with(" in " + want), Corrupt, index_file,
@@ -260,7 +262,8 @@ const TensorInfo& TensorStore::info(const std::string& name) const {
   const auto un = unsupported_.find(name);
   PKV_CHECK(un == unsupported_.end(), Unsupported, "tensor '", name, "' has ", un->second,
             ", which pagedkv cannot load (F32, F16, BF16 or F8_E4M3 only)");
-  fail(ErrorKind::kNotFound, str_cat("tensor '", name, "' not found in checkpoint ", dir_.string()));
+  fail(ErrorKind::kNotFound,
+       str_cat("tensor '", name, "' not found in checkpoint ", dir_.string()));
 }
 
 std::vector<std::string> TensorStore::names() const {

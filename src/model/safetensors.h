@@ -28,7 +28,7 @@ struct TensorInfo {
   std::vector<int64_t> shape;
   const std::byte* data;  // [bytes] inside the mapping; no alignment guarantee: memcpy from it
   size_t bytes;
-  std::string file;       // path of the file holding it (for error messages)
+  std::string file;  // path of the file holding it (for error messages)
 };
 
 // "[2, 3]": shapes in error messages.

@@ -158,8 +158,11 @@ TEST(TensorStore, ShapeMismatchAndMissingTensorNameEverything) {
   write_bytes(dir.path() / "model.safetensors", make_valid(rng).image.serialize());
   const TensorStore store = TensorStore::open(dir.path());
   const std::string file = (dir.path() / "model.safetensors").string();
-  expect_error([&] { store.read_f32("a", {5, 3}); }, ErrorKind::kInvalidArgument,
-               {file, "'a'", "[3, 5]", "expected [5, 3]"});
+  expect_error(
+      [&] {
+        store.read_f32("a", {5, 3});
+      },
+      ErrorKind::kInvalidArgument, {file, "'a'", "[3, 5]", "expected [5, 3]"});
   expect_error([&] { store.read_f32("a", {15}); }, ErrorKind::kInvalidArgument, {"[15]"});
   expect_error([&] { store.info("lm_head.weight"); }, ErrorKind::kNotFound,
                {"lm_head.weight", dir.path().string()});
@@ -193,10 +196,14 @@ TEST(TensorStore, MalformedFilesGiveCorruptErrorsNamingFileAndTensor) {
     std::vector<std::string> message_parts;
   };
   auto edit = [](std::function<void(FileImage&)> f) {
-    return [f](FileImage img) { f(img); return img.serialize(); };
+    return [f](FileImage img) {
+      f(img);
+      return img.serialize();
+    };
   };
   const std::vector<Case> cases = {
-      {"shorter than 8 bytes", [](FileImage) { return std::string("\x10\0\0\0\0", 5); },
+      {"shorter than 8 bytes",
+       [](FileImage) { return std::string("\x10\0\0\0\0", 5); },
        {"5 bytes", "shorter than"}},
       {"empty file", [](FileImage) { return std::string(); }, {"0 bytes"}},
       {"header length past end of file",
@@ -229,28 +236,42 @@ TEST(TensorStore, MalformedFilesGiveCorruptErrorsNamingFileAndTensor) {
          return std::string(reinterpret_cast<const char*>(&n), 8) + h;
        },
        {"not a JSON object"}},
-      {"unknown dtype", edit([](FileImage& i) { i.header["c"]["dtype"] = "Q4_K"; }),
+      {"unknown dtype",
+       edit([](FileImage& i) { i.header["c"]["dtype"] = "Q4_K"; }),
        {"'c'", "unknown dtype 'Q4_K'"}},
-      {"dtype not a string", edit([](FileImage& i) { i.header["c"]["dtype"] = 7; }), {"'c'", "dtype"}},
-      {"offsets past the data", edit([](FileImage& i) { i.header["c"]["data_offsets"][1] = 1 << 20; }),
+      {"dtype not a string",
+       edit([](FileImage& i) { i.header["c"]["dtype"] = 7; }),
+       {"'c'", "dtype"}},
+      {"offsets past the data",
+       edit([](FileImage& i) { i.header["c"]["data_offsets"][1] = 1 << 20; }),
        {"'c'", "run past the data buffer"}},
       {"begin after end",
        edit([](FileImage& i) {
          i.header["a"]["data_offsets"] = {8, 4};
        }),
        {"'a'", "begin > end"}},
-      {"offsets not matching dtype x shape", edit([](FileImage& i) { i.header["a"]["shape"] = {3, 4}; }),
+      {"offsets not matching dtype x shape",
+       edit([](FileImage& i) {
+         i.header["a"]["shape"] = {3, 4};
+       }),
        {"'a'", "60 bytes", "F32 x shape [3, 4] needs 48"}},
-      {"dtype size mismatch", edit([](FileImage& i) { i.header["a"]["dtype"] = "BF16"; }),
+      {"dtype size mismatch",
+       edit([](FileImage& i) { i.header["a"]["dtype"] = "BF16"; }),
        {"'a'", "needs 30"}},
-      {"negative dimension", edit([](FileImage& i) { i.header["b.weight"]["shape"] = {-4}; }),
+      {"negative dimension",
+       edit([](FileImage& i) { i.header["b.weight"]["shape"] = {-4}; }),
        {"'b.weight'", "non-negative"}},
       {"overflowing shape",
-       edit([](FileImage& i) { i.header["b.weight"]["shape"] = {1ll << 40, 1ll << 40}; }),
+       edit([](FileImage& i) {
+         i.header["b.weight"]["shape"] = {1ll << 40, 1ll << 40};
+       }),
        {"'b.weight'", "overflows"}},
-      {"missing data_offsets", edit([](FileImage& i) { i.header["c"].erase("data_offsets"); }),
+      {"missing data_offsets",
+       edit([](FileImage& i) { i.header["c"].erase("data_offsets"); }),
        {"'c'", "data_offsets"}},
-      {"entry not an object", edit([](FileImage& i) { i.header["c"] = "F16"; }), {"'c'", "not a JSON object"}},
+      {"entry not an object",
+       edit([](FileImage& i) { i.header["c"] = "F16"; }),
+       {"'c'", "not a JSON object"}},
       {"overlapping tensors",
        edit([](FileImage& i) {
          i.header["c"]["data_offsets"] = i.header["a"]["data_offsets"];
@@ -264,7 +285,8 @@ TEST(TensorStore, MalformedFilesGiveCorruptErrorsNamingFileAndTensor) {
        }),
        {"unused bytes", "'c'"}},
       {"trailing bytes", edit([](FileImage& i) { i.data += "xyz"; }), {"3 trailing bytes"}},
-      {"metadata not an object", edit([](FileImage& i) { i.header["__metadata__"] = 3; }),
+      {"metadata not an object",
+       edit([](FileImage& i) { i.header["__metadata__"] = 3; }),
        {"__metadata__"}},
   };
   for (const Case& c : cases) {
@@ -306,7 +328,11 @@ TEST(TensorStore, TruncatedAndCorruptedFilesNeverCrash) {
     write_bytes(file, bytes.substr(0, len));
     EXPECT_THROW(TensorStore::open(dir.path()), Error) << "truncated to " << len;
   }
-  const uint64_t header_len = [&] { uint64_t n; std::memcpy(&n, bytes.data(), 8); return n; }();
+  const uint64_t header_len = [&] {
+    uint64_t n;
+    std::memcpy(&n, bytes.data(), 8);
+    return n;
+  }();
   int opened = 0;
   for (int trial = 0; trial < 300; ++trial) {
     std::string corrupt = bytes;
@@ -350,8 +376,10 @@ Sharded write_sharded(Rng& rng, const fs::path& dir) {
   write_bytes(dir / "model-00002-of-00002.safetensors", two.serialize());
   s.index = {{"metadata", {{"total_size", 50}}},
              {"weight_map",
-              {{"a", "model-00001-of-00002.safetensors"}, {"b", "model-00001-of-00002.safetensors"},
-               {"c", "model-00002-of-00002.safetensors"}, {"d", "model-00002-of-00002.safetensors"}}}};
+              {{"a", "model-00001-of-00002.safetensors"},
+               {"b", "model-00001-of-00002.safetensors"},
+               {"c", "model-00002-of-00002.safetensors"},
+               {"d", "model-00002-of-00002.safetensors"}}}};
   write_bytes(dir / "model.safetensors.index.json", s.index.dump(2));
   return s;
 }
@@ -382,23 +410,41 @@ TEST(TensorStore, BadShardIndexesGiveClearErrors) {
   };
   const std::vector<Case> cases = {
       {"index names a missing shard",
-       [](const fs::path&, json& idx) { idx["weight_map"]["c"] = "model-00003-of-00003.safetensors"; },
-       ErrorKind::kNotFound, {"'c'", "model-00003-of-00003.safetensors", "does not exist"}},
+       [](const fs::path&, json& idx) {
+         idx["weight_map"]["c"] = "model-00003-of-00003.safetensors";
+       },
+       ErrorKind::kNotFound,
+       {"'c'", "model-00003-of-00003.safetensors", "does not exist"}},
       {"index maps a tensor to the wrong shard",
-       [](const fs::path&, json& idx) { idx["weight_map"]["c"] = "model-00001-of-00002.safetensors"; },
-       ErrorKind::kCorrupt, {"'c'", "model-00001-of-00002.safetensors", "model-00002-of-00002"}},
+       [](const fs::path&, json& idx) {
+         idx["weight_map"]["c"] = "model-00001-of-00002.safetensors";
+       },
+       ErrorKind::kCorrupt,
+       {"'c'", "model-00001-of-00002.safetensors", "model-00002-of-00002"}},
       {"index names a tensor no shard has",
-       [](const fs::path&, json& idx) { idx["weight_map"]["e"] = "model-00001-of-00002.safetensors"; },
-       ErrorKind::kCorrupt, {"'e'", "no shard"}},
+       [](const fs::path&, json& idx) {
+         idx["weight_map"]["e"] = "model-00001-of-00002.safetensors";
+       },
+       ErrorKind::kCorrupt,
+       {"'e'", "no shard"}},
       {"shard outside the directory",
-       [](const fs::path&, json& idx) { idx["weight_map"]["c"] = "../model-00002-of-00002.safetensors"; },
-       ErrorKind::kCorrupt, {"'c'", "not a file name"}},
-      {"weight_map missing", [](const fs::path&, json& idx) { idx.erase("weight_map"); },
-       ErrorKind::kCorrupt, {"weight_map"}},
-      {"weight_map entry not a string", [](const fs::path&, json& idx) { idx["weight_map"]["a"] = 1; },
-       ErrorKind::kCorrupt, {"'a'"}},
-      {"index is not JSON", [](const fs::path&, json& idx) { idx = "}{"; },
-       ErrorKind::kCorrupt, {"not a valid JSON object"}},
+       [](const fs::path&, json& idx) {
+         idx["weight_map"]["c"] = "../model-00002-of-00002.safetensors";
+       },
+       ErrorKind::kCorrupt,
+       {"'c'", "not a file name"}},
+      {"weight_map missing",
+       [](const fs::path&, json& idx) { idx.erase("weight_map"); },
+       ErrorKind::kCorrupt,
+       {"weight_map"}},
+      {"weight_map entry not a string",
+       [](const fs::path&, json& idx) { idx["weight_map"]["a"] = 1; },
+       ErrorKind::kCorrupt,
+       {"'a'"}},
+      {"index is not JSON",
+       [](const fs::path&, json& idx) { idx = "}{"; },
+       ErrorKind::kCorrupt,
+       {"not a valid JSON object"}},
       {"a tensor in two shards",
        [](const fs::path& dir, json&) {
          Rng r(5);
@@ -407,13 +453,15 @@ TEST(TensorStore, BadShardIndexesGiveClearErrors) {
          two.add(r, "a", "F32", {2, 2});
          write_bytes(dir / "model-00002-of-00002.safetensors", two.serialize());
        },
-       ErrorKind::kCorrupt, {"'a'", "also appears in", "model-00001-of-00002.safetensors"}},
+       ErrorKind::kCorrupt,
+       {"'a'", "also appears in", "model-00001-of-00002.safetensors"}},
       {"a truncated shard",
        [](const fs::path& dir, json&) {
          const fs::path p = dir / "model-00002-of-00002.safetensors";
          fs::resize_file(p, fs::file_size(p) - 1);
        },
-       ErrorKind::kCorrupt, {"model-00002-of-00002.safetensors", "'d'", "past the data buffer"}},
+       ErrorKind::kCorrupt,
+       {"model-00002-of-00002.safetensors", "'d'", "past the data buffer"}},
   };
   for (const Case& c : cases) {
     SCOPED_TRACE(c.what);

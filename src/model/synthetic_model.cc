@@ -35,7 +35,8 @@ ModelConfig synthetic_model_config(const SyntheticModelSpec& s) {
                 s.num_layers >= 1 && s.num_kv_heads >= 1 && s.num_heads % s.num_kv_heads == 0 &&
                 s.head_dim >= 2 && s.head_dim % 2 == 0,
             InvalidArgument, "synthetic model spec: bad sizes (vocab ", s.vocab_size, ", hidden ",
-            s.hidden_size, ", heads ", s.num_heads, "/", s.num_kv_heads, ", head_dim ", s.head_dim, ")");
+            s.hidden_size, ", heads ", s.num_heads, "/", s.num_kv_heads, ", head_dim ", s.head_dim,
+            ")");
   ModelConfig c;
   c.family = "llama3";
   c.architecture = "LlamaForCausalLM (synthetic)";

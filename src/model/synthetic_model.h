@@ -1,9 +1,9 @@
 #pragma once
 // Synthetic Llama-3-shaped models with seeded random weights (random_weights.h: fan-in scaled, so
 // activations stay O(1) and logits are spread out, no near-ties that would make greedy decoding
-// fragile): the engine demo and benchmarks run on them without downloading a checkpoint. The same spec gives bit-identical weights in
-// every build with the same standard library (Rng uses std::normal_distribution, whose algorithm
-// the standard leaves to the library).
+// fragile): the engine demo and benchmarks run on them without downloading a checkpoint. The same
+// spec gives bit-identical weights in every build with the same standard library (Rng uses
+// std::normal_distribution, whose algorithm the standard leaves to the library).
 
 #include <cstdint>
 

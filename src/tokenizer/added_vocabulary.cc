@@ -26,7 +26,9 @@ bool is_word_char(char32_t c) {
   return u_hasBinaryProperty(static_cast<UChar32>(c), UCHAR_ALPHABETIC) ||
          type == U_DECIMAL_DIGIT_NUMBER || type == U_LETTER_NUMBER || type == U_OTHER_NUMBER;
 }
-bool is_space(char32_t c) { return u_hasBinaryProperty(static_cast<UChar32>(c), UCHAR_WHITE_SPACE); }
+bool is_space(char32_t c) {
+  return u_hasBinaryProperty(static_cast<UChar32>(c), UCHAR_WHITE_SPACE);
+}
 
 }  // namespace
 
@@ -34,8 +36,8 @@ void AddedVocabulary::Trie::insert(std::string_view s, int32_t token_index) {
   tokens.push_back(token_index);
   int32_t node = 0;
   for (unsigned char c : s) {
-    auto [it, inserted] = children[static_cast<size_t>(node)].try_emplace(
-        c, static_cast<int32_t>(children.size()));
+    auto [it, inserted] =
+        children[static_cast<size_t>(node)].try_emplace(c, static_cast<int32_t>(children.size()));
     if (inserted) {
       children.emplace_back();
       terminal.push_back(-1);
@@ -47,7 +49,7 @@ void AddedVocabulary::Trie::insert(std::string_view s, int32_t token_index) {
 }
 
 std::pair<int32_t, size_t> AddedVocabulary::Trie::longest_at(std::string_view text,
-                                                            size_t pos) const {
+                                                             size_t pos) const {
   std::pair<int32_t, size_t> best{-1, 0};
   int32_t node = 0;
   for (size_t i = pos; i < text.size(); ++i) {
@@ -55,7 +57,8 @@ std::pair<int32_t, size_t> AddedVocabulary::Trie::longest_at(std::string_view te
     auto it = kids.find(static_cast<unsigned char>(text[i]));
     if (it == kids.end()) break;
     node = it->second;
-    if (terminal[static_cast<size_t>(node)] >= 0) best = {terminal[static_cast<size_t>(node)], i + 1 - pos};
+    if (terminal[static_cast<size_t>(node)] >= 0)
+      best = {terminal[static_cast<size_t>(node)], i + 1 - pos};
   }
   return best;
 }
@@ -129,7 +132,8 @@ void AddedVocabulary::split(std::string_view text, bool normalized, bool parse_s
       if (t.lstrip) {
         size_t s = start;
         while (s > start_offset && is_space(last_char(text.substr(0, s)))) {
-          do --s; while (s > 0 && (static_cast<unsigned char>(text[s]) & 0xC0) == 0x80);
+          do --s;
+          while (s > 0 && (static_cast<unsigned char>(text[s]) & 0xC0) == 0x80);
         }
         start = std::max(s, start_offset);
       }

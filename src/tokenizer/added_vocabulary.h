@@ -34,9 +34,10 @@ class AddedVocabulary {
   AddedVocabulary() = default;
   explicit AddedVocabulary(const nlohmann::json& added_tokens);
 
-  // Splits text into segments (replacing out's contents); empty text gives none. parse_special = false leaves special tokens in the text (HF's
-  // encode_special_tokens = true); non-special added tokens are still matched.
-  // normalized selects the tokens with normalized=true (matched after normalization).
+  // Splits text into segments (replacing out's contents); empty text gives none. parse_special =
+  // false leaves special tokens in the text (HF's encode_special_tokens = true); non-special added
+  // tokens are still matched. normalized selects the tokens with normalized=true (matched after
+  // normalization).
   void split(std::string_view text, bool normalized, bool parse_special,
              std::vector<Segment>& out) const;
 
@@ -49,10 +50,10 @@ class AddedVocabulary {
  private:
   // A byte trie over one set of token contents; node 0 is the root.
   struct Trie {
-    std::vector<int32_t> tokens;                   // indexes into tokens_ (for emptiness)
+    std::vector<int32_t> tokens;  // indexes into tokens_ (for emptiness)
     std::vector<std::unordered_map<unsigned char, int32_t>> children{1};
-    std::vector<int32_t> terminal{-1};             // per node: index into tokens_ or -1
-    std::array<bool, 256> first_byte{};            // bytes that can start a match
+    std::vector<int32_t> terminal{-1};   // per node: index into tokens_ or -1
+    std::array<bool, 256> first_byte{};  // bytes that can start a match
     void insert(std::string_view s, int32_t token_index);
     // Longest token starting at text[pos]: (token index, length) or (-1, 0).
     std::pair<int32_t, size_t> longest_at(std::string_view text, size_t pos) const;

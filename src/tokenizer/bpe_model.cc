@@ -1,8 +1,8 @@
 #include "tokenizer/bpe_model.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <nlohmann/json.hpp>
-#include <algorithm>
 
 #include "core/error.h"
 #include "tokenizer/byte_level.h"
@@ -32,8 +32,8 @@ std::pair<std::string, std::string> parse_merge(const nlohmann::json& m, size_t 
               kWhere, ".merges[", index, "]: expected \"left right\", got \"", s, "\"");
     return {s.substr(0, space), s.substr(space + 1)};
   }
-  PKV_CHECK(m.is_array() && m.size() == 2 && m[0].is_string() && m[1].is_string(), Corrupt,
-            kWhere, ".merges[", index, "]: expected a string or a pair of strings");
+  PKV_CHECK(m.is_array() && m.size() == 2 && m[0].is_string() && m[1].is_string(), Corrupt, kWhere,
+            ".merges[", index, "]: expected a string or a pair of strings");
   return {m[0].get<std::string>(), m[1].get<std::string>()};
 }
 
@@ -46,8 +46,8 @@ BpeModel::BpeModel(const nlohmann::json& spec, bool byte_level) : byte_level_(by
   const double dropout = json_util::get_or(spec, "dropout", 0.0, kWhere);
   PKV_CHECK(dropout == 0.0, Unsupported, kWhere, ".dropout: BPE dropout is not supported");
   for (const char* affix : {"continuing_subword_prefix", "end_of_word_suffix"}) {
-    PKV_CHECK(json_util::get_or<std::string>(spec, affix, "", kWhere).empty(), Unsupported,
-              kWhere, ".", affix, ": non-empty subword affixes are not supported");
+    PKV_CHECK(json_util::get_or<std::string>(spec, affix, "", kWhere).empty(), Unsupported, kWhere,
+              ".", affix, ": non-empty subword affixes are not supported");
   }
   byte_fallback_ = json_util::get_or(spec, "byte_fallback", false, kWhere);
   fuse_unk_ = json_util::get_or(spec, "fuse_unk", false, kWhere);
@@ -103,8 +103,8 @@ BpeModel::BpeModel(const nlohmann::json& spec, bool byte_level) : byte_level_(by
     const auto l = id(left), r = id(right), m = id(left + right);
     PKV_CHECK(l && r, Corrupt, kWhere, ".merges[", rank, "]: token '", l ? right : left,
               "' is not in the vocabulary");
-    PKV_CHECK(m.has_value(), Corrupt, kWhere, ".merges[", rank, "]: merged token '",
-              left + right, "' is not in the vocabulary");
+    PKV_CHECK(m.has_value(), Corrupt, kWhere, ".merges[", rank, "]: merged token '", left + right,
+              "' is not in the vocabulary");
     merges_.insert(*l, *r, Merge{static_cast<int32_t>(rank), *m});
   }
 }
@@ -226,7 +226,8 @@ void BpeModel::tokenize(std::string_view word, std::vector<int32_t>& out) const 
   if (cacheable) {
     std::lock_guard lock(cache_mutex_);
     if (cache_.size() < kCacheCapacity) {
-      cache_.emplace(std::string(word), std::vector<int32_t>(out.begin() + static_cast<long>(first), out.end()));
+      cache_.emplace(std::string(word),
+                     std::vector<int32_t>(out.begin() + static_cast<long>(first), out.end()));
     }
   }
 }

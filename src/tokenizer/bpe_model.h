@@ -55,8 +55,8 @@ class BpeModel {
   void merge_word(std::string_view word, std::vector<int32_t>& out) const;
 
   std::vector<std::string> id_to_token_;
-  StringIdMap token_to_id_;         // the file's token strings
-  StringIdMap word_to_id_;          // byte-level: raw-byte forms; otherwise empty (use token_to_id_)
+  StringIdMap token_to_id_;  // the file's token strings
+  StringIdMap word_to_id_;   // byte-level: raw-byte forms; otherwise empty (use token_to_id_)
   std::array<int32_t, 256> byte_id_{};  // byte-level: id of each byte; else <0xXX> fallback ids
   PairMap merges_;
   bool byte_level_ = false;

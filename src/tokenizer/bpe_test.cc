@@ -18,8 +18,12 @@ using nlohmann::json;
 using Ids = std::vector<int32_t>;
 
 json char_bpe(json vocab, json merges) {
-  return {{"version", "1.0"}, {"added_tokens", json::array()}, {"normalizer", nullptr},
-          {"pre_tokenizer", nullptr}, {"post_processor", nullptr}, {"decoder", nullptr},
+  return {{"version", "1.0"},
+          {"added_tokens", json::array()},
+          {"normalizer", nullptr},
+          {"pre_tokenizer", nullptr},
+          {"post_processor", nullptr},
+          {"decoder", nullptr},
           {"model", {{"type", "BPE"}, {"vocab", vocab}, {"merges", merges}}}};
 }
 
@@ -35,7 +39,8 @@ TEST(Bpe, MergesApplyInRankOrder) {
   // Equal pairs merge left to right: "abab" -> ab ab.
   EXPECT_EQ(t.encode("abab"), (Ids{3, 3}));
   // Merges in the newer [left, right] form.
-  t = Tokenizer::from_json(char_bpe(kVocab, json::array({json::array({"a", "b"}), json::array({"ab", "c"})})).dump());
+  t = Tokenizer::from_json(
+      char_bpe(kVocab, json::array({json::array({"a", "b"}), json::array({"ab", "c"})})).dump());
   EXPECT_EQ(t.encode("abcab"), (Ids{5, 3}));
 }
 
@@ -80,11 +85,14 @@ json byte_fallback_spec() {
   json spec = char_bpe(vocab, json::array());
   spec["model"]["byte_fallback"] = true;
   spec["model"]["unk_token"] = "<unk>";
-  spec["normalizer"] = {{"type", "Replace"}, {"pattern", {{"String", " "}}}, {"content", "\xE2\x96\x81"}};
-  spec["decoder"] = {{"type", "Sequence"},
-                     {"decoders", {{{"type", "Replace"}, {"pattern", {{"String", "\xE2\x96\x81"}}}, {"content", " "}},
-                                   {{"type", "ByteFallback"}},
-                                   {{"type", "Fuse"}}}}};
+  spec["normalizer"] = {
+      {"type", "Replace"}, {"pattern", {{"String", " "}}}, {"content", "\xE2\x96\x81"}};
+  spec["decoder"] = {
+      {"type", "Sequence"},
+      {"decoders",
+       {{{"type", "Replace"}, {"pattern", {{"String", "\xE2\x96\x81"}}}, {"content", " "}},
+        {{"type", "ByteFallback"}},
+        {{"type", "Fuse"}}}}};
   return spec;
 }
 
@@ -94,7 +102,9 @@ TEST(Bpe, ByteFallbackEncodesAndDecodes) {
   EXPECT_EQ(ids, (Ids{1, 2, 3 + 0xE4, 3 + 0xB8, 3 + 0xAD}));
   EXPECT_EQ(t.decode(ids), "a \xE4\xB8\xAD");
   // An incomplete run decodes to one U+FFFD per byte (HF's ByteFallback).
-  EXPECT_EQ(t.decode(Ids{3 + 0xE4, 3 + 0xB8, 1}), "\xEF\xBF\xBD\xEF\xBF\xBD" "a");
+  EXPECT_EQ(t.decode(Ids{3 + 0xE4, 3 + 0xB8, 1}),
+            "\xEF\xBF\xBD\xEF\xBF\xBD"
+            "a");
   EXPECT_EQ(t.token_to_piece(3 + 0xE4), "\xE4");
   EXPECT_EQ(t.token_to_piece(2), " ");
 }
@@ -105,7 +115,7 @@ TEST(DecodeStream, NeverEmitsHalfACharacter) {
   EXPECT_EQ(s.step(1), "a");
   EXPECT_EQ(s.step(3 + 0xE4), "");
   EXPECT_EQ(s.step(3 + 0xB8), "");
-  EXPECT_EQ(s.step(3 + 0xAD), "");       // the run may still continue
+  EXPECT_EQ(s.step(3 + 0xAD), "");        // the run may still continue
   EXPECT_EQ(s.step(2), "\xE4\xB8\xAD ");  // it ended: 中 and the space
   EXPECT_EQ(s.step(3 + 0x80), "");
   EXPECT_EQ(s.finish(), "\xEF\xBF\xBD");  // a lone continuation byte, as decode() has it
@@ -125,8 +135,9 @@ TEST(AddedTokens, MatchedBeforeTheModelWithTheirFlags) {
   EXPECT_EQ(t.encode("a <s> b", {.parse_special = false}), (Ids{0, 1, 1, 2}));  // <, s, > unknown
   EXPECT_TRUE(t.is_special(10));
   EXPECT_EQ(t.decode(Ids{0, 10, 2}, /*skip_special_tokens=*/true), "a b");
-  t = Tokenizer::from_json(with_added(base, {{"content", "<s>"}, {"lstrip", true}, {"rstrip", true},
-                                             {"special", true}}).dump());
+  t = Tokenizer::from_json(
+      with_added(base, {{"content", "<s>"}, {"lstrip", true}, {"rstrip", true}, {"special", true}})
+          .dump());
   EXPECT_EQ(t.encode("a  <s>  b"), (Ids{0, 10, 2}));  // the spaces on both sides are swallowed
   t = Tokenizer::from_json(with_added(base, {{"content", "ab"}, {"single_word", true}}).dump());
   EXPECT_EQ(t.encode("ab a"), (Ids{10, 1, 0}));
@@ -187,7 +198,8 @@ TEST(TokenizerJson, UnsupportedComponentsAreNamed) {
   s["model"]["dropout"] = 0.1;
   expect_error(s, ErrorKind::kUnsupported, "dropout");
   s = base;
-  s["pre_tokenizer"] = {{"type", "Split"}, {"pattern", {{"String", " "}}}, {"behavior", "Sideways"}};
+  s["pre_tokenizer"] = {
+      {"type", "Split"}, {"pattern", {{"String", " "}}}, {"behavior", "Sideways"}};
   expect_error(s, ErrorKind::kUnsupported, "split behavior 'Sideways'");
 }
 
@@ -212,10 +224,12 @@ TEST(TokenizerJson, MalformedFilesNameTheProblem) {
   s["added_tokens"] = {{{"id", 7}}};
   expect_error(s, ErrorKind::kCorrupt, "added_tokens[0]: missing field 'content'");
   s = char_bpe(kVocab, json::array());
-  s["pre_tokenizer"] = {{"type", "Split"}, {"pattern", {{"Regex", "(unclosed"}}}, {"behavior", "Isolated"}};
+  s["pre_tokenizer"] = {
+      {"type", "Split"}, {"pattern", {{"Regex", "(unclosed"}}}, {"behavior", "Isolated"}};
   expect_error(s, ErrorKind::kCorrupt, "does not compile");
   s = char_bpe(kVocab, json::array());
-  s["post_processor"] = {{"type", "TemplateProcessing"}, {"single", {{{"SpecialToken", {{"id", "<s>"}}}}}},
+  s["post_processor"] = {{"type", "TemplateProcessing"},
+                         {"single", {{{"SpecialToken", {{"id", "<s>"}}}}}},
                          {"special_tokens", json::object()}};
   expect_error(s, ErrorKind::kCorrupt, "missing field '<s>'");
   EXPECT_THROW(Tokenizer::from_file("/nonexistent/tokenizer.json"), Error);

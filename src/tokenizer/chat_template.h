@@ -15,7 +15,7 @@
 namespace pagedkv {
 
 struct ChatMessage {
-  std::string role;     // "system", "user", "assistant", "tool", ...
+  std::string role;  // "system", "user", "assistant", "tool", ...
   std::string content;
 };
 
@@ -39,7 +39,8 @@ class ChatTemplate {
   // list of parts; assistant messages may carry tool_calls, reasoning_content, ...).
   // A template's raise_exception(msg) becomes Error(kInvalidArgument, "chat template raised: msg").
   std::string render(const nlohmann::ordered_json& messages, const ChatOptions& options = {}) const;
-  std::string render(const std::vector<ChatMessage>& messages, const ChatOptions& options = {}) const;
+  std::string render(const std::vector<ChatMessage>& messages,
+                     const ChatOptions& options = {}) const;
 
   const std::string& source() const { return source_; }
 

@@ -1,6 +1,6 @@
-// Chat templates of the real families (Llama 3.1, Qwen 3, Gemma 3, SmolLM2) rendered by pagedkv's Jinja
-// interpreter against transformers' apply_chat_template(..., tokenize=False) over a fixed set of
-// conversations, with and without the generation prompt, and Qwen 3's enable_thinking on/off.
+// Chat templates of the real families (Llama 3.1, Qwen 3, Gemma 3, SmolLM2) rendered by pagedkv's
+// Jinja interpreter against transformers' apply_chat_template(..., tokenize=False) over a fixed set
+// of conversations, with and without the generation prompt, and Qwen 3's enable_thinking on/off.
 
 #include <gtest/gtest.h>
 
@@ -30,7 +30,8 @@ TEST_P(ChatTemplateHf, RendersExactlyAsTransformers) {
     if (c.contains("error")) {
       try {
         const std::string text = m.chat_template->render(conv, options);
-        ADD_FAILURE() << what << ": expected the template to raise \"" << c["error"] << "\", got\n" << text;
+        ADD_FAILURE() << what << ": expected the template to raise \"" << c["error"] << "\", got\n"
+                      << text;
       } catch (const Error& e) {
         EXPECT_NE(std::string(e.what()).find(c["error"].get<std::string>()), std::string::npos)
             << what << ": " << e.what();
@@ -53,8 +54,8 @@ TEST_P(ChatTemplateHf, RendersExactlyAsTransformers) {
             << " renders identical to transformers\n";
 }
 
-INSTANTIATE_TEST_SUITE_P(Families, ChatTemplateHf, ::testing::Values("llama3", "qwen3", "gemma3",
-                                                                   "smollm2"));
+INSTANTIATE_TEST_SUITE_P(Families, ChatTemplateHf,
+                         ::testing::Values("llama3", "qwen3", "gemma3", "smollm2"));
 
 TEST(GenerationConfigHf, FixtureFilesLoad) {
   const ModelTokenizer llama = ModelTokenizer::load(testing::family_fixture("llama3").dir);

@@ -37,7 +37,7 @@ class DecodeStream {
   bool skip_special_;
   std::vector<int32_t> window_;  // [context token (if any), pending ids...]
   bool has_context_ = false;
-  std::string context_text_;     // decode(context token) within this window
+  std::string context_text_;  // decode(context token) within this window
 };
 
 }  // namespace pagedkv

@@ -52,8 +52,10 @@ int fallback_byte(const std::string& t) {
   int v = 0;
   for (int k = 3; k < 5; ++k) {
     const char c = t[k];
-    const int d = c >= '0' && c <= '9' ? c - '0' : c >= 'A' && c <= 'F' ? c - 'A' + 10
-                                                 : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+    const int d = c >= '0' && c <= '9'   ? c - '0'
+                  : c >= 'A' && c <= 'F' ? c - 'A' + 10
+                  : c >= 'a' && c <= 'f' ? c - 'a' + 10
+                                         : -1;
     if (d < 0) return -1;
     v = v * 16 + d;
   }
@@ -111,7 +113,8 @@ class StripDecoder final : public Decoder {
     for (std::string& t : tokens) {
       size_t b = 0, e = t.size();
       for (size_t k = 0; k < start_ && t.compare(b, c.size(), c) == 0 && b < e; ++k) b += c.size();
-      for (size_t k = 0; k < stop_ && e >= b + c.size() && t.compare(e - c.size(), c.size(), c) == 0; ++k)
+      for (size_t k = 0;
+           k < stop_ && e >= b + c.size() && t.compare(e - c.size(), c.size(), c) == 0; ++k)
         e -= c.size();
       t = t.substr(b, e - b);
     }
@@ -142,7 +145,8 @@ class MetaspaceDecoder final : public Decoder {
 
 class SequenceDecoder final : public Decoder {
  public:
-  explicit SequenceDecoder(std::vector<std::unique_ptr<Decoder>> steps) : steps_(std::move(steps)) {}
+  explicit SequenceDecoder(std::vector<std::unique_ptr<Decoder>> steps)
+      : steps_(std::move(steps)) {}
   void decode_chain(std::vector<std::string>& tokens) const override {
     for (const auto& s : steps_) s->decode_chain(tokens);
   }
@@ -185,9 +189,11 @@ std::unique_ptr<Decoder> make_decoder(const nlohmann::json& spec) {
   }
   if (type == "Metaspace") {
     std::string scheme = json_util::get_or<std::string>(spec, "prepend_scheme", "", kWhere);
-    if (scheme.empty()) scheme = json_util::get_or(spec, "add_prefix_space", true, kWhere) ? "always" : "never";
+    if (scheme.empty())
+      scheme = json_util::get_or(spec, "add_prefix_space", true, kWhere) ? "always" : "never";
     return std::make_unique<MetaspaceDecoder>(
-        json_util::get_or<std::string>(spec, "replacement", "\xE2\x96\x81", kWhere), scheme != "never");
+        json_util::get_or<std::string>(spec, "replacement", "\xE2\x96\x81", kWhere),
+        scheme != "never");
   }
   if (type == "Sequence") {
     std::vector<std::unique_ptr<Decoder>> steps;

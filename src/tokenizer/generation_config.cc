@@ -40,8 +40,10 @@ GenerationConfig parse_generation_config(const nlohmann::json& j) {
       g.eos_token_ids.push_back(as_id(*it, "eos_token_id"));
     }
   }
-  if (auto it = j.find("bos_token_id"); it != j.end() && !it->is_null()) g.bos_token_id = as_id(*it, "bos_token_id");
-  if (auto it = j.find("pad_token_id"); it != j.end() && !it->is_null()) g.pad_token_id = as_id(*it, "pad_token_id");
+  if (auto it = j.find("bos_token_id"); it != j.end() && !it->is_null())
+    g.bos_token_id = as_id(*it, "bos_token_id");
+  if (auto it = j.find("pad_token_id"); it != j.end() && !it->is_null())
+    g.pad_token_id = as_id(*it, "pad_token_id");
   g.do_sample = optional_number<bool>(j, "do_sample");
   g.temperature = optional_number<double>(j, "temperature");
   g.top_p = optional_number<double>(j, "top_p");

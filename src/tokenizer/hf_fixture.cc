@@ -31,7 +31,8 @@ const std::vector<std::string>& corpus() {
 }
 
 const nlohmann::ordered_json& conversations() {
-  static const nlohmann::ordered_json convs = load_json(tokenizer_fixtures_dir() / "conversations.json");
+  static const nlohmann::ordered_json convs =
+      load_json(tokenizer_fixtures_dir() / "conversations.json");
   return convs;
 }
 

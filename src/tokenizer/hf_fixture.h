@@ -15,8 +15,8 @@ std::filesystem::path tokenizer_fixtures_dir();
 
 struct FamilyFixture {
   std::string family;
-  std::filesystem::path dir;      // tokenizer.json, tokenizer_config.json, generation_config.json
-  nlohmann::ordered_json expected;        // expected.json
+  std::filesystem::path dir;        // tokenizer.json, tokenizer_config.json, generation_config.json
+  nlohmann::ordered_json expected;  // expected.json
 };
 
 // Throws (so the test fails) with a how-to message when a file is missing.

@@ -24,7 +24,8 @@ const Tokenizer& tokenizer_of(const std::string& family) {
   static std::map<std::string, Tokenizer> cache;
   auto it = cache.find(family);
   if (it == cache.end()) {
-    it = cache.emplace(family, Tokenizer::from_file(family_fixture(family).dir / "tokenizer.json")).first;
+    it = cache.emplace(family, Tokenizer::from_file(family_fixture(family).dir / "tokenizer.json"))
+             .first;
   }
   return it->second;
 }
@@ -41,8 +42,8 @@ std::string diff_ids(const std::vector<int32_t>& got, const std::vector<int32_t>
   while (i < got.size() && i < want.size() && got[i] == want[i]) ++i;
   const size_t from = i >= 4 ? i - 4 : 0;
   return "first difference at id index " + std::to_string(i) + " (sizes " +
-         std::to_string(got.size()) + " vs " + std::to_string(want.size()) + ")\n  pagedkv: " +
-         show_ids(got, from) + "\n  HF:      " + show_ids(want, from);
+         std::to_string(got.size()) + " vs " + std::to_string(want.size()) +
+         ")\n  pagedkv: " + show_ids(got, from) + "\n  HF:      " + show_ids(want, from);
 }
 
 class HfParity : public ::testing::TestWithParam<std::string> {};
@@ -60,8 +61,9 @@ void check_encode(const std::string& family, const char* key, EncodeOptions opti
       ++matched;
       ids += want.size();
     } else {
-      ADD_FAILURE() << family << " " << key << ": document " << d << " differs: "
-                    << diff_ids(got, want) << "\n  text: " << docs[d].substr(0, 200);
+      ADD_FAILURE() << family << " " << key << ": document " << d
+                    << " differs: " << diff_ids(got, want)
+                    << "\n  text: " << docs[d].substr(0, 200);
     }
   }
   EXPECT_EQ(matched, docs.size());
@@ -123,9 +125,12 @@ TEST_P(HfParity, RandomIdsDecodeAndStreamLikeHf) {
   for (const auto& r : family_fixture(family).expected["random_decode"]) {
     const auto ids = r["ids"].get<std::vector<int32_t>>();
     EXPECT_EQ(tok.decode(ids), r["text"].get<std::string>()) << family << " ids " << r["ids"];
-    EXPECT_EQ(tok.decode(ids, true), r["text_skip"].get<std::string>()) << family << " ids " << r["ids"];
-    EXPECT_EQ(stream_all(tok, ids, false), r["text"].get<std::string>()) << family << " ids " << r["ids"];
-    EXPECT_EQ(stream_all(tok, ids, true), r["text_skip"].get<std::string>()) << family << " ids " << r["ids"];
+    EXPECT_EQ(tok.decode(ids, true), r["text_skip"].get<std::string>())
+        << family << " ids " << r["ids"];
+    EXPECT_EQ(stream_all(tok, ids, false), r["text"].get<std::string>())
+        << family << " ids " << r["ids"];
+    EXPECT_EQ(stream_all(tok, ids, true), r["text_skip"].get<std::string>())
+        << family << " ids " << r["ids"];
   }
 }
 
@@ -145,10 +150,14 @@ TEST_P(HfParity, RandomTextRoundTrips) {
     for (int i = 0; i < len; ++i) {
       const uint64_t r = rng() % 10;
       char32_t c;
-      if (r < 4) c = static_cast<char32_t>(rng() % 0x80);
-      else if (r < 6) c = static_cast<char32_t>(rng() % 0x800);
-      else if (r < 8) c = static_cast<char32_t>(rng() % 0x10000);
-      else if (r < 9) c = static_cast<char32_t>(0x10000 + rng() % 0x100000);
+      if (r < 4)
+        c = static_cast<char32_t>(rng() % 0x80);
+      else if (r < 6)
+        c = static_cast<char32_t>(rng() % 0x800);
+      else if (r < 8)
+        c = static_cast<char32_t>(rng() % 0x10000);
+      else if (r < 9)
+        c = static_cast<char32_t>(0x10000 + rng() % 0x100000);
       else {
         text += pieces[rng() % std::size(pieces)];
         continue;

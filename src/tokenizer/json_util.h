@@ -10,7 +10,8 @@
 
 namespace pagedkv::json_util {
 
-inline const nlohmann::json& field(const nlohmann::json& j, const char* key, std::string_view where) {
+inline const nlohmann::json& field(const nlohmann::json& j, const char* key,
+                                   std::string_view where) {
   PKV_CHECK(j.is_object(), Corrupt, where, ": expected an object");
   auto it = j.find(key);
   PKV_CHECK(it != j.end(), Corrupt, where, ": missing field '", key, "'");

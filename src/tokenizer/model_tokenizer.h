@@ -16,7 +16,7 @@ namespace pagedkv {
 
 struct ModelTokenizer {
   Tokenizer tokenizer;
-  SpecialTokens special_tokens;              // strings from tokenizer_config.json
+  SpecialTokens special_tokens;               // strings from tokenizer_config.json
   std::optional<ChatTemplate> chat_template;  // absent if the checkpoint has none
   GenerationConfig generation;
 

@@ -21,10 +21,18 @@ class UnicodeNormalizer final : public Normalizer {
   explicit UnicodeNormalizer(Form form) {
     UErrorCode status = U_ZERO_ERROR;
     switch (form) {
-      case Form::kNfc: impl_ = icu::Normalizer2::getNFCInstance(status); break;
-      case Form::kNfd: impl_ = icu::Normalizer2::getNFDInstance(status); break;
-      case Form::kNfkc: impl_ = icu::Normalizer2::getNFKCInstance(status); break;
-      case Form::kNfkd: impl_ = icu::Normalizer2::getNFKDInstance(status); break;
+      case Form::kNfc:
+        impl_ = icu::Normalizer2::getNFCInstance(status);
+        break;
+      case Form::kNfd:
+        impl_ = icu::Normalizer2::getNFDInstance(status);
+        break;
+      case Form::kNfkc:
+        impl_ = icu::Normalizer2::getNFKCInstance(status);
+        break;
+      case Form::kNfkd:
+        impl_ = icu::Normalizer2::getNFKDInstance(status);
+        break;
     }
     PKV_CHECK(U_SUCCESS(status), Internal, "ICU normalizer unavailable: ", u_errorName(status));
   }
@@ -108,7 +116,8 @@ std::unique_ptr<Normalizer> make_normalizer(const nlohmann::json& spec) {
     }
     return std::make_unique<SequenceNormalizer>(std::move(steps));
   }
-  fail(ErrorKind::kUnsupported, str_cat("tokenizer.json: unsupported normalizer type '", type, "'"));
+  fail(ErrorKind::kUnsupported,
+       str_cat("tokenizer.json: unsupported normalizer type '", type, "'"));
 }
 
 }  // namespace pagedkv

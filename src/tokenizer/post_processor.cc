@@ -28,9 +28,11 @@ class TemplateProcessor final : public PostProcessor {
       }
       const auto& sp = json_util::field(piece, "SpecialToken", where);
       const std::string name = json_util::string_field(sp, "id", where + ".SpecialToken");
-      const auto& def = json_util::field(specials, name.c_str(), str_cat(kWhere, ".special_tokens"));
+      const auto& def =
+          json_util::field(specials, name.c_str(), str_cat(kWhere, ".special_tokens"));
       const auto& ids = json_util::field(def, "ids", str_cat(kWhere, ".special_tokens.", name));
-      PKV_CHECK(ids.is_array(), Corrupt, kWhere, ".special_tokens.", name, ".ids: expected an array");
+      PKV_CHECK(ids.is_array(), Corrupt, kWhere, ".special_tokens.", name,
+                ".ids: expected an array");
       auto& dst = seen_sequence ? suffix_ : prefix_;
       for (const auto& id : ids) {
         PKV_CHECK(id.is_number_integer(), Corrupt, kWhere, ".special_tokens.", name,

@@ -115,7 +115,8 @@ class SplitPreTokenizer final : public PreTokenizer {
 
 class ByteLevelPreTokenizer final : public PreTokenizer {
  public:
-  ByteLevelPreTokenizer(bool add_prefix_space, bool use_regex) : add_prefix_space_(add_prefix_space) {
+  ByteLevelPreTokenizer(bool add_prefix_space, bool use_regex)
+      : add_prefix_space_(add_prefix_space) {
     if (use_regex) regex_.emplace(Pattern::from_json({{"Regex", kGpt2Pattern}}, kWhere));
   }
   void apply(PreTokenized& pt) const override {
@@ -145,11 +146,13 @@ class MetaspacePreTokenizer final : public PreTokenizer {
     const Pattern space = Pattern::literal(" ");
     for (Word& w : pt.words) {
       std::string text = space.replace_all(w.text, replacement_);
-      const bool prepend = prepend_ == Prepend::kAlways || (prepend_ == Prepend::kFirst && w.at_origin);
+      const bool prepend =
+          prepend_ == Prepend::kAlways || (prepend_ == Prepend::kFirst && w.at_origin);
       if (prepend && !text.starts_with(replacement_)) text.insert(0, replacement_);
       w.text = pt.owned.emplace_back(std::move(text));
     }
-    if (split_) split_words(pt, Pattern::literal(replacement_), SplitBehavior::kMergedWithNext, false);
+    if (split_)
+      split_words(pt, Pattern::literal(replacement_), SplitBehavior::kMergedWithNext, false);
   }
 
  private:

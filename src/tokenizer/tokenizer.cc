@@ -23,8 +23,8 @@ std::string read_file(const std::filesystem::path& path) {
 }
 
 // Words of one piece of model text (not an added token): normalize, pre-tokenize, BPE.
-void encode_text(const TokenizerImpl& t, std::string_view piece, bool at_origin,
-                 bool parse_special, std::vector<int32_t>& ids) {
+void encode_text(const TokenizerImpl& t, std::string_view piece, bool at_origin, bool parse_special,
+                 std::vector<int32_t>& ids) {
   thread_local PreTokenized pt;  // reused per thread: no allocation per call once grown
   pt.clear();
   std::string_view text = piece;
@@ -103,8 +103,8 @@ Tokenizer Tokenizer::from_document(const nlohmann::json& j) {
   impl->normalizer = make_normalizer(get("normalizer"));
   impl->pre_tokenizer = make_pre_tokenizer(get("pre_tokenizer"));
   PKV_CHECK(!get("model").is_null(), Corrupt, "tokenizer.json: missing field 'model'");
-  impl->model = std::make_unique<BpeModel>(get("model"),
-                                           impl->pre_tokenizer && impl->pre_tokenizer->byte_level());
+  impl->model = std::make_unique<BpeModel>(
+      get("model"), impl->pre_tokenizer && impl->pre_tokenizer->byte_level());
   impl->post_processor = make_post_processor(get("post_processor"));
   impl->decoder = make_decoder(get("decoder"));
   return Tokenizer(std::move(impl));

@@ -55,7 +55,7 @@ class Tokenizer {
   std::optional<std::string> id_to_token(int32_t id) const;
   std::optional<int32_t> token_to_id(std::string_view token) const;
 
-  bool is_special(int32_t id) const;        // an added token marked special
+  bool is_special(int32_t id) const;         // an added token marked special
   std::vector<int32_t> special_ids() const;  // all of them, ascending
   // Ids the post-processor puts before the text (e.g. {128000}); empty if none.
   std::vector<int32_t> bos_ids() const;

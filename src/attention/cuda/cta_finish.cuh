@@ -21,10 +21,10 @@ __device__ __forceinline__ void finish_cta(const KernelArgs& a, uint8_t* smem, i
                                            int active, int kvh, int hg, int b, int head0,
                                            int nheads) {
   float* wacc = reinterpret_cast<float*>(smem);  // [kWarps, GP, D]
-  float* wm = wacc + kWarps * GP * D;             // [kWarps, GP]
-  float* wl = wm + kWarps * GP;                   // [kWarps, GP]
-  float* sw = wl + kWarps * GP;                   // [GP, num_splits] merge weights
-  float* slse = sw + GP * a.num_splits;           // [GP] merged lse (log2)
+  float* wm = wacc + kWarps * GP * D;            // [kWarps, GP]
+  float* wl = wm + kWarps * GP;                  // [kWarps, GP]
+  float* sw = wl + kWarps * GP;                  // [GP, num_splits] merge weights
+  float* slse = sw + GP * a.num_splits;          // [GP] merged lse (log2)
   const bool direct = active == 1;
   // One thread per head turns the warps' (max, sum) into one factor per (warp, head), in place of
   // wm: v scale, softmax weight and normaliser together. Then every output element is a 4-term
@@ -61,8 +61,10 @@ __device__ __forceinline__ void finish_cta(const KernelArgs& a, uint8_t* smem, i
 #pragma unroll
     for (int w = 0; w < kWarps; ++w) o = fmaf(wacc[(w * GP + g) * D + d], wm[w * GP + g], o);
     const int64_t bh = int64_t(b) * a.num_q_heads + head0 + g;
-    if (direct) store_out(a.out, a.q_kind, bh * D + d, o);
-    else a.part_o[(bh * a.num_splits + split) * D + d] = o;
+    if (direct)
+      store_out(a.out, a.q_kind, bh * D + d, o);
+    else
+      a.part_o[(bh * a.num_splits + split) * D + d] = o;
   }
   if (direct) return;
 
@@ -87,8 +89,7 @@ __device__ __forceinline__ void finish_cta(const KernelArgs& a, uint8_t* smem, i
   for (int j = 0; j < kHeadsPerWarp; ++j) {
     const int g = warp + j * kWarps;
     if (g < nheads)
-      load_lse(a.part_lse + (int64_t(b) * a.num_q_heads + head0 + g) * a.num_splits, active,
-               lv[j]);
+      load_lse(a.part_lse + (int64_t(b) * a.num_q_heads + head0 + g) * a.num_splits, active, lv[j]);
   }
 #pragma unroll
   for (int j = 0; j < kHeadsPerWarp; ++j) {

@@ -4,6 +4,7 @@
 
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
+
 #include <cstdint>
 
 #include "attention/cuda/decode_kernel_args.h"
@@ -32,9 +33,12 @@ __device__ __forceinline__ float load_q(const void* q, int kind, int64_t i) {
 }
 
 __device__ __forceinline__ void store_out(void* out, int kind, int64_t i, float x) {
-  if (kind == kQBF16) static_cast<__nv_bfloat16*>(out)[i] = __float2bfloat16_rn(x);
-  else if (kind == kQF16) static_cast<__half*>(out)[i] = __float2half_rn(x);
-  else static_cast<float*>(out)[i] = x;
+  if (kind == kQBF16)
+    static_cast<__nv_bfloat16*>(out)[i] = __float2bfloat16_rn(x);
+  else if (kind == kQF16)
+    static_cast<__half*>(out)[i] = __float2half_rn(x);
+  else
+    static_cast<float*>(out)[i] = x;
 }
 
 __device__ __forceinline__ void store_out4(void* out, int kind, int64_t i, float4 x) {

@@ -15,12 +15,11 @@ struct MmaCfg {
   // twice the tokens; fp8 is compute-bound: 2-6% faster than 16-token tiles).
   static constexpr int kTile = kFp8 && D <= 128 ? 32 : 16;
   static constexpr int kNTiles = kTile / 8;  // S n-tiles (8 tokens each) per warp tile
-  static constexpr int kRowBytes = D * kEs;               // stored row in the ring
+  static constexpr int kRowBytes = D * kEs;  // stored row in the ring
   static constexpr int kChunksPerRow = kRowBytes / 16;
   static constexpr int kChunksPerLane = kTile * kChunksPerRow / 32;  // per K (and V) tile
   static constexpr int kStageBytes = 2 * kTile * kRowBytes;
-  static constexpr int kStages = kFp8 ? (D == 64 ? 5 : 3)
-                                      : (D == 64 ? 6 : D == 128 ? 3 : 2);
+  static constexpr int kStages = kFp8 ? (D == 64 ? 5 : 3) : (D == 64 ? 6 : D == 128 ? 3 : 2);
   // Early release: the tile leaves its stage before the math (D <= 128: K and V fragments go
   // to registers, 64 at D = 128 for 16-bit KV, 32 raw for fp8), so the stage is refilled at
   // once and all kStages tiles stay in flight instead of kStages - 1. No gain on H200, and deeper
@@ -30,7 +29,7 @@ struct MmaCfg {
   // K/V copies carry the L2 evict-first policy (kv_l2_policy), except fp8 at D = 256: its
   // kernel has no register to spare for the policy and per-thread destinations (ptxas spills).
   static constexpr bool kL2Hint = !(kFp8 && D == 256);
-  static constexpr int kPidSlots = 2 * kLead;              // page-id ring, one slot per tile
+  static constexpr int kPidSlots = 2 * kLead;  // page-id ring, one slot per tile
   static constexpr int kPidBytes = kPidSlots * kTile * 4;
   // 16-bit KV: each warp's region starts on a 1 KB boundary (regions padded to whole KB, the
   // CTA's buffer aligned at run time, hence 1 KB of slack): on H200 7-14% faster at the

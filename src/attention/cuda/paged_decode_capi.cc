@@ -39,8 +39,12 @@ void pkv_plan_free(void* plan) { delete static_cast<pagedkv::PagedDecodeCudaPlan
 int64_t pkv_workspace_bytes(void* plan) {
   return int64_t(static_cast<pagedkv::PagedDecodeCudaPlan*>(plan)->workspace_bytes);
 }
-int pkv_num_splits(void* plan) { return static_cast<pagedkv::PagedDecodeCudaPlan*>(plan)->num_splits; }
-int pkv_ctas_per_sm(void* plan) { return static_cast<pagedkv::PagedDecodeCudaPlan*>(plan)->ctas_per_sm; }
+int pkv_num_splits(void* plan) {
+  return static_cast<pagedkv::PagedDecodeCudaPlan*>(plan)->num_splits;
+}
+int pkv_ctas_per_sm(void* plan) {
+  return static_cast<pagedkv::PagedDecodeCudaPlan*>(plan)->ctas_per_sm;
+}
 int pkv_head_parallel(void* plan) {
   return static_cast<pagedkv::PagedDecodeCudaPlan*>(plan)->head_parallel ? 1 : 0;
 }

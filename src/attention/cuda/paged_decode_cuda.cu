@@ -3,14 +3,13 @@
 // and paged_decode_cuda_simt_{bf16,f16,fp8}.cu; this file finds them through their tables
 // (decode_kernel_table.h) and holds no device code.
 
-#include "attention/cuda/paged_decode_cuda.h"
-
 #include <algorithm>
 #include <bit>
 #include <cmath>
 #include <cstdlib>
 
 #include "attention/cuda/decode_kernel_table.h"
+#include "attention/cuda/paged_decode_cuda.h"
 #include "core/cuda/cuda_check.h"
 #include "core/error.h"
 
@@ -53,9 +52,12 @@ Family family_for(DType q, DType kv) {
 // Row of a head dim in the kernel tables; anything else is unsupported.
 int head_dim_index(int head_dim) {
   switch (head_dim) {
-    case 64: return 0;
-    case 128: return 1;
-    case 256: return 2;
+    case 64:
+      return 0;
+    case 128:
+      return 1;
+    case 256:
+      return 2;
     default:
       fail(ErrorKind::kUnsupported,
            str_cat("paged_decode_cuda: head_dim ", head_dim, " is not supported (64, 128, 256)"));
@@ -65,14 +67,18 @@ int head_dim_index(int head_dim) {
 // The table of the kernels that serve (q dtype, KV dtype).
 const DecodeKernelTable& table_for(DType q, DType kv) {
   switch (family_for(q, kv)) {
-    case Family::kMmaBF16: return cuda_detail::mma_kernels_bf16();
+    case Family::kMmaBF16:
+      return cuda_detail::mma_kernels_bf16();
     case Family::kMmaF16:
       return kv == DType::kF16 ? cuda_detail::mma_kernels_f16() : cuda_detail::mma_kernels_fp8();
     default:
       switch (kv) {
-        case DType::kBF16: return cuda_detail::simt_kernels_bf16();
-        case DType::kF16: return cuda_detail::simt_kernels_f16();
-        default: return cuda_detail::simt_kernels_fp8();
+        case DType::kBF16:
+          return cuda_detail::simt_kernels_bf16();
+        case DType::kF16:
+          return cuda_detail::simt_kernels_f16();
+        default:
+          return cuda_detail::simt_kernels_fp8();
       }
   }
 }
@@ -114,10 +120,10 @@ PagedDecodeCudaPlan plan_paged_decode_cuda(const PagedDecodeCudaShape& shape) {
                 shape.kv_dtype == DType::kFP8E4M3,
             Unsupported, "paged_decode_cuda: KV dtype ", dtype_name(shape.kv_dtype),
             " is not supported (bf16, f16, fp8_e4m3)");
-  PKV_CHECK(shape.q_dtype == DType::kF32 || shape.q_dtype == DType::kF16 ||
-                shape.q_dtype == DType::kBF16,
-            Unsupported, "paged_decode_cuda: q dtype ", dtype_name(shape.q_dtype),
-            " is not supported (f32, f16, bf16)");
+  PKV_CHECK(
+      shape.q_dtype == DType::kF32 || shape.q_dtype == DType::kF16 || shape.q_dtype == DType::kBF16,
+      Unsupported, "paged_decode_cuda: q dtype ", dtype_name(shape.q_dtype),
+      " is not supported (f32, f16, bf16)");
   PKV_CHECK(shape.num_splits >= 0 && shape.num_splits <= 128, InvalidArgument,
             "paged_decode_cuda: num_splits ", shape.num_splits, " out of range [0, 128]");
   PagedDecodeCudaPlan p;
@@ -153,8 +159,7 @@ PagedDecodeCudaPlan plan_paged_decode_cuda(const PagedDecodeCudaShape& shape) {
   const int64_t heads_ctas = (units + cuda_detail::kHeadsWarps - 1) / cuda_detail::kHeadsWarps;
   const int64_t heads_base = int64_t(shape.batch_size) * heads_ctas;
   const int64_t tiles_base = int64_t(shape.batch_size) * units;
-  const int64_t heads_target =
-      one_per_sm * (fp8 ? 4 : shape.expected_len >= 4096 ? 2 : 1);
+  const int64_t heads_target = one_per_sm * (fp8 ? 4 : shape.expected_len >= 4096 ? 2 : 1);
 
   // Layout: head-parallel (no in-CTA merge, 2-warp CTAs) unless the batch is too small for it
   // (B * ceil(units / 2) < 8: B = 1 with 8 kv heads ran 2x slower head-parallel), or
@@ -173,10 +178,9 @@ PagedDecodeCudaPlan plan_paged_decode_cuda(const PagedDecodeCudaShape& shape) {
   if (const char* env = std::getenv("PAGEDKV_DECODE_HEADS")) mode = env[0] == '1' ? 1 : 0;
   const int64_t heads_ns = splits_for(heads_base, one_per_sm);
   const int64_t tiles_ns = splits_for(tiles_base, one_per_sm);
-  const bool tiles_cheaper =
-      fp8 ? tiles_ns == 1 && heads_ns > 1 && shape.expected_len <= 2048
-          : tiles_ns < heads_ns || heads_base * heads_ns < one_per_sm ||
-                (tiles_base <= 4 * p.sm_count && shape.expected_len >= 4096);
+  const bool tiles_cheaper = fp8 ? tiles_ns == 1 && heads_ns > 1 && shape.expected_len <= 2048
+                                 : tiles_ns < heads_ns || heads_base * heads_ns < one_per_sm ||
+                                       (tiles_base <= 4 * p.sm_count && shape.expected_len >= 4096);
   p.head_parallel = (mode == 1 || (mode < 0 && heads_base >= 8 && !tiles_cheaper)) &&
                     shape.head_dim == 128 &&
                     family_for(shape.q_dtype, shape.kv_dtype) != Family::kSimt;
@@ -184,12 +188,12 @@ PagedDecodeCudaPlan plan_paged_decode_cuda(const PagedDecodeCudaShape& shape) {
   p.grid_y = int32_t(p.head_parallel ? heads_ctas : units);
   cuda_check(cudaFuncSetAttribute(k.fn, cudaFuncAttributeMaxDynamicSharedMemorySize, k.smem),
              "cudaFuncSetAttribute");
-  cuda_check(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&p.ctas_per_sm, k.fn,
-                                                           k.threads, k.smem),
+  cuda_check(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&p.ctas_per_sm, k.fn, k.threads, k.smem),
              "cudaOccupancyMaxActiveBlocksPerMultiprocessor");
   PKV_CHECK(p.ctas_per_sm >= 1, Internal, "paged_decode_cuda: kernel does not fit on an SM");
-  p.num_splits = shape.num_splits > 0 ? shape.num_splits
-                    : int32_t(p.head_parallel ? splits_for(heads_base, heads_target) : tiles_ns);
+  p.num_splits = shape.num_splits > 0
+                     ? shape.num_splits
+                     : int32_t(p.head_parallel ? splits_for(heads_base, heads_target) : tiles_ns);
   p.workspace_bytes = layout_for(p).total;
   return p;
 }
@@ -205,33 +209,35 @@ void paged_decode_cuda(const PagedDecodeCudaPlan& plan, const DecodeParams& p, v
                        cudaStream_t stream) {
   const auto& s = plan.shape;
   const KvLayerView& kv = p.kv;
-  PKV_CHECK(p.pages.batch_size == s.batch_size && p.num_q_heads == s.num_q_heads &&
-                kv.num_kv_heads == s.num_kv_heads && kv.head_dim == s.head_dim &&
-                kv.dtype == s.kv_dtype,
-            InvalidArgument, "paged_decode_cuda: params (B=", p.pages.batch_size,
-            " Hq=", p.num_q_heads, " Hkv=", kv.num_kv_heads, " D=", kv.head_dim, " kv=",
-            dtype_name(kv.dtype), ") do not match the plan (B=", s.batch_size, " Hq=",
-            s.num_q_heads, " Hkv=", s.num_kv_heads, " D=", s.head_dim, " kv=",
-            dtype_name(s.kv_dtype), ")");
+  PKV_CHECK(
+      p.pages.batch_size == s.batch_size && p.num_q_heads == s.num_q_heads &&
+          kv.num_kv_heads == s.num_kv_heads && kv.head_dim == s.head_dim && kv.dtype == s.kv_dtype,
+      InvalidArgument, "paged_decode_cuda: params (B=", p.pages.batch_size, " Hq=", p.num_q_heads,
+      " Hkv=", kv.num_kv_heads, " D=", kv.head_dim, " kv=", dtype_name(kv.dtype),
+      ") do not match the plan (B=", s.batch_size, " Hq=", s.num_q_heads, " Hkv=", s.num_kv_heads,
+      " D=", s.head_dim, " kv=", dtype_name(s.kv_dtype), ")");
   PKV_CHECK(p.q_dtype == s.q_dtype, InvalidArgument, "paged_decode_cuda: q dtype ",
             dtype_name(p.q_dtype), " does not match the plan's ", dtype_name(s.q_dtype));
   PKV_CHECK(p.q && p.out && kv.k && kv.v && p.pages.indptr && p.pages.indices &&
                 p.pages.first_offset && p.pages.visible_len,
             InvalidArgument, "paged_decode_cuda: a required pointer is null");
-  PKV_CHECK(kv.block_size >= 1 && kv.block_size <= 256 && std::has_single_bit(unsigned(kv.block_size)),
-            InvalidArgument, "paged_decode_cuda: block_size ", kv.block_size,
-            " must be a power of two in [1, 256]");
+  PKV_CHECK(
+      kv.block_size >= 1 && kv.block_size <= 256 && std::has_single_bit(unsigned(kv.block_size)),
+      InvalidArgument, "paged_decode_cuda: block_size ", kv.block_size,
+      " must be a power of two in [1, 256]");
   PKV_CHECK(kv.num_blocks >= 1, InvalidArgument, "paged_decode_cuda: empty pool");
-  PKV_CHECK(p.scale > 0.f && p.softcap >= 0.f, InvalidArgument,
-            "paged_decode_cuda: scale ", p.scale, " must be > 0 and softcap ", p.softcap, " >= 0");
+  PKV_CHECK(p.scale > 0.f && p.softcap >= 0.f, InvalidArgument, "paged_decode_cuda: scale ",
+            p.scale, " must be > 0 and softcap ", p.softcap, " >= 0");
   const int64_t es = int64_t(dtype_size(kv.dtype));
   const int64_t chunk = 16 / es;  // elements per 16-byte copy: every row start must be aligned
   PKV_CHECK(kv.stride_block % chunk == 0 && kv.stride_token % chunk == 0 &&
                 kv.stride_head % chunk == 0 && kv.stride_head >= kv.head_dim &&
                 reinterpret_cast<uintptr_t>(kv.k) % 16 == 0 &&
                 reinterpret_cast<uintptr_t>(kv.v) % 16 == 0,
-            InvalidArgument, "paged_decode_cuda: K/V pointers and strides must be 16-byte aligned"
-            " (strides ", kv.stride_block, ", ", kv.stride_token, ", ", kv.stride_head, ")");
+            InvalidArgument,
+            "paged_decode_cuda: K/V pointers and strides must be 16-byte aligned"
+            " (strides ",
+            kv.stride_block, ", ", kv.stride_token, ", ", kv.stride_head, ")");
   // The tensor-core kernels form byte offsets from unsigned 32-bit factors (one wide
   // multiply-add each), so a block and a token record must each span < 4 GiB.
   PKV_CHECK(kv.stride_block >= 0 && kv.stride_token >= 0 &&

@@ -15,10 +15,10 @@
 // A sequence of any length runs under any plan: each sequence is cut into at most
 // plan.num_splits slices of its own length; the plan's expected length only tunes the split count.
 
+#include <cuda_runtime_api.h>
+
 #include <cstddef>
 #include <cstdint>
-
-#include <cuda_runtime_api.h>
 
 #include "attention/decode_params.h"
 #include "core/cuda/cuda_check.h"  // cuda_device_available
@@ -26,10 +26,10 @@
 namespace pagedkv {
 
 struct PagedDecodeCudaShape {
-  int32_t batch_size = 0;     // B
-  int32_t num_q_heads = 0;    // Hq
-  int32_t num_kv_heads = 0;   // Hkv; Hq % Hkv == 0
-  int32_t head_dim = 0;       // 64, 128 or 256
+  int32_t batch_size = 0;         // B
+  int32_t num_q_heads = 0;        // Hq
+  int32_t num_kv_heads = 0;       // Hkv; Hq % Hkv == 0
+  int32_t head_dim = 0;           // 64, 128 or 256
   DType kv_dtype = DType::kBF16;  // bf16, f16 or fp8_e4m3
   DType q_dtype = DType::kBF16;   // f32, f16 or bf16 (also the output's); picks the kernel
   int32_t expected_len = 4096;    // typical visible length: tunes the split count only
@@ -64,7 +64,7 @@ void init_paged_decode_workspace(const PagedDecodeCudaPlan& plan, void* workspac
 // Runs decode attention. All pointers in `params` are device pointers. The page list arrays are
 // read on the device and must obey the contract (indices < num_blocks, visible_len >= 1); the
 // host-visible fields are validated here. One workspace serves one run at a time.
-void paged_decode_cuda(const PagedDecodeCudaPlan& plan, const DecodeParams& params,
-                       void* workspace, cudaStream_t stream);
+void paged_decode_cuda(const PagedDecodeCudaPlan& plan, const DecodeParams& params, void* workspace,
+                       cudaStream_t stream);
 
 }  // namespace pagedkv

@@ -21,11 +21,11 @@ namespace pagedkv {
 namespace {
 
 using testing::Case;
+using testing::check_case;
 using testing::DecodeProblem;
 using testing::DecodeProblemSpec;
 using testing::DeviceRun;
 using testing::Fp8Scales;
-using testing::check_case;
 
 TEST(PagedDecodeCuda, SweepDtypesHeadDimsGroupsBlockSizes) {
   REQUIRE_GPU();
@@ -203,8 +203,10 @@ TEST(PagedDecodeCuda, InvisibleSlotsHoldingNaNAreNeverRead) {
             for (AlignedBuffer* pool : {&prob.k_pool(), &prob.v_pool()})
               for (int64_t e = 0; e < row; ++e) {
                 auto* p = static_cast<uint8_t*>(pool->data()) + (int64_t(slot) * row + e) * es;
-                if (es == 1) *p = nan8;
-                else std::memcpy(p, &nan16, 2);
+                if (es == 1)
+                  *p = nan8;
+                else
+                  std::memcpy(p, &nan16, 2);
               }
           }
           DeviceRun run(prob, Fp8Scales{});

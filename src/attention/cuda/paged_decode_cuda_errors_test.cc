@@ -16,11 +16,11 @@
 namespace pagedkv {
 namespace {
 
+using testing::bf16_spec;
 using testing::DecodeProblem;
 using testing::DecodeProblemSpec;
 using testing::DeviceRun;
 using testing::Fp8Scales;
-using testing::bf16_spec;
 
 TEST(PagedDecodeCudaErrors, UnsupportedShapesAreClearErrors) {
   PagedDecodeCudaShape s;

@@ -1,5 +1,6 @@
-// Tensor-core decode kernels reading fp8 KV (bf16 or f16 q, run as f16): tile-parallel for head dims
-// 64, 128, 256 and head-parallel for 128, each with 1, 2, 4 or 8 query heads per CTA (16 kernels).
+// Tensor-core decode kernels reading fp8 KV (bf16 or f16 q, run as f16): tile-parallel for head
+// dims 64, 128, 256 and head-parallel for 128, each with 1, 2, 4 or 8 query heads per CTA (16
+// kernels).
 
 #include "attention/cuda/mma_kernel_table.cuh"
 

@@ -19,64 +19,64 @@
 namespace pagedkv {
 namespace {
 
+using testing::bf16_spec;
 using testing::DecodeProblem;
 using testing::DecodeProblemSpec;
 using testing::DeviceRun;
 using testing::Fp8Scales;
-using testing::bf16_spec;
 
 // Same logical problem, blocks scattered / contiguous / prefix shared: identical bits.
 TEST(PagedDecodeCuda, PlacementInvarianceBitForBit) {
   REQUIRE_GPU();
   for (const char* heads : {"0", "1", "2"})
-  for (DType kv : {DType::kBF16, DType::kFP8E4M3})
-    for (int splits : {1, 6}) {
-      setenv("PAGEDKV_DECODE_HEADS", heads, 1);
-      Rng rng(seed_from_env(5000 + splits));
-      SCOPED_TRACE(str_cat("seed=", rng.seed(), " kv=", dtype_name(kv), " splits=", splits));
-      DecodeProblemSpec spec;
-      spec.visible_len = {700, 513, 1, 97};
-      spec.first_offset = {3, 3, 0, 15};
-      spec.num_q_heads = 16;
-      spec.num_kv_heads = 4;
-      spec.kv_dtype = kv;
-      spec.q_dtype = DType::kBF16;
-      spec.sinks = true;
-      spec.spare_blocks = 20;
-      DecodeProblem shuffled(spec, rng);
-      // Sequence 1 starts with a copy of sequence 0's first block (same content).
-      const int32_t b0 = shuffled.indices()[shuffled.indptr()[0]];
-      const int32_t b1 = shuffled.indices()[shuffled.indptr()[1]];
-      shuffled.copy_block(b0, b1);
-      // Contiguous: relocate so the listed blocks lie in table order.
-      std::vector<int32_t> new_id(shuffled.num_blocks(), -1);
-      std::vector<bool> used(shuffled.num_blocks(), false);
-      int32_t next = 0;
-      for (int32_t id : shuffled.indices()) {
-        new_id[id] = next++;
-        used[id] = true;
-      }
-      for (int32_t i = 0; i < shuffled.num_blocks(); ++i)
-        if (!used[i]) new_id[i] = next++;
-      DecodeProblem contiguous = shuffled.relocated(new_id);
-      // Shared prefix: sequence 1 reads sequence 0's physical block instead of its copy.
-      std::vector<int32_t> perm(shuffled.num_blocks());
-      std::iota(perm.begin(), perm.end(), 0);
-      DecodeProblem shared = shuffled.relocated(perm);
-      shared.indices()[shared.indptr()[1]] = b0;
+    for (DType kv : {DType::kBF16, DType::kFP8E4M3})
+      for (int splits : {1, 6}) {
+        setenv("PAGEDKV_DECODE_HEADS", heads, 1);
+        Rng rng(seed_from_env(5000 + splits));
+        SCOPED_TRACE(str_cat("seed=", rng.seed(), " kv=", dtype_name(kv), " splits=", splits));
+        DecodeProblemSpec spec;
+        spec.visible_len = {700, 513, 1, 97};
+        spec.first_offset = {3, 3, 0, 15};
+        spec.num_q_heads = 16;
+        spec.num_kv_heads = 4;
+        spec.kv_dtype = kv;
+        spec.q_dtype = DType::kBF16;
+        spec.sinks = true;
+        spec.spare_blocks = 20;
+        DecodeProblem shuffled(spec, rng);
+        // Sequence 1 starts with a copy of sequence 0's first block (same content).
+        const int32_t b0 = shuffled.indices()[shuffled.indptr()[0]];
+        const int32_t b1 = shuffled.indices()[shuffled.indptr()[1]];
+        shuffled.copy_block(b0, b1);
+        // Contiguous: relocate so the listed blocks lie in table order.
+        std::vector<int32_t> new_id(shuffled.num_blocks(), -1);
+        std::vector<bool> used(shuffled.num_blocks(), false);
+        int32_t next = 0;
+        for (int32_t id : shuffled.indices()) {
+          new_id[id] = next++;
+          used[id] = true;
+        }
+        for (int32_t i = 0; i < shuffled.num_blocks(); ++i)
+          if (!used[i]) new_id[i] = next++;
+        DecodeProblem contiguous = shuffled.relocated(new_id);
+        // Shared prefix: sequence 1 reads sequence 0's physical block instead of its copy.
+        std::vector<int32_t> perm(shuffled.num_blocks());
+        std::iota(perm.begin(), perm.end(), 0);
+        DecodeProblem shared = shuffled.relocated(perm);
+        shared.indices()[shared.indptr()[1]] = b0;
 
-      const Fp8Scales sc;
-      DeviceRun r1(shuffled, sc), r2(contiguous, sc), r3(shared, sc);
-      r1.run(splits);
-      r2.run(splits);
-      r3.run(splits);
-      EXPECT_EQ(r1.out(), r2.out());
-      EXPECT_EQ(r1.out(), r3.out());
-      EXPECT_EQ(0, std::memcmp(r1.lse().data(), r2.lse().data(), r1.lse().size() * 4));
-      const DecodeReferenceResult ref = decode_reference_f64(r1.host_params());
-      EXPECT_LE(testing::relative_error(r1.out().data(), DType::kBF16, ref.out), 1e-2);
-      unsetenv("PAGEDKV_DECODE_HEADS");
-    }
+        const Fp8Scales sc;
+        DeviceRun r1(shuffled, sc), r2(contiguous, sc), r3(shared, sc);
+        r1.run(splits);
+        r2.run(splits);
+        r3.run(splits);
+        EXPECT_EQ(r1.out(), r2.out());
+        EXPECT_EQ(r1.out(), r3.out());
+        EXPECT_EQ(0, std::memcmp(r1.lse().data(), r2.lse().data(), r1.lse().size() * 4));
+        const DecodeReferenceResult ref = decode_reference_f64(r1.host_params());
+        EXPECT_LE(testing::relative_error(r1.out().data(), DType::kBF16, ref.out), 1e-2);
+        unsetenv("PAGEDKV_DECODE_HEADS");
+      }
 }
 
 // The merge counters reset themselves: repeated runs and CUDA-graph replays give the same bits.

@@ -12,6 +12,7 @@
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 #include <cuda_fp8.h>
+
 #include <cstdint>
 
 #include "attention/cuda/cp_async.cuh"
@@ -23,18 +24,18 @@ namespace pagedkv::cuda_detail {
 
 template <int D, KvKind KV>
 struct Cfg {
-  static constexpr int kEs = KV == KvKind::kFP8 ? 1 : 2;    // bytes per stored element
-  static constexpr int kLanesPerRow = D / 8;                  // 8, 16 or 32
-  static constexpr int kRowsPerInstr = 32 / kLanesPerRow;     // 4, 2 or 1
+  static constexpr int kEs = KV == KvKind::kFP8 ? 1 : 2;   // bytes per stored element
+  static constexpr int kLanesPerRow = D / 8;               // 8, 16 or 32
+  static constexpr int kRowsPerInstr = 32 / kLanesPerRow;  // 4, 2 or 1
   static constexpr int kRowsPerLane = 4;
   static constexpr int kTileRows = kRowsPerInstr * kRowsPerLane;  // rows per warp tile
   static constexpr int kRowBytes = D * kEs;
-  static constexpr int kChunkElems = 16 / kEs;                // elements per 16-byte copy
+  static constexpr int kChunkElems = 16 / kEs;  // elements per 16-byte copy
   static constexpr int kChunksPerRow = D / kChunkElems;
   static constexpr int kChunksPerLane = kTileRows * kChunksPerRow / 32;  // per K (and per V) tile
   static constexpr int kStageBytes = 2 * kTileRows * kRowBytes;          // K rows, then V rows
   static constexpr int kStages = kEs == 2 ? 4 : 8;
-  static constexpr int kSmemBytes = kWarps * kStages * kStageBytes;      // 64 KB
+  static constexpr int kSmemBytes = kWarps * kStages * kStageBytes;  // 64 KB
   static_assert(kTileRows * kChunksPerRow % 32 == 0, "tile must split evenly over a warp");
 };
 
@@ -46,10 +47,10 @@ __device__ __forceinline__ void load8(const uint8_t* p, float (&x)[8]) {
     const uint32_t w[2] = {raw.x, raw.y};
 #pragma unroll
     for (int i = 0; i < 2; ++i) {
-      const __half2_raw lo = __nv_cvt_fp8x2_to_halfraw2(
-          static_cast<__nv_fp8x2_storage_t>(w[i] & 0xffffu), __NV_E4M3);
-      const __half2_raw hi = __nv_cvt_fp8x2_to_halfraw2(
-          static_cast<__nv_fp8x2_storage_t>(w[i] >> 16), __NV_E4M3);
+      const __half2_raw lo =
+          __nv_cvt_fp8x2_to_halfraw2(static_cast<__nv_fp8x2_storage_t>(w[i] & 0xffffu), __NV_E4M3);
+      const __half2_raw hi =
+          __nv_cvt_fp8x2_to_halfraw2(static_cast<__nv_fp8x2_storage_t>(w[i] >> 16), __NV_E4M3);
       const float2 a = __half22float2(__half2(lo));
       const float2 b = __half22float2(__half2(hi));
       x[4 * i + 0] = a.x;
@@ -119,10 +120,9 @@ __global__ void __launch_bounds__(kThreads, GP >= 8 ? 2 : 3)
   for (int g = 0; g < GP; ++g)
 #pragma unroll
     for (int e = 0; e < 8; ++e)
-      q[g][e] = g < nheads
-                    ? qmul * load_q(a.q, a.q_kind,
-                                    (int64_t(b) * a.num_q_heads + head0 + g) * D + col + e)
-                    : 0.f;
+      q[g][e] = g < nheads ? qmul * load_q(a.q, a.q_kind,
+                                           (int64_t(b) * a.num_q_heads + head0 + g) * D + col + e)
+                           : 0.f;
 
   float m[GP], l[GP], acc[GP][8];
 #pragma unroll
@@ -159,9 +159,10 @@ __global__ void __launch_bounds__(kThreads, GP >= 8 ? 2 : 3)
       const int cc = c % C::kChunksPerRow;
       const int tok = row0 + r;
       const bool ok = tok < end;
-      const int64_t off = (int64_t(pg[j]) * a.stride_block +
-                           int64_t((first + tok) & mask) * a.stride_token + head_off +
-                           cc * C::kChunkElems) * C::kEs;
+      const int64_t off =
+          (int64_t(pg[j]) * a.stride_block + int64_t((first + tok) & mask) * a.stride_token +
+           head_off + cc * C::kChunkElems) *
+          C::kEs;
       uint8_t* dk = st + r * C::kRowBytes + cc * 16;
       cp_async16(dk, ok ? a.k + off : a.k, ok ? 16 : 0);
       cp_async16(dk + TR * C::kRowBytes, ok ? a.v + off : a.v, ok ? 16 : 0);
@@ -223,8 +224,7 @@ __global__ void __launch_bounds__(kThreads, GP >= 8 ? 2 : 3)
 #pragma unroll
       for (int r = 1; r < RL; ++r) mt = fmaxf(mt, s[r][g]);
 #pragma unroll
-      for (int off = LPR; off < 32; off *= 2)
-        mt = fmaxf(mt, __shfl_xor_sync(0xffffffffu, mt, off));
+      for (int off = LPR; off < 32; off *= 2) mt = fmaxf(mt, __shfl_xor_sync(0xffffffffu, mt, off));
       const float mn = fmaxf(m[g], mt);  // finite: row 0 of every issued tile is visible
       const float alpha = exp2f(m[g] - mn);
       m[g] = mn;
@@ -266,8 +266,8 @@ __global__ void __launch_bounds__(kThreads, GP >= 8 ? 2 : 3)
   // Merge the 4 warps through shared memory (the ring is free once every warp is done).
   __syncthreads();
   float* wacc = reinterpret_cast<float*>(smem);  // [kWarps, GP, D]
-  float* wm = wacc + kWarps * GP * D;             // [kWarps, GP]
-  float* wl = wm + kWarps * GP;                   // [kWarps, GP]
+  float* wm = wacc + kWarps * GP * D;            // [kWarps, GP]
+  float* wl = wm + kWarps * GP;                  // [kWarps, GP]
   if (lane < LPR) {
 #pragma unroll
     for (int g = 0; g < GP; ++g)

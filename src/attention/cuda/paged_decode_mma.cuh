@@ -139,8 +139,8 @@ __global__ void __launch_bounds__(kThreads, 2) paged_decode_mma_kernel(const Ker
   for (int j = 0; j < kDstBases; ++j) {
     const int r = lrow + kRowsPerPass * j;
     constexpr int CH = C::kChunksPerRow;
-    dst_base[j] = C::kFp8 ? r * C::kRowBytes + fp8_kchunk<CH>(r, lch) * 16
-                          : swz<C::kRowBytes>(r, lch);
+    dst_base[j] =
+        C::kFp8 ? r * C::kRowBytes + fp8_kchunk<CH>(r, lch) * 16 : swz<C::kRowBytes>(r, lch);
     dst_vbase[j] = C::kFp8 ? r * C::kRowBytes + fp8_vchunk<CH>(r, lch) * 16 : dst_base[j];
   }
   const uint32_t ring_s = kept_per_thread(smem_addr(ring));  // see cp_async16 (ptxas)
@@ -400,14 +400,14 @@ __global__ void __launch_bounds__(kThreads, 2) paged_decode_mma_kernel(const Ker
   l += __shfl_xor_sync(0xffffffffu, l, 2);
   if constexpr (HEADS) {
     finish_warp<D, GP, C::kFp8>(a, o, m, l, split, active, unit, kvh, b, head0, nheads,
-                       reinterpret_cast<float*>(ring));
+                                reinterpret_cast<float*>(ring));
     return;
   }
 
   __syncthreads();
   float* wacc = reinterpret_cast<float*>(smem);  // [kWarps, GP, D]
-  float* wm = wacc + kWarps * GP * D;             // [kWarps, GP]
-  float* wl = wm + kWarps * GP;                   // [kWarps, GP]
+  float* wm = wacc + kWarps * GP * D;            // [kWarps, GP]
+  float* wl = wm + kWarps * GP;                  // [kWarps, GP]
   if (qrow < GP) {
 #pragma unroll
     for (int nt = 0; nt < NT; ++nt) {

@@ -3,14 +3,13 @@
 // paged_prefill_cuda_{bf16,f16,fp8}.cu; this file finds them through their tables
 // (prefill_kernel_args.h) and holds no device code.
 
-#include "attention/cuda/paged_prefill_cuda.h"
-
 #include <algorithm>
 #include <bit>
 #include <climits>
 #include <cmath>
 #include <cstdint>
 
+#include "attention/cuda/paged_prefill_cuda.h"
 #include "attention/cuda/prefill_kernel_args.h"
 #include "core/cuda/cuda_check.h"
 #include "core/error.h"
@@ -27,12 +26,15 @@ constexpr int kMaxGroup = 16;
 
 int head_dim_index(int head_dim) {
   switch (head_dim) {
-    case 64: return 0;
-    case 128: return 1;
-    case 256: return 2;
+    case 64:
+      return 0;
+    case 128:
+      return 1;
+    case 256:
+      return 2;
     default:
-      fail(ErrorKind::kUnsupported, str_cat("paged_prefill_cuda: head_dim ", head_dim,
-                                            " is not supported (64, 128, 256)"));
+      fail(ErrorKind::kUnsupported,
+           str_cat("paged_prefill_cuda: head_dim ", head_dim, " is not supported (64, 128, 256)"));
   }
 }
 
@@ -48,24 +50,22 @@ const PrefillKernelTable& table_for(DType q, DType kv) {
 void validate_shape(const PagedPrefillCudaShape& s) {
   PKV_CHECK(s.num_kv_heads >= 1 && s.num_kv_heads <= 65535, InvalidArgument,
             "paged_prefill_cuda: num_kv_heads ", s.num_kv_heads, " out of range [1, 65535]");
-  PKV_CHECK(s.num_q_heads >= s.num_kv_heads && s.num_q_heads % s.num_kv_heads == 0,
-            InvalidArgument, "paged_prefill_cuda: num_q_heads ", s.num_q_heads,
+  PKV_CHECK(s.num_q_heads >= s.num_kv_heads && s.num_q_heads % s.num_kv_heads == 0, InvalidArgument,
+            "paged_prefill_cuda: num_q_heads ", s.num_q_heads,
             " must be a positive multiple of num_kv_heads ", s.num_kv_heads);
   const int group = s.num_q_heads / s.num_kv_heads;
   PKV_CHECK(group <= kMaxGroup, Unsupported, "paged_prefill_cuda: GQA ratio ", group, " (",
-            s.num_q_heads, " / ", s.num_kv_heads, " heads) is not supported (1..", kMaxGroup,
-            ")");
+            s.num_q_heads, " / ", s.num_kv_heads, " heads) is not supported (1..", kMaxGroup, ")");
   (void)head_dim_index(s.head_dim);
   PKV_CHECK(s.q_dtype == DType::kBF16 || s.q_dtype == DType::kF16, Unsupported,
-            "paged_prefill_cuda: q dtype ", dtype_name(s.q_dtype),
-            " is not supported (bf16, f16)");
+            "paged_prefill_cuda: q dtype ", dtype_name(s.q_dtype), " is not supported (bf16, f16)");
   PKV_CHECK(s.kv_dtype == s.q_dtype || s.kv_dtype == DType::kFP8E4M3, Unsupported,
             "paged_prefill_cuda: KV dtype ", dtype_name(s.kv_dtype), " with q dtype ",
             dtype_name(s.q_dtype), " is not supported (KV in q's dtype, or fp8_e4m3)");
   PKV_CHECK(s.num_seqs >= 1 && s.num_seqs <= 65535, InvalidArgument,
             "paged_prefill_cuda: num_seqs ", s.num_seqs, " out of range [1, 65535]");
-  PKV_CHECK(s.max_seq_rows >= 1 && int64_t(s.max_seq_rows) * group <= INT32_MAX,
-            InvalidArgument, "paged_prefill_cuda: max_seq_rows ", s.max_seq_rows,
+  PKV_CHECK(s.max_seq_rows >= 1 && int64_t(s.max_seq_rows) * group <= INT32_MAX, InvalidArgument,
+            "paged_prefill_cuda: max_seq_rows ", s.max_seq_rows,
             " must be >= 1 (and times the GQA ratio ", group, " < 2^31)");
 }
 
@@ -100,7 +100,8 @@ void paged_prefill_cuda(const PagedPrefillCudaPlan& plan, const PagedPrefillCuda
   PKV_CHECK(plan.threads == k.threads && plan.smem_bytes == size_t(k.smem) &&
                 plan.grid.y == unsigned(s.num_kv_heads) && plan.grid.z == unsigned(s.num_seqs) &&
                 plan.grid.x >= 1,
-            InvalidArgument, "paged_prefill_cuda: the plan does not come from "
+            InvalidArgument,
+            "paged_prefill_cuda: the plan does not come from "
             "plan_paged_prefill_cuda for its shape");
   const KvLayerView& kv = p.kv;
   PKV_CHECK(p.q != nullptr, InvalidArgument, "paged_prefill_cuda: q is null");
@@ -120,29 +121,30 @@ void paged_prefill_cuda(const PagedPrefillCudaPlan& plan, const PagedPrefillCuda
             InvalidArgument, "paged_prefill_cuda: bad attention rule ", p.rule.describe(),
             " (kind ", int(p.rule.kind), ", window ", p.rule.window, ", chunk ", p.rule.chunk,
             "; sliding needs window >= 1, chunked chunk >= 1)");
-  PKV_CHECK(std::isfinite(p.scale) && p.scale > 0.f, InvalidArgument,
-            "paged_prefill_cuda: scale ", p.scale, " must be finite and > 0");
+  PKV_CHECK(std::isfinite(p.scale) && p.scale > 0.f, InvalidArgument, "paged_prefill_cuda: scale ",
+            p.scale, " must be finite and > 0");
   PKV_CHECK(std::isfinite(p.softcap) && p.softcap >= 0.f, InvalidArgument,
             "paged_prefill_cuda: softcap ", p.softcap, " must be finite and >= 0 (0 = off)");
-  PKV_CHECK(kv.num_kv_heads == s.num_kv_heads && kv.head_dim == s.head_dim &&
-                kv.dtype == s.kv_dtype,
-            InvalidArgument, "paged_prefill_cuda: KV view (Hkv=", kv.num_kv_heads, " D=",
-            kv.head_dim, " ", dtype_name(kv.dtype), ") does not match the plan (Hkv=",
-            s.num_kv_heads, " D=", s.head_dim, " ", dtype_name(s.kv_dtype), ")");
-  PKV_CHECK(kv.block_size >= 1 && kv.block_size <= 256 &&
-                std::has_single_bit(unsigned(kv.block_size)),
-            InvalidArgument, "paged_prefill_cuda: block_size ", kv.block_size,
-            " must be a power of two in [1, 256]");
+  PKV_CHECK(
+      kv.num_kv_heads == s.num_kv_heads && kv.head_dim == s.head_dim && kv.dtype == s.kv_dtype,
+      InvalidArgument, "paged_prefill_cuda: KV view (Hkv=", kv.num_kv_heads, " D=", kv.head_dim,
+      " ", dtype_name(kv.dtype), ") does not match the plan (Hkv=", s.num_kv_heads,
+      " D=", s.head_dim, " ", dtype_name(s.kv_dtype), ")");
+  PKV_CHECK(
+      kv.block_size >= 1 && kv.block_size <= 256 && std::has_single_bit(unsigned(kv.block_size)),
+      InvalidArgument, "paged_prefill_cuda: block_size ", kv.block_size,
+      " must be a power of two in [1, 256]");
   PKV_CHECK(kv.num_blocks >= 1, InvalidArgument, "paged_prefill_cuda: empty pool (num_blocks ",
             kv.num_blocks, ")");
   const int64_t es = int64_t(dtype_size(kv.dtype));
   const int64_t chunk = 16 / es;  // elements per 16-byte copy: every row start must be aligned
   PKV_CHECK(kv.stride_block % chunk == 0 && kv.stride_token % chunk == 0 &&
-                kv.stride_head % chunk == 0 && kv.stride_head >= kv.head_dim &&
-                aligned16(kv.k) && aligned16(kv.v),
-            InvalidArgument, "paged_prefill_cuda: K/V pointers and strides must be 16-byte "
-            "aligned (strides ", kv.stride_block, ", ", kv.stride_token, ", ", kv.stride_head,
-            ")");
+                kv.stride_head % chunk == 0 && kv.stride_head >= kv.head_dim && aligned16(kv.k) &&
+                aligned16(kv.v),
+            InvalidArgument,
+            "paged_prefill_cuda: K/V pointers and strides must be 16-byte "
+            "aligned (strides ",
+            kv.stride_block, ", ", kv.stride_token, ", ", kv.stride_head, ")");
   // Row offsets come from unsigned 32-bit factors (one wide multiply-add each), so a block and
   // a token record must each span < 4 GiB.
   PKV_CHECK(kv.stride_block >= 0 && kv.stride_token >= 0 && kv.stride_head >= 0 &&

@@ -31,9 +31,9 @@
 // positions, invisible tiles exact no-ops), so a chunked prefill gives the same bits as a whole
 // one, and any block placement the same bits as any other.
 
-#include <cstdint>
-
 #include <cuda_runtime_api.h>
+
+#include <cstdint>
 
 #include "core/dtype.h"
 #include "kv/attention_rule.h"
@@ -42,9 +42,9 @@
 namespace pagedkv {
 
 struct PagedPrefillCudaShape {
-  int32_t num_q_heads = 0;   // Hq, a multiple of num_kv_heads
-  int32_t num_kv_heads = 0;  // Hkv
-  int32_t head_dim = 0;      // 64, 128 or 256
+  int32_t num_q_heads = 0;        // Hq, a multiple of num_kv_heads
+  int32_t num_kv_heads = 0;       // Hkv
+  int32_t head_dim = 0;           // 64, 128 or 256
   DType q_dtype = DType::kBF16;   // bf16 or f16 (also the output's)
   DType kv_dtype = DType::kBF16;  // q's dtype, or fp8 e4m3 (per-tensor scales)
   int32_t num_seqs = 0;           // S >= 1
@@ -73,7 +73,7 @@ struct PagedPrefillCudaParams {
   KvLayerView kv;                      // the layer's pool (16-byte aligned rows, blocks < 4 GiB)
   const int32_t* kv_indptr = nullptr;  // [S + 1]
   const int32_t* kv_indices = nullptr;
-  const int32_t* kv_base = nullptr;    // [S]
+  const int32_t* kv_base = nullptr;  // [S]
   AttentionRule rule;
   float scale = 0.0f;    // logit scale
   float softcap = 0.0f;  // > 0: s = softcap * tanh(s / softcap)

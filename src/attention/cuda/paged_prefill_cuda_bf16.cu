@@ -5,8 +5,7 @@
 namespace pagedkv::cuda_detail {
 
 const PrefillKernelTable& prefill_kernels_bf16() {
-  static const PrefillKernelTable table =
-      make_prefill_table<false, __nv_bfloat16, __nv_bfloat16>();
+  static const PrefillKernelTable table = make_prefill_table<false, __nv_bfloat16, __nv_bfloat16>();
   return table;
 }
 

@@ -35,6 +35,7 @@
 
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
+
 #include <cstdint>
 #include <type_traits>
 
@@ -81,9 +82,9 @@ __global__ void __launch_bounds__(128, 2) paged_prefill_mma_kernel(const Prefill
   constexpr int S = C::kStages;
   constexpr int N = C::kN;
   constexpr int RB = C::kRowBytes;
-  constexpr int NT = D / 8;       // output n-tiles (8 dims each)
-  constexpr int NS = N / 8;       // S n-tiles (8 keys each)
-  constexpr int QCH = D / 8;      // 16-byte chunks of a 16-bit row
+  constexpr int NT = D / 8;   // output n-tiles (8 dims each)
+  constexpr int NS = N / 8;   // S n-tiles (8 keys each)
+  constexpr int QCH = D / 8;  // 16-byte chunks of a 16-bit row
   static_assert(kFp8 || std::is_same_v<QT, T>, "16-bit KV runs in q's type");
   extern __shared__ __align__(128) uint8_t smem[];
 
@@ -163,8 +164,8 @@ __global__ void __launch_bounds__(128, 2) paged_prefill_mma_kernel(const Prefill
       const int key = k0 + r;
       const int bytes = key >= klo && key <= khi ? 16 : 0;
       const uint32_t slot = uint32_t(key - kvb) & uint32_t(bmask);
-      const uint64_t off = uint64_t(uint32_t(tp[r])) * a.block_bytes +
-                           uint64_t(slot) * a.token_bytes + lane_src;
+      const uint64_t off =
+          uint64_t(uint32_t(tp[r])) * a.block_bytes + uint64_t(slot) * a.token_bytes + lane_src;
       const int dst = kFp8 ? r * C::kRawRowBytes + lch * 16 : swz<RB>(r, lch);
       cp_async16(st + dst, a.k + off, bytes);
       cp_async16(st + C::kTileBytes + dst, a.v + off, bytes);
@@ -282,10 +283,9 @@ __global__ void __launch_bounds__(128, 2) paged_prefill_mma_kernel(const Prefill
     // Warp-uniform: no row of this warp sees a key of the tile -> nothing to do (bit-exact no-op).
     if (!warp_rows || k0 > wp_last || k0 + N - 1 < w_lo_min) continue;
     // Every row of the warp sees every key of the tile -> no mask.
-    const bool need_mask = !(k0 >= w_lo_max && k0 + N - 1 <= wp_first && k0 >= klo &&
-                             k0 + N - 1 <= khi);
-    const uint32_t sk_s =
-        kFp8 ? smem_addr(scratch) : smem_addr(stages + (j % S) * C::kStageBytes);
+    const bool need_mask =
+        !(k0 >= w_lo_max && k0 + N - 1 <= wp_first && k0 >= klo && k0 + N - 1 <= khi);
+    const uint32_t sk_s = kFp8 ? smem_addr(scratch) : smem_addr(stages + (j % S) * C::kStageBytes);
     const uint32_t sv_s = sk_s + (kFp8 ? C::kOpTileBytes : C::kTileBytes);
 
     // S = Q Kᵀ: rows = the warp's 16 rows, columns = the tile's N keys.
@@ -357,10 +357,9 @@ __global__ void __launch_bounds__(128, 2) paged_prefill_mma_kernel(const Prefill
     // 2t..2t+1 of the k-step; a2 / a3: keys 8 + 2t..).
 #pragma unroll
     for (int kq = 0; kq < N / 16; ++kq) {
-      const uint32_t pa[4] = {M::pack(s[2 * kq][0], s[2 * kq][1]),
-                              M::pack(s[2 * kq][2], s[2 * kq][3]),
-                              M::pack(s[2 * kq + 1][0], s[2 * kq + 1][1]),
-                              M::pack(s[2 * kq + 1][2], s[2 * kq + 1][3])};
+      const uint32_t pa[4] = {
+          M::pack(s[2 * kq][0], s[2 * kq][1]), M::pack(s[2 * kq][2], s[2 * kq][3]),
+          M::pack(s[2 * kq + 1][0], s[2 * kq + 1][1]), M::pack(s[2 * kq + 1][2], s[2 * kq + 1][3])};
 #pragma unroll
       for (int dp = 0; dp < D / 16; ++dp) {
         uint32_t vb[4];

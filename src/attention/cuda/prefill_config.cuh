@@ -27,21 +27,21 @@ struct PrefillCfg {
   static constexpr bool kFp8 = kFp8In;
   static constexpr int kWarps = 4;
   static constexpr int kThreads = 32 * kWarps;
-  static constexpr int kM = 16 * kWarps;          // packed (token, head) rows per CTA
-  static constexpr int kN = D == 256 ? 32 : 64;   // keys per tile
+  static constexpr int kM = 16 * kWarps;         // packed (token, head) rows per CTA
+  static constexpr int kN = D == 256 ? 32 : 64;  // keys per tile
   static constexpr int kStages = kFp8 ? (D == 256 ? 2 : 3) : (D == 64 ? 3 : 2);
-  static constexpr int kRowBytes = 2 * D;         // 16-bit row: Q, K/V operands, output staging
-  static constexpr int kRawRowBytes = kFp8 ? D : 2 * D;    // K/V row as stored in a stage
-  static constexpr int kRawChunks = kRawRowBytes / 16;     // 16-byte chunks per stored row
+  static constexpr int kRowBytes = 2 * D;  // 16-bit row: Q, K/V operands, output staging
+  static constexpr int kRawRowBytes = kFp8 ? D : 2 * D;  // K/V row as stored in a stage
+  static constexpr int kRawChunks = kRawRowBytes / 16;   // 16-byte chunks per stored row
   static constexpr int kRowsPerPass = kThreads / kRawChunks;
-  static constexpr int kPasses = kN / kRowsPerPass;        // chunks per thread per K (or V) tile
-  static constexpr int kTileBytes = kN * kRawRowBytes;     // one K (or V) tile as stored
-  static constexpr int kStageBytes = 2 * kTileBytes;       // K then V
-  static constexpr int kOpTileBytes = kN * kRowBytes;      // one 16-bit K (or V) operand tile
+  static constexpr int kPasses = kN / kRowsPerPass;     // chunks per thread per K (or V) tile
+  static constexpr int kTileBytes = kN * kRawRowBytes;  // one K (or V) tile as stored
+  static constexpr int kStageBytes = 2 * kTileBytes;    // K then V
+  static constexpr int kOpTileBytes = kN * kRowBytes;   // one 16-bit K (or V) operand tile
   static constexpr int kScratchBytes = kFp8 ? 2 * kOpTileBytes : 0;
   static constexpr int kQBytes = kM * kRowBytes;
-  static constexpr int kPidSlots = 2 * kStages;            // page-id ring, one slot per tile
-  static constexpr int kPidBytes = kPidSlots * kN * 4;     // page id of every key of a tile
+  static constexpr int kPidSlots = 2 * kStages;         // page-id ring, one slot per tile
+  static constexpr int kPidBytes = kPidSlots * kN * 4;  // page id of every key of a tile
   static constexpr int kScratchOff = kStages * kStageBytes;
   static constexpr int kQOff = kScratchOff + kScratchBytes;
   static constexpr int kPidOff = kQOff + kQBytes;

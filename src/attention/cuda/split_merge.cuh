@@ -26,8 +26,7 @@ __device__ __forceinline__ void load_lse(const float* lse, int active, float (&l
     lv[k] = sp < active ? __ldcg(lse + sp) : -INFINITY;
   }
 }
-__device__ __forceinline__ float slice_weights(float (&lv)[4], int active, float sink2,
-                                               float* w) {
+__device__ __forceinline__ float slice_weights(float (&lv)[4], int active, float sink2, float* w) {
   const int lane = threadIdx.x % 32;
   float mx = -INFINITY;
 #pragma unroll

@@ -1,11 +1,11 @@
 #pragma once
 // DeviceBuffer: a move-only cudaMalloc'd byte buffer (device KV storage, tests, benchmarks).
 
+#include <cuda_runtime_api.h>
+
 #include <cstddef>
 #include <utility>
 #include <vector>
-
-#include <cuda_runtime_api.h>
 
 #include "core/cuda/cuda_check.h"
 
@@ -33,12 +33,16 @@ class DeviceBuffer {
   DeviceBuffer& operator=(const DeviceBuffer&) = delete;
 
   void* data() const { return data_; }
-  template <typename T> T* as() const { return static_cast<T*>(data_); }
+  template <typename T>
+  T* as() const {
+    return static_cast<T*>(data_);
+  }
   size_t bytes() const { return bytes_; }
 
   static DeviceBuffer from_host(const void* src, size_t bytes) {
     DeviceBuffer b(bytes);
-    if (bytes) cuda_check(cudaMemcpy(b.data_, src, bytes, cudaMemcpyHostToDevice), "cudaMemcpy H2D");
+    if (bytes)
+      cuda_check(cudaMemcpy(b.data_, src, bytes, cudaMemcpyHostToDevice), "cudaMemcpy H2D");
     return b;
   }
   template <typename T>

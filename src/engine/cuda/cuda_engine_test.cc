@@ -81,10 +81,10 @@ TEST_P(CudaEngine, BusyRunWithPreemptionsMatchesEachRequestAlone) {
     same += ok ? 1 : 0;
     EXPECT_TRUE(ok) << "request " << i << " differs from its solo run";
   }
-  std::printf("[ gpu engine %s ] %d/%zu requests identical alone and busy; %lld preemptions, %lld "
-              "prefix-hit tokens\n",
-              GetParam(), same, work.size(), (long long)m.preemptions,
-              (long long)m.prefix_hit_tokens);
+  std::printf(
+      "[ gpu engine %s ] %d/%zu requests identical alone and busy; %lld preemptions, %lld "
+      "prefix-hit tokens\n",
+      GetParam(), same, work.size(), (long long)m.preemptions, (long long)m.prefix_hit_tokens);
 }
 
 TEST_P(CudaEngine, AbortGivesBlocksBack) {

@@ -1,34 +1,40 @@
 // DeviceKvStorage and the token-write / block-copy kernels (see device_kv_storage.h).
 
-#include "kv/cuda/device_kv_storage.h"
-
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 #include <cuda_fp8.h>
 
 #include "core/cuda/cuda_check.h"
 #include "core/error.h"
+#include "kv/cuda/device_kv_storage.h"
 
 namespace pagedkv {
 namespace {
 
 __device__ __forceinline__ float load_elem(const void* p, int kind, int64_t i) {
   switch (kind) {
-    case int(DType::kF16): return __half2float(static_cast<const __half*>(p)[i]);
-    case int(DType::kBF16): return __bfloat162float(static_cast<const __nv_bfloat16*>(p)[i]);
-    default: return static_cast<const float*>(p)[i];
+    case int(DType::kF16):
+      return __half2float(static_cast<const __half*>(p)[i]);
+    case int(DType::kBF16):
+      return __bfloat162float(static_cast<const __nv_bfloat16*>(p)[i]);
+    default:
+      return static_cast<const float*>(p)[i];
   }
 }
 
 __device__ __forceinline__ void store_elem(void* p, int kind, int64_t i, float x) {
   switch (kind) {
-    case int(DType::kF16): static_cast<__half*>(p)[i] = __float2half_rn(x); break;
-    case int(DType::kBF16): static_cast<__nv_bfloat16*>(p)[i] = __float2bfloat16_rn(x); break;
-    case int(DType::kFP8E4M3):
-      static_cast<__nv_fp8_storage_t*>(p)[i] =
-          __nv_cvt_float_to_fp8(x, __NV_SATFINITE, __NV_E4M3);
+    case int(DType::kF16):
+      static_cast<__half*>(p)[i] = __float2half_rn(x);
       break;
-    default: static_cast<float*>(p)[i] = x;
+    case int(DType::kBF16):
+      static_cast<__nv_bfloat16*>(p)[i] = __float2bfloat16_rn(x);
+      break;
+    case int(DType::kFP8E4M3):
+      static_cast<__nv_fp8_storage_t*>(p)[i] = __nv_cvt_float_to_fp8(x, __NV_SATFINITE, __NV_E4M3);
+      break;
+    default:
+      static_cast<float*>(p)[i] = x;
   }
 }
 
@@ -77,8 +83,8 @@ DeviceKvStorage::DeviceKvStorage(const KvGeometry& g) : KvStorage(g) {
 DeviceKvStorage::~DeviceKvStorage() = default;
 
 KvLayerView DeviceKvStorage::layer_view(int32_t layer) const {
-  PKV_CHECK(layer >= 0 && layer < geometry().num_layers, InvalidArgument,
-            "DeviceKvStorage: layer ", layer, " out of range [0, ", geometry().num_layers, ")");
+  PKV_CHECK(layer >= 0 && layer < geometry().num_layers, InvalidArgument, "DeviceKvStorage: layer ",
+            layer, " out of range [0, ", geometry().num_layers, ")");
   const KvGeometry& g = geometry();
   return make_nhd_view(k_[layer].data(), v_[layer].data(), g.dtype, g.num_blocks, g.block_size,
                        g.num_kv_heads, g.head_dim);
@@ -95,10 +101,10 @@ void DeviceKvStorage::do_write_token(int32_t layer, int32_t block, int32_t slot,
     store_from_f32(vb.data(), g.dtype, i, load_as_f32(v, src_dtype, i));
   }
   const size_t off = (size_t(block) * g.block_size + slot) * n * es;
-  cuda_check(cudaMemcpy(k_[layer].as<uint8_t>() + off, kb.data(), n * es,
-                        cudaMemcpyHostToDevice), "cudaMemcpy K");
-  cuda_check(cudaMemcpy(v_[layer].as<uint8_t>() + off, vb.data(), n * es,
-                        cudaMemcpyHostToDevice), "cudaMemcpy V");
+  cuda_check(cudaMemcpy(k_[layer].as<uint8_t>() + off, kb.data(), n * es, cudaMemcpyHostToDevice),
+             "cudaMemcpy K");
+  cuda_check(cudaMemcpy(v_[layer].as<uint8_t>() + off, vb.data(), n * es, cudaMemcpyHostToDevice),
+             "cudaMemcpy V");
 }
 
 void DeviceKvStorage::do_read_token(int32_t layer, int32_t block, int32_t slot, float* k,
@@ -108,10 +114,12 @@ void DeviceKvStorage::do_read_token(int32_t layer, int32_t block, int32_t slot, 
   const size_t es = dtype_size(g.dtype);
   std::vector<uint8_t> kb(n * es), vb(n * es);
   const size_t off = (size_t(block) * g.block_size + slot) * n * es;
-  cuda_check(cudaMemcpy(kb.data(), k_[layer].as<const uint8_t>() + off, n * es,
-                        cudaMemcpyDeviceToHost), "cudaMemcpy K");
-  cuda_check(cudaMemcpy(vb.data(), v_[layer].as<const uint8_t>() + off, n * es,
-                        cudaMemcpyDeviceToHost), "cudaMemcpy V");
+  cuda_check(
+      cudaMemcpy(kb.data(), k_[layer].as<const uint8_t>() + off, n * es, cudaMemcpyDeviceToHost),
+      "cudaMemcpy K");
+  cuda_check(
+      cudaMemcpy(vb.data(), v_[layer].as<const uint8_t>() + off, n * es, cudaMemcpyDeviceToHost),
+      "cudaMemcpy V");
   for (int64_t i = 0; i < n; ++i) {
     k[i] = load_as_f32(kb.data(), g.dtype, i);
     v[i] = load_as_f32(vb.data(), g.dtype, i);
@@ -145,8 +153,8 @@ void write_kv_tokens_cuda(const KvLayerView& pool, const void* k_new, const void
             Unsupported, "write_kv_tokens_cuda: fp8 pools take per-tensor scales > 0 only");
   write_tokens_kernel<<<num_tokens, 256, 0, stream>>>(
       const_cast<void*>(pool.k), const_cast<void*>(pool.v), int(pool.dtype), pool.stride_block,
-      pool.stride_token, pool.stride_head, pool.block_size, pool.num_kv_heads, pool.head_dim,
-      k_new, v_new, int(src_dtype), slot_mapping, fp8 ? 1.f / pool.k_scale : 1.f,
+      pool.stride_token, pool.stride_head, pool.block_size, pool.num_kv_heads, pool.head_dim, k_new,
+      v_new, int(src_dtype), slot_mapping, fp8 ? 1.f / pool.k_scale : 1.f,
       fp8 ? 1.f / pool.v_scale : 1.f);
   cuda_check(cudaGetLastError(), "write_tokens_kernel launch");
 }
@@ -154,8 +162,9 @@ void write_kv_tokens_cuda(const KvLayerView& pool, const void* k_new, const void
 void copy_kv_blocks_cuda(const KvLayerView& pool, const int32_t* pairs, int32_t num_pairs,
                          cudaStream_t stream) {
   const int64_t block_elems = int64_t(pool.block_size) * pool.num_kv_heads * pool.head_dim;
-  PKV_CHECK(pool.stride_block == block_elems && pool.stride_token ==
-                int64_t(pool.num_kv_heads) * pool.head_dim && pool.stride_head == pool.head_dim,
+  PKV_CHECK(pool.stride_block == block_elems &&
+                pool.stride_token == int64_t(pool.num_kv_heads) * pool.head_dim &&
+                pool.stride_head == pool.head_dim,
             InvalidArgument, "copy_kv_blocks_cuda: needs a dense NHD pool view");
   const int64_t bytes = block_elems * int64_t(dtype_size(pool.dtype));
   PKV_CHECK(bytes % 16 == 0, InvalidArgument, "copy_kv_blocks_cuda: block of ", bytes,

@@ -6,11 +6,11 @@
 //   copy_kv_blocks_cuda   — copy whole blocks (src -> dst pairs), for copy-on-write.
 // Layout as everywhere: per layer K and V, each [num_blocks, block_size, Hkv, D] (NHD).
 
+#include <cuda_runtime_api.h>
+
 #include <cstdint>
 #include <memory>
 #include <vector>
-
-#include <cuda_runtime_api.h>
 
 #include "core/cuda/device_buffer.h"
 #include "kv/kv_storage.h"

@@ -25,8 +25,7 @@ std::vector<uint8_t> pool_bytes(const KvLayerView& view, bool key) {
   const size_t n = size_t(view.num_blocks) * view.block_size * view.num_kv_heads * view.head_dim *
                    dtype_size(view.dtype);
   std::vector<uint8_t> out(n);
-  EXPECT_EQ(cudaMemcpy(out.data(), key ? view.k : view.v, n, cudaMemcpyDeviceToHost),
-            cudaSuccess);
+  EXPECT_EQ(cudaMemcpy(out.data(), key ? view.k : view.v, n, cudaMemcpyDeviceToHost), cudaSuccess);
   return out;
 }
 
@@ -58,12 +57,10 @@ TEST(DeviceKvStorage, MatchesHostStorage) {
     for (int layer = 0; layer < 2; ++layer) {
       const KvLayerView hv = host.layer_view(layer), dv = dev.layer_view(layer);
       const size_t n = size_t(g.num_blocks) * g.block_elems() * dtype_size(dt);
-      EXPECT_EQ(pool_bytes(dv, true),
-                std::vector<uint8_t>(static_cast<const uint8_t*>(hv.k),
-                                     static_cast<const uint8_t*>(hv.k) + n));
-      EXPECT_EQ(pool_bytes(dv, false),
-                std::vector<uint8_t>(static_cast<const uint8_t*>(hv.v),
-                                     static_cast<const uint8_t*>(hv.v) + n));
+      EXPECT_EQ(pool_bytes(dv, true), std::vector<uint8_t>(static_cast<const uint8_t*>(hv.k),
+                                                           static_cast<const uint8_t*>(hv.k) + n));
+      EXPECT_EQ(pool_bytes(dv, false), std::vector<uint8_t>(static_cast<const uint8_t*>(hv.v),
+                                                            static_cast<const uint8_t*>(hv.v) + n));
     }
     std::vector<float> k2(g.token_elems()), v2(g.token_elems()), k3(k2), v3(v2);
     dev.read_token(1, 5, 3, k2.data(), v2.data());

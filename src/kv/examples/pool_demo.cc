@@ -120,8 +120,10 @@ void run_demo(const DemoOptions& opt) {
 
 int main(int argc, char** argv) {
   pagedkv::DemoOptions opt;
-  CLI::App app{"pagedkv pool-demo: fill a small paged KV pool: shared prefix, fork, sliding "
-               "window, page lists", "pagedkv pool-demo"};
+  CLI::App app{
+      "pagedkv pool-demo: fill a small paged KV pool: shared prefix, fork, sliding "
+      "window, page lists",
+      "pagedkv pool-demo"};
   app.add_option("--block-size", opt.block_size, "tokens per block (power of two)");
   app.add_option("--num-blocks", opt.num_blocks, "blocks per layer group");
   app.add_option("--window", opt.window, "sliding window of the sliding group");

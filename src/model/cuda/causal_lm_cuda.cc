@@ -106,8 +106,7 @@ struct CausalLmCuda::Impl {
   DecodePlan& decode_plan(int32_t batch, int32_t max_visible, DType kv_dtype);
 };
 
-DecodePlan& CausalLmCuda::Impl::decode_plan(int32_t batch, int32_t max_visible,
-                                            DType kv_dtype) {
+DecodePlan& CausalLmCuda::Impl::decode_plan(int32_t batch, int32_t max_visible, DType kv_dtype) {
   int32_t bucket = 256;  // the plan's expected length only tunes the split count
   while (bucket < max_visible && bucket < (1 << 20)) bucket *= 2;
   auto it = decode_plans.find({batch, bucket});
@@ -232,7 +231,8 @@ void CausalLmCuda::Impl::moe_mlp(const cuda::DeviceMoe& m, int64_t R) {
   cuda::widen_bf16(a.y.as<bf16_t>(), a.acc.as<float>(), R * H, stream);
   cuda_check(cudaStreamSynchronize(stream), "router logits");
   // Top-k per token, largest first, ties to the lower index (as the CPU model).
-  std::vector<std::vector<std::pair<int32_t, float>>> members(static_cast<size_t>(E));  // [E][(row, score)]
+  std::vector<std::vector<std::pair<int32_t, float>>> members(
+      static_cast<size_t>(E));  // [E][(row, score)]
   std::vector<int64_t> order(static_cast<size_t>(E));
   for (int64_t r = 0; r < R; ++r) {
     const float* l = host_router.data() + r * E;
@@ -284,8 +284,8 @@ std::vector<float> CausalLmCuda::Impl::forward(KvCache& cache, const ForwardRows
   const int64_t R = rows.size(), H = c.hidden_size, V = c.vocab_size;
   a.ensure(R, c);
   meta.build_and_upload(cache, rows, tokens, stream);
-  cuda::embed_rows(weights.embed.as<bf16_t>(), meta.tokens(), float(c.embed_scale),
-                   a.x.as<float>(), R, H, stream);
+  cuda::embed_rows(weights.embed.as<bf16_t>(), meta.tokens(), float(c.embed_scale), a.x.as<float>(),
+                   R, H, stream);
   // The residual add of the previous sublayer is fused with the next norm.
   cuda::AddNormArgs n;
   n.x = a.x.as<float>();
@@ -356,8 +356,7 @@ CausalLmCuda CausalLmCuda::load(const std::string& dir, const std::string& confi
   if (is_gguf_path(dir)) {  // dequantized, then rounded to bf16 on the device
     const GgufFile file = GgufFile::open(dir);
     ModelConfig config = gguf_model_config(file);
-    cuda::DeviceWeights w =
-        cuda::load_device_weights(GgufTensors(file, config), config, progress);
+    cuda::DeviceWeights w = cuda::load_device_weights(GgufTensors(file, config), config, progress);
     return CausalLmCuda(std::move(config), std::move(w));
   }
   ModelConfig config = load_model_config(dir, config_name);
@@ -377,8 +376,8 @@ int64_t CausalLmCuda::weight_bytes() const { return impl_->weights.bytes; }
 
 KvCacheConfig CausalLmCuda::kv_cache_config(int32_t num_blocks, int32_t block_size,
                                             DType dtype) const {
-  PKV_CHECK(dtype == DType::kBF16 || dtype == DType::kFP8E4M3, Unsupported,
-            "CUDA model: KV dtype ", dtype_name(dtype), " (bf16 or fp8_e4m3)");
+  PKV_CHECK(dtype == DType::kBF16 || dtype == DType::kFP8E4M3, Unsupported, "CUDA model: KV dtype ",
+            dtype_name(dtype), " (bf16 or fp8_e4m3)");
   return kv_cache_config_for(impl_->config, num_blocks, block_size, dtype);
 }
 
@@ -398,8 +397,8 @@ void check_device_cache(const KvCache& cache) {
 
 }  // namespace
 
-std::vector<float> CausalLmCuda::prefill(KvCache& cache, SeqId seq,
-                                         std::span<const int32_t> tokens, bool all_logits) {
+std::vector<float> CausalLmCuda::prefill(KvCache& cache, SeqId seq, std::span<const int32_t> tokens,
+                                         bool all_logits) {
   check_device_cache(cache);
   return impl_->forward(cache, append_prefill_rows(impl_->config, cache, seq, tokens), tokens,
                         all_logits);

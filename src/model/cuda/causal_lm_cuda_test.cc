@@ -5,6 +5,8 @@
 // two. Also: chunked prefill reading earlier blocks in place, placement invariance bit for bit,
 // a decode batch against each sequence alone, and clear errors. Skips without a GPU.
 
+#include "model/cuda/causal_lm_cuda.h"
+
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -18,7 +20,6 @@
 #include "core/error.h"
 #include "core/random.h"
 #include "model/causal_lm.h"
-#include "model/cuda/causal_lm_cuda.h"
 #include "model/testing/hf_fixture.h"
 
 namespace pagedkv {
@@ -124,13 +125,14 @@ TEST_P(CudaHfParity, LogitsWithinBoundOfHf) {
   for (size_t i = 0; i < fx.prompts.size(); ++i) {
     KvCache cache = gpu_cache(m, 512 / v.block_size + 16, v.block_size, v.kv);
     const std::vector<float> rows = teacher_forced(m, cache, 3, fx.prompts[i], fx.generated[i]);
-    worst = std::max(worst, check_rows(rows, fx.logits[i], V, bound, str_cat("prompt ", i),
-                                       x.tie_rows[i]));
+    worst = std::max(
+        worst, check_rows(rows, fx.logits[i], V, bound, str_cat("prompt ", i), x.tie_rows[i]));
     skipped += x.tie_rows[i].size();
   }
-  std::printf("[ gpu %s kv %s bs %d ] worst relative error vs HF %.3g (bound %.3g; HF's own fp8 "
-              "K/V error %.3g; %zu routing near-tie rows skipped)\n",
-              v.family, dtype_name(v.kv), v.block_size, worst, bound, x.hf_fp8_error, skipped);
+  std::printf(
+      "[ gpu %s kv %s bs %d ] worst relative error vs HF %.3g (bound %.3g; HF's own fp8 "
+      "K/V error %.3g; %zu routing near-tie rows skipped)\n",
+      v.family, dtype_name(v.kv), v.block_size, worst, bound, x.hf_fp8_error, skipped);
 }
 
 INSTANTIATE_TEST_SUITE_P(

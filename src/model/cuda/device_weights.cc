@@ -133,8 +133,7 @@ int64_t device_bytes(const DeviceWeights& w) {
   auto lin = [](const DeviceLinear& l) { return int64_t(l.weight.bytes() + l.bias.bytes()); };
   for (const DeviceLayer& l : w.layers) {
     n += int64_t(l.attn_norm.bytes() + l.attn_out_norm.bytes() + l.mlp_norm.bytes() +
-                 l.mlp_out_norm.bytes() + l.q_norm.bytes() + l.k_norm.bytes() +
-                 l.inv_freq.bytes());
+                 l.mlp_out_norm.bytes() + l.q_norm.bytes() + l.k_norm.bytes() + l.inv_freq.bytes());
     n += lin(l.qkv) + lin(l.o) + lin(l.gate_up) + lin(l.down);
     if (l.moe)
       n += lin(l.moe->router) + int64_t(l.moe->gate_up.bytes() + l.moe->down.bytes()) +
@@ -229,7 +228,8 @@ DeviceWeights random_device_weights(const ModelConfig& c, uint64_t seed) {
   DeviceWeights w;
   w.embed = mk.matrix(c.vocab_size * s.H, c.embed_scale != 1.0 ? 1.f / float(c.embed_scale) : 1.f);
   w.final_norm = mk.vec(s.H, norm_mean, 0.1f);
-  if (!c.tie_word_embeddings) w.lm_head = mk.matrix(c.vocab_size * s.H, 1.f / std::sqrt(float(s.H)));
+  if (!c.tie_word_embeddings)
+    w.lm_head = mk.matrix(c.vocab_size * s.H, 1.f / std::sqrt(float(s.H)));
   w.layers.resize(c.num_layers);
   for (int64_t i = 0; i < c.num_layers; ++i) {
     const WeightNames& n = c.names;

@@ -28,17 +28,17 @@ struct DeviceLinear {
 };
 
 struct DeviceMoe {
-  DeviceLinear router;   // [E, H]
-  DeviceBuffer gate_up;  // bf16 [E, H, 2I] (input-major, as HF stores it)
-  DeviceBuffer down;     // bf16 [E, I, H]
+  DeviceLinear router;                       // [E, H]
+  DeviceBuffer gate_up;                      // bf16 [E, H, 2I] (input-major, as HF stores it)
+  DeviceBuffer down;                         // bf16 [E, I, H]
   DeviceLinear shared_gate_up, shared_down;  // [2I, H], [H, I]
 };
 
 struct DeviceLayer {
   DeviceBuffer attn_norm, attn_out_norm, mlp_norm, mlp_out_norm;  // f32 [H] or empty
-  DeviceLinear qkv;                // [(Hq + 2 Hkv) D, H]
-  DeviceLinear o;                  // [H, Hq D]
-  DeviceBuffer q_norm, k_norm;     // f32 [D] or empty
+  DeviceLinear qkv;                                               // [(Hq + 2 Hkv) D, H]
+  DeviceLinear o;                                                 // [H, Hq D]
+  DeviceBuffer q_norm, k_norm;                                    // f32 [D] or empty
   DeviceBuffer inv_freq;           // f32 [D / 2], empty on NoPE layers
   DeviceLinear gate_up, down;      // dense MLP: [2I, H], [H, I]
   std::unique_ptr<DeviceMoe> moe;  // MoE layers

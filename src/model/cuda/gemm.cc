@@ -50,8 +50,8 @@ void Gemm::matmul_kn(const void* x, const void* w, void* y, DType y_dtype, int64
 
 void Gemm::run(bool w_transposed, const void* x, const void* w, void* y, DType y_dtype, int64_t M,
                int64_t N, int64_t K, cudaStream_t stream) {
-  PKV_CHECK(y_dtype == DType::kBF16 || y_dtype == DType::kF32, Unsupported,
-            "Gemm: result dtype ", dtype_name(y_dtype));
+  PKV_CHECK(y_dtype == DType::kBF16 || y_dtype == DType::kF32, Unsupported, "Gemm: result dtype ",
+            dtype_name(y_dtype));
   if (M == 0) return;
   const auto key = std::make_tuple(w_transposed, int(y_dtype), M, N, K);
   auto it = plans_.find(key);

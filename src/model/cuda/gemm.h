@@ -4,13 +4,13 @@
 // decode loop does no planning. Biases are not fused here: the elementwise kernel that consumes
 // each product adds them on the way (model_kernels.h), which costs no extra pass.
 
+#include <cublasLt.h>
+#include <cuda_runtime_api.h>
+
 #include <cstdint>
 #include <map>
 #include <memory>
 #include <tuple>
-
-#include <cublasLt.h>
-#include <cuda_runtime_api.h>
 
 #include "core/cuda/device_buffer.h"
 #include "core/dtype.h"
@@ -25,8 +25,8 @@ class Gemm {
   Gemm& operator=(const Gemm&) = delete;
 
   // y [M, N] = x [M, K] · w[N, K]ᵀ: w as nn.Linear stores it (row-major [out, in]).
-  void linear(const void* x, const void* w, void* y, DType y_dtype, int64_t M, int64_t N,
-              int64_t K, cudaStream_t stream);
+  void linear(const void* x, const void* w, void* y, DType y_dtype, int64_t M, int64_t N, int64_t K,
+              cudaStream_t stream);
   // y [M, N] = x [M, K] · w[K, N]: w input-major (Llama 4's experts).
   void matmul_kn(const void* x, const void* w, void* y, DType y_dtype, int64_t M, int64_t N,
                  int64_t K, cudaStream_t stream);

@@ -1,11 +1,10 @@
-#include "model/cuda/model_kernels.h"
-
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 #include <cuda_fp8.h>
 
 #include "core/cuda/cuda_check.h"
 #include "core/error.h"
+#include "model/cuda/model_kernels.h"
 
 namespace pagedkv::cuda {
 
@@ -13,9 +12,7 @@ namespace {
 
 constexpr int kWarp = 32;
 
-__device__ __forceinline__ float bf2f(bf16_t b) {
-  return __uint_as_float(uint32_t(b) << 16);
-}
+__device__ __forceinline__ float bf2f(bf16_t b) { return __uint_as_float(uint32_t(b) << 16); }
 __device__ __forceinline__ bf16_t f2bf(float f) {
   return __bfloat16_as_ushort(__float2bfloat16_rn(f));
 }
@@ -190,8 +187,9 @@ __global__ void qkv_kernel(QkvArgs a) {
   const int64_t slot = a.slots[r];
   if (slot < 0) return;
   const KvLayerView& p = a.pool;
-  const int64_t off = (slot / p.block_size) * p.stride_block + (slot % p.block_size) * p.stride_token +
-                      int64_t(head) * p.stride_head + lane * C;
+  const int64_t off = (slot / p.block_size) * p.stride_block +
+                      (slot % p.block_size) * p.stride_token + int64_t(head) * p.stride_head +
+                      lane * C;
   void* base = const_cast<void*>(kind == 1 ? p.k : p.v);
   const float scale = kind == 1 ? p.k_scale : p.v_scale;
 #pragma unroll
@@ -315,7 +313,7 @@ void gated_activation(const bf16_t* gu, const float* gate_bias, const float* up_
                       cudaStream_t stream) {
   if (rows == 0) return;
   gated_kernel<<<stride_blocks(rows * inter), 256, 0, stream>>>(gu, gate_bias, up_bias, act, out,
-                                                               rows, inter);
+                                                                rows, inter);
   check_launch("gated_activation");
 }
 

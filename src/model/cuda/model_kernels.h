@@ -4,9 +4,9 @@
 // inputs and outputs are bf16. All pointers are device pointers; every launcher is async on
 // `stream` and checks the launch. Shapes follow the CPU twins (norms.h, rope.h, mlp.h, moe.h).
 
-#include <cstdint>
-
 #include <cuda_runtime_api.h>
+
+#include <cstdint>
 
 #include "core/dtype.h"
 #include "kv/kv_view.h"
@@ -25,9 +25,9 @@ void embed_rows(const bf16_t* table, const int32_t* tokens, float scale, float* 
 //   h = norm(x) * w  (bf16, the next GEMM's input).
 // y (bf16 or f32, [R, H]) may be null: then only h = norm(x) * w. Norms weigh by `mode`.
 struct AddNormArgs {
-  float* x = nullptr;            // [R, H] residual stream, updated in place
-  const void* y = nullptr;       // [R, H] sublayer output or null
-  DType y_dtype = DType::kBF16;  // bf16 (GEMM output) or f32 (MoE accumulation)
+  float* x = nullptr;             // [R, H] residual stream, updated in place
+  const void* y = nullptr;        // [R, H] sublayer output or null
+  DType y_dtype = DType::kBF16;   // bf16 (GEMM output) or f32 (MoE accumulation)
   const float* y_bias = nullptr;  // [H] or null
   const float* y_norm = nullptr;  // [H] or null
   const float* w = nullptr;       // [H] norm of x; null: no h output
@@ -44,10 +44,10 @@ void add_rmsnorm(const AddNormArgs& a, cudaStream_t stream);
 // then weightless norms; or temperature tuning on NoPE layers), write q (bf16 [R, Hq, D]) and
 // store k and v into the paged pool at the row's slot (block * block_size + offset; -1 skips).
 struct QkvArgs {
-  const bf16_t* qkv = nullptr;    // [R, (Hq + 2 Hkv) * D]
-  const float* bias = nullptr;    // [(Hq + 2 Hkv) * D] or null
-  const float* q_norm = nullptr;  // [D] (QkNorm::kLearnedBeforeRope)
-  const float* k_norm = nullptr;  // [D]
+  const bf16_t* qkv = nullptr;      // [R, (Hq + 2 Hkv) * D]
+  const float* bias = nullptr;      // [(Hq + 2 Hkv) * D] or null
+  const float* q_norm = nullptr;    // [D] (QkNorm::kLearnedBeforeRope)
+  const float* k_norm = nullptr;    // [D]
   const float* inv_freq = nullptr;  // [D / 2] this layer's RoPE frequencies (null: NoPE)
   const int32_t* pos = nullptr;     // [R]
   const int64_t* slots = nullptr;   // [R]

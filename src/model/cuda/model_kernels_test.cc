@@ -4,6 +4,8 @@
 // 128, 256) including what it stores into a paged pool, the gated activations against mlp.cc.
 // Skips without a GPU.
 
+#include "model/cuda/model_kernels.h"
+
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -17,7 +19,6 @@
 #include "kv/cuda/device_kv_storage.h"
 #include "model/attention_layer.h"
 #include "model/cuda/gemm.h"
-#include "model/cuda/model_kernels.h"
 #include "model/mlp.h"
 #include "model/norms.h"
 #include "model/rope.h"
@@ -87,7 +88,8 @@ TEST(CudaGemm, LinearAndInputMajorMatchF64) {
       run(y16.data(), DType::kBF16);
       std::vector<float> r32(static_cast<size_t>(M * N));
       y32.to_host(r32.data(), r32.size() * 4);
-      const double e32 = rel_error(r32, ref), e16 = rel_error(bf16_from_device(y16, r32.size()), ref);
+      const double e32 = rel_error(r32, ref),
+                   e16 = rel_error(bf16_from_device(y16, r32.size()), ref);
       EXPECT_LE(e32, 1e-5) << "M " << M << " input_major " << input_major;
       EXPECT_LE(e16, 5e-3) << "M " << M << " input_major " << input_major;
     }
@@ -141,7 +143,7 @@ struct PositionCase {
   QkNorm qk_norm;
   NormWeight mode;
   RopeStyle style;
-  bool rope;         // false: NoPE (with temperature tuning)
+  bool rope;  // false: NoPE (with temperature tuning)
   DType pool_dtype;
 };
 
@@ -152,10 +154,14 @@ TEST(CudaKernels, QkvPositionsWriteMatchesCpu) {
   const PositionCase cases[] = {
       {QkNorm::kNone, NormWeight::kPlain, RopeStyle::kRotateHalf, true, DType::kBF16},
       {QkNorm::kLearnedBeforeRope, NormWeight::kPlain, RopeStyle::kRotateHalf, true, DType::kBF16},
-      {QkNorm::kLearnedBeforeRope, NormWeight::kOnePlus, RopeStyle::kRotateHalf, true, DType::kBF16},
-      {QkNorm::kWeightlessAfterRope, NormWeight::kPlain, RopeStyle::kInterleaved, true, DType::kBF16},
-      {QkNorm::kWeightlessAfterRope, NormWeight::kPlain, RopeStyle::kInterleaved, false, DType::kBF16},
-      {QkNorm::kLearnedBeforeRope, NormWeight::kPlain, RopeStyle::kRotateHalf, true, DType::kFP8E4M3},
+      {QkNorm::kLearnedBeforeRope, NormWeight::kOnePlus, RopeStyle::kRotateHalf, true,
+       DType::kBF16},
+      {QkNorm::kWeightlessAfterRope, NormWeight::kPlain, RopeStyle::kInterleaved, true,
+       DType::kBF16},
+      {QkNorm::kWeightlessAfterRope, NormWeight::kPlain, RopeStyle::kInterleaved, false,
+       DType::kBF16},
+      {QkNorm::kLearnedBeforeRope, NormWeight::kPlain, RopeStyle::kRotateHalf, true,
+       DType::kFP8E4M3},
   };
   for (int32_t D : {64, 128, 256}) {
     for (const PositionCase& pc : cases) {
@@ -222,9 +228,12 @@ TEST(CudaKernels, QkvPositionsWriteMatchesCpu) {
       for (int32_t r = 0; r < R; ++r)
         for (int64_t i = 0; i < row; ++i) {
           const float x = qkv[r * row + i] + bias[i];
-          if (i < Hq * D) q[r * Hq * D + i] = x;
-          else if (i < (Hq + Hkv) * D) k[r * Hkv * D + i - Hq * D] = x;
-          else v[r * Hkv * D + i - (Hq + Hkv) * D] = x;
+          if (i < Hq * D)
+            q[r * Hq * D + i] = x;
+          else if (i < (Hq + Hkv) * D)
+            k[r * Hkv * D + i - Hq * D] = x;
+          else
+            v[r * Hkv * D + i - (Hq + Hkv) * D] = x;
         }
       AttentionWeights w;
       w.q_norm = qn;

@@ -5,12 +5,12 @@
 // copy. Building it asks the cache for write slots, which copies shared blocks first
 // (copy-on-write on the device), so page lists are taken after that.
 
+#include <cuda_runtime_api.h>
+
 #include <cstddef>
 #include <cstdint>
 #include <span>
 #include <vector>
-
-#include <cuda_runtime_api.h>
 
 #include "core/cuda/device_buffer.h"
 #include "kv/kv_cache.h"
@@ -29,8 +29,8 @@ class StepUpload {
   struct Group {
     const int64_t* slots = nullptr;  // [R]: block * block_size + offset of each row
     // Prefill rows (one sequence): its rows start at q_pos[0]; its held blocks from kv_base[0].
-    const int32_t* q_indptr = nullptr;  // [2] = {0, R}
-    const int32_t* q_pos = nullptr;     // [1]
+    const int32_t* q_indptr = nullptr;   // [2] = {0, R}
+    const int32_t* q_pos = nullptr;      // [1]
     const int32_t* kv_indptr = nullptr;  // [2]
     const int32_t* kv_indices = nullptr;
     const int32_t* kv_base = nullptr;  // [1]

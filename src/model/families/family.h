@@ -16,10 +16,10 @@
 namespace pagedkv {
 
 struct ModelFamily {
-  std::string_view name;                             // "llama3": ModelConfig::family
-  std::span<const std::string_view> architectures;   // config.json architectures[0]
-  std::span<const std::string_view> model_types;     // model_type, when architectures is absent
-  ModelConfig (*parse)(const HfConfig& config);      // everything but family / architecture
+  std::string_view name;                            // "llama3": ModelConfig::family
+  std::span<const std::string_view> architectures;  // config.json architectures[0]
+  std::span<const std::string_view> model_types;    // model_type, when architectures is absent
+  ModelConfig (*parse)(const HfConfig& config);     // everything but family / architecture
   // *ForConditionalGeneration containers of this family's text model (architectures and
   // model_types): parsed from their text_config, plus the top-level keys HF's container model
   // reads from its own config (e.g. Gemma 3 ties its lm_head by the top-level

@@ -14,10 +14,16 @@ namespace {
 ModelConfig parse_gemma3(const HfConfig& j) {
   // transformers' Gemma3TextConfig defaults.
   constexpr double kTheta = 1e6;
-  ModelConfig c = parse_decoder(j, {.vocab_size = 262208, .hidden_size = 2304,
-                                    .intermediate_size = 9216, .num_layers = 26,
-                                    .num_heads = 8, .num_kv_heads = 4, .head_dim = 256, .max_position_embeddings = 131072,
-                                    .rms_norm_eps = 1e-6, .rope_theta = kTheta,
+  ModelConfig c = parse_decoder(j, {.vocab_size = 262208,
+                                    .hidden_size = 2304,
+                                    .intermediate_size = 9216,
+                                    .num_layers = 26,
+                                    .num_heads = 8,
+                                    .num_kv_heads = 4,
+                                    .head_dim = 256,
+                                    .max_position_embeddings = 131072,
+                                    .rms_norm_eps = 1e-6,
+                                    .rope_theta = kTheta,
                                     .tie_word_embeddings = true,
                                     .activation = "gelu_pytorch_tanh",
                                     .activation_key = "hidden_activation"});
@@ -63,7 +69,7 @@ constexpr std::string_view kTopLevel[] = {"tie_word_embeddings"};
 
 }  // namespace
 
-extern const ModelFamily kGemma3Family{"gemma3",        kArchitectures,  kModelTypes, parse_gemma3,
-                                       kContainers,     kContainerTypes, kTopLevel};
+extern const ModelFamily kGemma3Family{"gemma3",    kArchitectures,  kModelTypes, parse_gemma3,
+                                       kContainers, kContainerTypes, kTopLevel};
 
 }  // namespace pagedkv

@@ -66,7 +66,8 @@ RopeConfig HfConfig::rope(const std::string& layer_type, double default_theta) c
 RopeConfig HfConfig::local_rope(double default_theta) const {
   if (has("rope_parameters")) {
     const json& rp = j_.at("rope_parameters");
-    if (rp.is_object() && rp.contains("sliding_attention") && rp.at("sliding_attention").is_object())
+    if (rp.is_object() && rp.contains("sliding_attention") &&
+        rp.at("sliding_attention").is_object())
       return parse_rope(&rp.at("sliding_attention"), default_theta);
   }
   return parse_rope(nullptr, get<double>("rope_local_base_freq", 10000.0));
@@ -83,9 +84,9 @@ ModelConfig parse_decoder(const HfConfig& j, const DecoderDefaults& d) {
       j.get<int64_t>("num_key_value_heads", d.num_kv_heads < 0 ? c.num_heads : d.num_kv_heads);
   PKV_CHECK(c.num_heads > 0 && c.hidden_size > 0, Corrupt,
             "config.json: num_attention_heads and hidden_size must be > 0");
-  c.head_dim = j.get<int64_t>("head_dim", d.head_dim < 0 ? c.hidden_size / c.num_heads : d.head_dim);
-  c.max_position_embeddings =
-      j.get<int64_t>("max_position_embeddings", d.max_position_embeddings);
+  c.head_dim =
+      j.get<int64_t>("head_dim", d.head_dim < 0 ? c.hidden_size / c.num_heads : d.head_dim);
+  c.max_position_embeddings = j.get<int64_t>("max_position_embeddings", d.max_position_embeddings);
   c.rms_norm_eps = j.get<double>("rms_norm_eps", d.rms_norm_eps);
   c.tie_word_embeddings = j.get<bool>("tie_word_embeddings", d.tie_word_embeddings);
   const std::string act = j.get<std::string>(d.activation_key, d.activation);

@@ -13,11 +13,18 @@ namespace {
 ModelConfig parse_llama4(const HfConfig& j) {
   // transformers' Llama4TextConfig defaults.
   constexpr double kTheta = 500000.0;
-  ModelConfig c = parse_decoder(j, {.vocab_size = 202048, .hidden_size = 5120,
-                                    .intermediate_size = 8192, .num_layers = 48,
-                                    .num_heads = 40, .num_kv_heads = 8, .head_dim = 128, .max_position_embeddings = 4096 * 32,
-                                    .rms_norm_eps = 1e-5, .rope_theta = kTheta,
-                                    .tie_word_embeddings = false, .activation = "silu"});
+  ModelConfig c = parse_decoder(j, {.vocab_size = 202048,
+                                    .hidden_size = 5120,
+                                    .intermediate_size = 8192,
+                                    .num_layers = 48,
+                                    .num_heads = 40,
+                                    .num_kv_heads = 8,
+                                    .head_dim = 128,
+                                    .max_position_embeddings = 4096 * 32,
+                                    .rms_norm_eps = 1e-5,
+                                    .rope_theta = kTheta,
+                                    .tie_word_embeddings = false,
+                                    .activation = "silu"});
   c.qkv_bias = c.o_bias = j.get<bool>("attention_bias", false);
   c.rope_style = RopeStyle::kInterleaved;
   c.names.mlp = "feed_forward";
@@ -77,7 +84,7 @@ constexpr std::string_view kContainerTypes[] = {"llama4"};
 
 }  // namespace
 
-extern const ModelFamily kLlama4Family{"llama4",    kArchitectures,  kModelTypes, parse_llama4,
-                                       kContainers, kContainerTypes};
+extern const ModelFamily kLlama4Family{"llama4",     kArchitectures, kModelTypes,
+                                       parse_llama4, kContainers,    kContainerTypes};
 
 }  // namespace pagedkv

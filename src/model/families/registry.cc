@@ -32,7 +32,8 @@ FamilyMatch find_model_family(const std::string& architecture, const std::string
   }
   std::string supported;
   for (const ModelFamily* f : kFamilies) {
-    for (std::string_view a : f->architectures) supported += str_cat(supported.empty() ? "" : ", ", a);
+    for (std::string_view a : f->architectures)
+      supported += str_cat(supported.empty() ? "" : ", ", a);
     for (std::string_view a : f->container_architectures) supported += str_cat(", ", a, " (text)");
   }
   fail(ErrorKind::kUnsupported,

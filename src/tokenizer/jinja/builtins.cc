@@ -20,7 +20,8 @@ Value attr_of(const Value& item, const Value& attribute, int line) {
   const std::string& path = attribute.as_string();
   while (pos <= path.size()) {  // "a.b" walks nested attributes
     const size_t dot = path.find('.', pos);
-    const std::string part = path.substr(pos, dot == std::string::npos ? std::string::npos : dot - pos);
+    const std::string part =
+        path.substr(pos, dot == std::string::npos ? std::string::npos : dot - pos);
     v = get_item(v, Value(part), line);
     if (dot == std::string::npos) break;
     pos = dot + 1;
@@ -56,7 +57,8 @@ bool apply_test(const std::string& name, const Value& v, const CallArgs& a, int 
   if (name == "equalto" || name == "eq" || name == "==") return equals(v, arg);
   if (name == "ne" || name == "!=") return !equals(v, arg);
   if (name == "sameas") {
-    if (v.is_none() || arg.is_none() || v.is_bool() || arg.is_bool()) return equals(v, arg) && v.type_name() == arg.type_name();
+    if (v.is_none() || arg.is_none() || v.is_bool() || arg.is_bool())
+      return equals(v, arg) && v.type_name() == arg.type_name();
     return false;
   }
   if (name == "lt" || name == "<" || name == "lessthan") return compare(v, arg) < 0;
@@ -64,14 +66,16 @@ bool apply_test(const std::string& name, const Value& v, const CallArgs& a, int 
   if (name == "gt" || name == ">" || name == "greaterthan") return compare(v, arg) > 0;
   if (name == "ge" || name == ">=") return compare(v, arg) >= 0;
   if (name == "in") {
-    if (arg.is_string()) return v.is_string() && arg.as_string().find(v.as_string()) != std::string::npos;
+    if (arg.is_string())
+      return v.is_string() && arg.as_string().find(v.as_string()) != std::string::npos;
     if (arg.is_dict()) return v.is_string() && arg.as_dict().find(v.as_string()) != nullptr;
     for (const Value& x : iterate(arg, line))
       if (equals(v, x)) return true;
     return false;
   }
   if (name == "odd" || name == "even" || name == "divisibleby") {
-    if (!v.is_int()) builtin_error(line, str_cat("test '", name, "' needs an integer, got ", v.type_name()));
+    if (!v.is_int())
+      builtin_error(line, str_cat("test '", name, "' needs an integer, got ", v.type_name()));
     if (name == "divisibleby") {
       const int64_t d = int_arg(arg, 1, "divisibleby", line);
       return d != 0 && v.as_int() % d == 0;
@@ -87,7 +91,8 @@ bool apply_test(const std::string& name, const Value& v, const CallArgs& a, int 
 
 Value apply_filter(const std::string& name, const Value& v, const CallArgs& a, int line) {
   if (name == "trim" || name == "strip") {
-    return Value(py_strip(v.is_undefined() ? std::string() : v.str(), a.get(0, "chars"), true, true));
+    return Value(
+        py_strip(v.is_undefined() ? std::string() : v.str(), a.get(0, "chars"), true, true));
   }
   if (name == "length" || name == "count") {
     if (v.is_string()) return Value(static_cast<int64_t>(chars_of(v.as_string()).size()));
@@ -101,32 +106,47 @@ Value apply_filter(const std::string& name, const Value& v, const CallArgs& a, i
     return Value(v.to_json(indent.is_int() ? static_cast<int>(indent.as_int()) : -1,
                            a.get(99, "sort_keys", Value(false)).truthy()));
   }
-  if (name == "upper" || name == "lower" || name == "title") return Value(case_map(v.str(), name[0]));
-  if (name == "capitalize") return string_method(v.str(), "capitalize", line).as_function()(const_cast<CallArgs&>(a));
+  if (name == "upper" || name == "lower" || name == "title")
+    return Value(case_map(v.str(), name[0]));
+  if (name == "capitalize")
+    return string_method(v.str(), "capitalize", line).as_function()(const_cast<CallArgs&>(a));
   if (name == "string") return Value(v.str());
   if (name == "safe" || name == "e" || name == "escape") {
     if (name == "safe") return v;
     std::string out;
     for (char c : v.str()) {
       switch (c) {
-        case '&': out += "&amp;"; break;
-        case '<': out += "&lt;"; break;
-        case '>': out += "&gt;"; break;
-        case '"': out += "&#34;"; break;
-        case '\'': out += "&#39;"; break;
-        default: out += c;
+        case '&':
+          out += "&amp;";
+          break;
+        case '<':
+          out += "&lt;";
+          break;
+        case '>':
+          out += "&gt;";
+          break;
+        case '"':
+          out += "&#34;";
+          break;
+        case '\'':
+          out += "&#39;";
+          break;
+        default:
+          out += c;
       }
     }
     return Value(out);
   }
   if (name == "default" || name == "d") {
     const bool boolean = a.get(1, "boolean", Value(false)).truthy();
-    if (v.is_undefined() || (boolean && !v.truthy())) return a.get(0, "default_value", Value(std::string()));
+    if (v.is_undefined() || (boolean && !v.truthy()))
+      return a.get(0, "default_value", Value(std::string()));
     return v;
   }
   if (name == "items") {
     if (v.is_undefined()) return Value(List{});
-    if (!v.is_dict()) builtin_error(line, str_cat("items: expected a mapping, got ", v.type_name()));
+    if (!v.is_dict())
+      builtin_error(line, str_cat("items: expected a mapping, got ", v.type_name()));
     CallArgs none;
     return dict_method(v.as_dict(), "items").as_function()(none);
   }
@@ -152,12 +172,14 @@ Value apply_filter(const std::string& name, const Value& v, const CallArgs& a, i
     const Value attribute = a.get(1, "attribute");
     std::string out;
     const List items = iterate(v, line);
-    for (size_t i = 0; i < items.size(); ++i) out += (i ? sep.str() : "") + attr_of(items[i], attribute, line).str();
+    for (size_t i = 0; i < items.size(); ++i)
+      out += (i ? sep.str() : "") + attr_of(items[i], attribute, line).str();
     return Value(out);
   }
   if (name == "replace") {
     const Value from = a.get(0, "old"), to = a.get(1, "new");
-    return Value(py_replace(v.str(), from.str(), to.str(), int_arg(a.get(2, "count"), -1, "replace", line)));
+    return Value(
+        py_replace(v.str(), from.str(), to.str(), int_arg(a.get(2, "count"), -1, "replace", line)));
   }
   if (name == "int") {
     if (v.is_int()) return v;
@@ -189,7 +211,10 @@ Value apply_filter(const std::string& name, const Value& v, const CallArgs& a, i
   }
   if (name == "indent") {
     const Value width = a.get(0, "width", Value(int64_t{4}));
-    const std::string pad = width.is_string() ? width.as_string() : std::string(static_cast<size_t>(int_arg(width, 4, "indent", line)), ' ');
+    const std::string pad =
+        width.is_string()
+            ? width.as_string()
+            : std::string(static_cast<size_t>(int_arg(width, 4, "indent", line)), ' ');
     const bool first = a.get(1, "first", Value(false)).truthy();
     const bool blank = a.get(2, "blank", Value(false)).truthy();
     const List lines = py_split(v.str(), Value("\n"), -1);
@@ -248,7 +273,8 @@ Value apply_filter(const std::string& name, const Value& v, const CallArgs& a, i
     Value total = a.get(1, "start", Value(int64_t{0}));
     for (const Value& item : iterate(v, line)) {
       const Value x = attr_of(item, a.get(0, "attribute"), line);
-      total = total.is_int() && x.is_int() ? Value(total.as_int() + x.as_int()) : Value(total.as_number() + x.as_number());
+      total = total.is_int() && x.is_int() ? Value(total.as_int() + x.as_int())
+                                           : Value(total.as_number() + x.as_number());
     }
     return total;
   }
@@ -268,7 +294,8 @@ Value apply_filter(const std::string& name, const Value& v, const CallArgs& a, i
   if (name == "dictsort") {
     if (!v.is_dict()) builtin_error(line, "dictsort: expected a mapping");
     auto kv = v.as_dict().items;
-    std::stable_sort(kv.begin(), kv.end(), [](const auto& x, const auto& y) { return x.first < y.first; });
+    std::stable_sort(kv.begin(), kv.end(),
+                     [](const auto& x, const auto& y) { return x.first < y.first; });
     List out;
     for (auto& [k, x] : kv) out.push_back(Value(List{Value(k), x}));
     return Value(std::move(out));
@@ -280,44 +307,47 @@ Value apply_filter(const std::string& name, const Value& v, const CallArgs& a, i
 Dict builtin_globals() {
   Dict g;
   g.set("range", Value::function([](CallArgs& a) {
-    int64_t start = 0, stop, step = 1;
-    if (a.positional.size() == 1) {
-      stop = int_arg(a.positional[0], 0, "range", 0);
-    } else {
-      start = int_arg(a.get(0, "start"), 0, "range", 0);
-      stop = int_arg(a.get(1, "stop"), 0, "range", 0);
-      step = int_arg(a.get(2, "step"), 1, "range", 0);
-    }
-    if (step == 0) fail(ErrorKind::kInvalidArgument, "chat template: range() step must not be zero");
-    List out;
-    for (int64_t i = start; step > 0 ? i < stop : i > stop; i += step) {
-      out.push_back(Value(i));
-      if (out.size() > 1000000) fail(ErrorKind::kInvalidArgument, "chat template: range() too long");
-    }
-    return Value(std::move(out));
-  }));
+          int64_t start = 0, stop, step = 1;
+          if (a.positional.size() == 1) {
+            stop = int_arg(a.positional[0], 0, "range", 0);
+          } else {
+            start = int_arg(a.get(0, "start"), 0, "range", 0);
+            stop = int_arg(a.get(1, "stop"), 0, "range", 0);
+            step = int_arg(a.get(2, "step"), 1, "range", 0);
+          }
+          if (step == 0)
+            fail(ErrorKind::kInvalidArgument, "chat template: range() step must not be zero");
+          List out;
+          for (int64_t i = start; step > 0 ? i < stop : i > stop; i += step) {
+            out.push_back(Value(i));
+            if (out.size() > 1000000)
+              fail(ErrorKind::kInvalidArgument, "chat template: range() too long");
+          }
+          return Value(std::move(out));
+        }));
   g.set("namespace", Value::function([](CallArgs& a) {
-    auto ns = std::make_shared<Namespace>();
-    if (!a.positional.empty() && a.positional[0].is_dict()) ns->attrs = a.positional[0].as_dict();
-    for (const auto& [k, v] : a.keyword) ns->attrs.set(k, v);
-    return Value(ns);
-  }));
+          auto ns = std::make_shared<Namespace>();
+          if (!a.positional.empty() && a.positional[0].is_dict())
+            ns->attrs = a.positional[0].as_dict();
+          for (const auto& [k, v] : a.keyword) ns->attrs.set(k, v);
+          return Value(ns);
+        }));
   g.set("dict", Value::function([](CallArgs& a) {
-    Dict d;
-    for (const auto& [k, v] : a.keyword) d.set(k, v);
-    return Value(std::move(d));
-  }));
+          Dict d;
+          for (const auto& [k, v] : a.keyword) d.set(k, v);
+          return Value(std::move(d));
+        }));
   g.set("raise_exception", Value::function([](CallArgs& a) -> Value {
-    fail(ErrorKind::kInvalidArgument, "chat template raised: " + a.get(0, "message").str());
-  }));
+          fail(ErrorKind::kInvalidArgument, "chat template raised: " + a.get(0, "message").str());
+        }));
   g.set("strftime_now", Value::function([](CallArgs& a) {
-    const std::time_t now = std::time(nullptr);
-    std::tm tm{};
-    localtime_r(&now, &tm);
-    char buf[256];
-    const size_t n = std::strftime(buf, sizeof(buf), a.get(0, "format").str().c_str(), &tm);
-    return Value(std::string(buf, n));
-  }));
+          const std::time_t now = std::time(nullptr);
+          std::tm tm{};
+          localtime_r(&now, &tm);
+          char buf[256];
+          const size_t n = std::strftime(buf, sizeof(buf), a.get(0, "format").str().c_str(), &tm);
+          return Value(std::string(buf, n));
+        }));
   return g;
 }
 

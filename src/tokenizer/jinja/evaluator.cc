@@ -60,28 +60,35 @@ Evaluator::Flow Evaluator::exec(const Body& body, std::string& out) {
 
 Evaluator::Flow Evaluator::exec(const Stmt& s, std::string& out) {
   switch (s.kind) {
-    case Stmt::kText: out += s.text; break;
-    case Stmt::kOutput: out += eval(*s.expr).str(); break;
+    case Stmt::kText:
+      out += s.text;
+      break;
+    case Stmt::kOutput:
+      out += eval(*s.expr).str();
+      break;
     case Stmt::kIf:
       for (const auto& [cond, body] : s.branches) {
         if (eval(*cond).truthy()) return exec(body, out);
       }
       return exec(s.else_body, out);
-    case Stmt::kFor: exec_for(s, out); break;
+    case Stmt::kFor:
+      exec_for(s, out);
+      break;
     case Stmt::kSet: {
       Value v = eval(*s.expr);
       if (!s.attr.empty()) {
         Value ns = lookup(s.targets[0]);
         if (!ns.is_namespace()) {
-          eval_error(s.line, str_cat("cannot set attribute '", s.attr, "' of ", ns.type_name(), " '",
-                                     s.targets[0], "' (only namespace() objects)"));
+          eval_error(s.line, str_cat("cannot set attribute '", s.attr, "' of ", ns.type_name(),
+                                     " '", s.targets[0], "' (only namespace() objects)"));
         }
         ns.as_namespace().attrs.set(s.attr, std::move(v));
       } else if (s.targets.size() == 1) {
         assign(s.targets[0], std::move(v));
       } else {
         if (!v.is_list() || v.as_list().size() != s.targets.size()) {
-          eval_error(s.line, str_cat("cannot unpack ", v.type_name(), " into ", s.targets.size(), " names"));
+          eval_error(s.line, str_cat("cannot unpack ", v.type_name(), " into ", s.targets.size(),
+                                     " names"));
         }
         for (size_t i = 0; i < s.targets.size(); ++i) assign(s.targets[i], v.as_list()[i]);
       }
@@ -93,10 +100,15 @@ Evaluator::Flow Evaluator::exec(const Stmt& s, std::string& out) {
       assign(s.targets[0], Value(std::move(text)));
       break;
     }
-    case Stmt::kBreak: return Flow::kBreak;
-    case Stmt::kContinue: return Flow::kContinue;
-    case Stmt::kScope: return exec(s.body, out);
-    case Stmt::kMacro: assign(s.text, make_macro(s)); break;
+    case Stmt::kBreak:
+      return Flow::kBreak;
+    case Stmt::kContinue:
+      return Flow::kContinue;
+    case Stmt::kScope:
+      return exec(s.body, out);
+    case Stmt::kMacro:
+      assign(s.text, make_macro(s));
+      break;
   }
   return Flow::kNormal;
 }
@@ -143,9 +155,10 @@ void Evaluator::exec_for(const Stmt& s, std::string& out) {
     if (i > 0) loop.set("previtem", items[static_cast<size_t>(i - 1)]);
     if (i + 1 < n) loop.set("nextitem", items[static_cast<size_t>(i + 1)]);
     loop.set("cycle", Value::function([i](CallArgs& a) {
-      if (a.positional.empty()) fail(ErrorKind::kInvalidArgument, "chat template: loop.cycle() needs arguments");
-      return a.positional[static_cast<size_t>(i) % a.positional.size()];
-    }));
+               if (a.positional.empty())
+                 fail(ErrorKind::kInvalidArgument, "chat template: loop.cycle() needs arguments");
+               return a.positional[static_cast<size_t>(i) % a.positional.size()];
+             }));
     assign("loop", Value(std::move(loop)));
     const Flow f = exec(s.body, out);
     scopes_.pop_back();
@@ -178,12 +191,15 @@ Value Evaluator::make_macro(const Stmt& s) {
 Value Evaluator::call(const Expr& e) {
   CallArgs args;
   const Expr& callee = *e.args[0];
-  args.callee = callee.kind == Expr::kName ? callee.name : callee.kind == Expr::kGetAttr ? callee.name : "function";
+  args.callee = callee.kind == Expr::kName      ? callee.name
+                : callee.kind == Expr::kGetAttr ? callee.name
+                                                : "function";
   for (size_t i = 1; i < e.args.size(); ++i) args.positional.push_back(eval(*e.args[i]));
   for (const auto& [k, v] : e.kwargs) args.keyword.emplace_back(k, eval(*v));
   const Value f = eval(callee);
   if (f.is_undefined()) eval_error(e.line, str_cat("'", f.undefined_name(), "' is undefined"));
-  if (!f.is_callable()) eval_error(e.line, str_cat("'", args.callee, "' (", f.type_name(), ") is not callable"));
+  if (!f.is_callable())
+    eval_error(e.line, str_cat("'", args.callee, "' (", f.type_name(), ") is not callable"));
   return f.as_function()(args);
 }
 
@@ -218,7 +234,8 @@ Value Evaluator::binary(const Expr& e) {
   }
   if (op == "<" || op == "<=" || op == ">" || op == ">=") {
     if (l.is_undefined() || r.is_undefined()) {
-      eval_error(e.line, str_cat("'", l.is_undefined() ? l.undefined_name() : r.undefined_name(), "' is undefined"));
+      eval_error(e.line, str_cat("'", l.is_undefined() ? l.undefined_name() : r.undefined_name(),
+                                 "' is undefined"));
     }
     const int c = compare(l, r);
     return Value(op == "<" ? c < 0 : op == "<=" ? c <= 0 : op == ">" ? c > 0 : c >= 0);
@@ -226,9 +243,11 @@ Value Evaluator::binary(const Expr& e) {
   // Arithmetic.
   auto type_error = [&]() -> Value {
     if (l.is_undefined() || r.is_undefined()) {
-      eval_error(e.line, str_cat("'", l.is_undefined() ? l.undefined_name() : r.undefined_name(), "' is undefined"));
+      eval_error(e.line, str_cat("'", l.is_undefined() ? l.undefined_name() : r.undefined_name(),
+                                 "' is undefined"));
     }
-    eval_error(e.line, str_cat("unsupported operand types for ", op, ": ", l.type_name(), " and ", r.type_name()));
+    eval_error(e.line, str_cat("unsupported operand types for ", op, ": ", l.type_name(), " and ",
+                               r.type_name()));
   };
   const bool nums = (l.is_number() || l.is_bool()) && (r.is_number() || r.is_bool());
   const bool ints = (l.is_int() || l.is_bool()) && (r.is_int() || r.is_bool());
@@ -257,7 +276,8 @@ Value Evaluator::binary(const Expr& e) {
     return type_error();
   }
   if (!nums) return type_error();
-  if ((op == "/" || op == "//" || op == "%") && r.as_number() == 0) eval_error(e.line, "division by zero");
+  if ((op == "/" || op == "//" || op == "%") && r.as_number() == 0)
+    eval_error(e.line, "division by zero");
   if (op == "/") return Value(l.as_number() / r.as_number());
   if (op == "//") {
     if (ints) return Value(floor_div(as_i(l), as_i(r)));
@@ -281,8 +301,10 @@ Value Evaluator::binary(const Expr& e) {
 
 Value Evaluator::eval(const Expr& e) {
   switch (e.kind) {
-    case Expr::kLiteral: return e.literal;
-    case Expr::kName: return lookup(e.name);
+    case Expr::kLiteral:
+      return e.literal;
+    case Expr::kName:
+      return lookup(e.name);
     case Expr::kList:
     case Expr::kTuple: {
       List l;
@@ -298,13 +320,16 @@ Value Evaluator::eval(const Expr& e) {
       }
       return Value(std::move(d));
     }
-    case Expr::kGetAttr: return get_attr(eval(*e.args[0]), e.name, e.line);
-    case Expr::kGetItem: return get_item(eval(*e.args[0]), eval(*e.args[1]), e.line);
+    case Expr::kGetAttr:
+      return get_attr(eval(*e.args[0]), e.name, e.line);
+    case Expr::kGetItem:
+      return get_item(eval(*e.args[0]), eval(*e.args[1]), e.line);
     case Expr::kSlice: {
       auto part = [&](size_t i) { return e.args[i] ? eval(*e.args[i]) : Value(None{}); };
       return slice(eval(*e.args[0]), part(1), part(2), part(3), e.line);
     }
-    case Expr::kCall: return call(e);
+    case Expr::kCall:
+      return call(e);
     case Expr::kFilter:
     case Expr::kTest: {
       CallArgs args;
@@ -322,7 +347,8 @@ Value Evaluator::eval(const Expr& e) {
       if (v.is_number()) return Value(e.name == "-" ? -v.as_number() : v.as_number());
       eval_error(e.line, str_cat("bad operand type for unary ", e.name, ": ", v.type_name()));
     }
-    case Expr::kBinary: return binary(e);
+    case Expr::kBinary:
+      return binary(e);
     case Expr::kCond:
       if (eval(*e.args[1]).truthy()) return eval(*e.args[0]);
       return e.args[2] ? eval(*e.args[2]) : Value(Undefined{"(else branch)"});

@@ -62,8 +62,10 @@ std::vector<Chunk> split_chunks(std::string_view src) {
     const char kind = src[open + 1];
     tag.kind = kind == '{' ? Chunk::kVar : kind == '%' ? Chunk::kBlock : Chunk::kComment;
     size_t i = open + 2;
-    if (i < src.size() && src[i] == '-') tag.strip_before = true, ++i;
-    else if (i < src.size() && src[i] == '+') tag.keep_before = true, ++i;
+    if (i < src.size() && src[i] == '-')
+      tag.strip_before = true, ++i;
+    else if (i < src.size() && src[i] == '+')
+      tag.keep_before = true, ++i;
     tag.begin = i;
     const char close = kind == '{' ? '}' : kind == '%' ? '%' : '#';
     size_t end = std::string_view::npos;
@@ -84,22 +86,28 @@ std::vector<Chunk> split_chunks(std::string_view src) {
       if ((c == '}' || c == ']' || c == ')') && depth > 0) --depth;
     }
     if (end == std::string_view::npos) {
-      lex_error(src, open, tag.kind == Chunk::kComment ? "unterminated comment" : "unterminated tag");
+      lex_error(src, open,
+                tag.kind == Chunk::kComment ? "unterminated comment" : "unterminated tag");
     }
     tag.end = end;
-    if (end > tag.begin && src[end - 1] == '-') tag.strip_after = true, tag.end = end - 1;
-    else if (end > tag.begin && src[end - 1] == '+') tag.keep_after = true, tag.end = end - 1;
+    if (end > tag.begin && src[end - 1] == '-')
+      tag.strip_after = true, tag.end = end - 1;
+    else if (end > tag.begin && src[end - 1] == '+')
+      tag.keep_after = true, tag.end = end - 1;
     chunks.push_back(tag);
     pos = end + 2;
   }
   return chunks;
 }
 
-bool is_space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f'; }
+bool is_space(char c) {
+  return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f';
+}
 
 void lex_expression(std::string_view src, const Chunk& tag, std::vector<Token>& out) {
-  static const char* kOps[] = {"**", "//", "==", "!=", "<=", ">=", "+", "-", "*", "/", "%", "<",
-                               ">", "=", "(", ")", "[", "]", "{", "}", ".", ",", ":", "|", "~"};
+  static const char* kOps[] = {"**", "//", "==", "!=", "<=", ">=", "+", "-", "*",
+                               "/",  "%",  "<",  ">",  "=",  "(",  ")", "[", "]",
+                               "{",  "}",  ".",  ",",  ":",  "|",  "~"};
   size_t i = tag.begin;
   while (i < tag.end) {
     const char c = src[i];
@@ -110,15 +118,18 @@ void lex_expression(std::string_view src, const Chunk& tag, std::vector<Token>& 
     Token t{Token::kOp, "", 0, 0, line_at(src, i)};
     if (std::isalpha(static_cast<unsigned char>(c)) || c == '_') {
       size_t j = i;
-      while (j < tag.end && (std::isalnum(static_cast<unsigned char>(src[j])) || src[j] == '_')) ++j;
+      while (j < tag.end && (std::isalnum(static_cast<unsigned char>(src[j])) || src[j] == '_'))
+        ++j;
       t.kind = Token::kName;
       t.text = std::string(src.substr(i, j - i));
       i = j;
     } else if (std::isdigit(static_cast<unsigned char>(c))) {
       size_t j = i;
       bool is_float = false;
-      while (j < tag.end && (std::isdigit(static_cast<unsigned char>(src[j])) || src[j] == '_')) ++j;
-      if (j + 1 < tag.end && src[j] == '.' && std::isdigit(static_cast<unsigned char>(src[j + 1]))) {
+      while (j < tag.end && (std::isdigit(static_cast<unsigned char>(src[j])) || src[j] == '_'))
+        ++j;
+      if (j + 1 < tag.end && src[j] == '.' &&
+          std::isdigit(static_cast<unsigned char>(src[j + 1]))) {
         is_float = true;
         ++j;
         while (j < tag.end && std::isdigit(static_cast<unsigned char>(src[j]))) ++j;
@@ -152,13 +163,28 @@ void lex_expression(std::string_view src, const Chunk& tag, std::vector<Token>& 
         }
         const char e = src[++k];
         switch (e) {
-          case 'n': t.text += '\n'; break;
-          case 't': t.text += '\t'; break;
-          case 'r': t.text += '\r'; break;
-          case '\\': t.text += '\\'; break;
-          case '\'': t.text += '\''; break;
-          case '"': t.text += '"'; break;
-          default: t.text += '\\'; t.text += e; break;  // Python keeps unknown escapes
+          case 'n':
+            t.text += '\n';
+            break;
+          case 't':
+            t.text += '\t';
+            break;
+          case 'r':
+            t.text += '\r';
+            break;
+          case '\\':
+            t.text += '\\';
+            break;
+          case '\'':
+            t.text += '\'';
+            break;
+          case '"':
+            t.text += '"';
+            break;
+          default:
+            t.text += '\\';
+            t.text += e;
+            break;  // Python keeps unknown escapes
         }
       }
       i = j;
@@ -210,14 +236,18 @@ std::vector<Token> tokenize(std::string_view src) {
     const Chunk& c = chunks[k];
     switch (c.kind) {
       case Chunk::kText:
-        if (!texts[k].empty()) out.push_back({Token::kText, std::move(texts[k]), 0, 0, line_at(src, c.begin)});
+        if (!texts[k].empty())
+          out.push_back({Token::kText, std::move(texts[k]), 0, 0, line_at(src, c.begin)});
         break;
-      case Chunk::kComment: break;
+      case Chunk::kComment:
+        break;
       case Chunk::kVar:
       case Chunk::kBlock:
-        out.push_back({c.kind == Chunk::kVar ? Token::kVarBegin : Token::kBlockBegin, "", 0, 0, c.line});
+        out.push_back(
+            {c.kind == Chunk::kVar ? Token::kVarBegin : Token::kBlockBegin, "", 0, 0, c.line});
         lex_expression(src, c, out);
-        out.push_back({c.kind == Chunk::kVar ? Token::kVarEnd : Token::kBlockEnd, "", 0, 0, c.line});
+        out.push_back(
+            {c.kind == Chunk::kVar ? Token::kVarEnd : Token::kBlockEnd, "", 0, 0, c.line});
         break;
     }
   }

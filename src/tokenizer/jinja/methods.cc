@@ -21,8 +21,8 @@ namespace detail {
 // Python's str.isspace() characters.
 bool py_space(char32_t c) {
   return (c >= 0x09 && c <= 0x0D) || (c >= 0x1C && c <= 0x20) || c == 0x85 || c == 0xA0 ||
-         c == 0x1680 || (c >= 0x2000 && c <= 0x200A) || c == 0x2028 || c == 0x2029 ||
-         c == 0x202F || c == 0x205F || c == 0x3000;
+         c == 0x1680 || (c >= 0x2000 && c <= 0x200A) || c == 0x2028 || c == 0x2029 || c == 0x202F ||
+         c == 0x205F || c == 0x3000;
 }
 
 std::string py_strip(const std::string& s, const Value& chars, bool left, bool right) {
@@ -36,8 +36,10 @@ std::string py_strip(const std::string& s, const Value& chars, bool left, bool r
     return py_space(utf8::next(c, i));
   };
   size_t b = 0, e = cs.size();
-  if (left) while (b < e && strip_it(cs[b])) ++b;
-  if (right) while (e > b && strip_it(cs[e - 1])) --e;
+  if (left)
+    while (b < e && strip_it(cs[b])) ++b;
+  if (right)
+    while (e > b && strip_it(cs[e - 1])) --e;
   std::string out;
   for (size_t i = b; i < e; ++i) out += cs[i];
   return out;
@@ -45,9 +47,12 @@ std::string py_strip(const std::string& s, const Value& chars, bool left, bool r
 
 std::string case_map(const std::string& s, char how) {
   icu::UnicodeString u = icu::UnicodeString::fromUTF8(s);
-  if (how == 'u') u.toUpper(icu::Locale::getRoot());
-  else if (how == 'l') u.toLower(icu::Locale::getRoot());
-  else u.toTitle(nullptr, icu::Locale::getRoot());
+  if (how == 'u')
+    u.toUpper(icu::Locale::getRoot());
+  else if (how == 'l')
+    u.toLower(icu::Locale::getRoot());
+  else
+    u.toTitle(nullptr, icu::Locale::getRoot());
   std::string out;
   u.toUTF8String(out);
   return out;
@@ -87,7 +92,8 @@ List py_split(const std::string& s, const Value& sep, int64_t maxsplit) {
   size_t pos = 0;
   while (true) {
     const size_t hit = s.find(d, pos);
-    if (hit == std::string::npos || (maxsplit >= 0 && static_cast<int64_t>(out.size()) == maxsplit)) {
+    if (hit == std::string::npos ||
+        (maxsplit >= 0 && static_cast<int64_t>(out.size()) == maxsplit)) {
       out.push_back(Value(s.substr(pos)));
       return out;
     }
@@ -157,7 +163,8 @@ Value string_method(const std::string& s, const std::string& name, int line) {
     return bound([s, line](CallArgs& a) {
       const Value from = a.get(0, "old"), to = a.get(1, "new");
       if (!from.is_string() || !to.is_string()) builtin_error(line, "replace: expected strings");
-      return Value(py_replace(s, from.as_string(), to.as_string(), int_arg(a.get(2, "count"), -1, "replace", line)));
+      return Value(py_replace(s, from.as_string(), to.as_string(),
+                              int_arg(a.get(2, "count"), -1, "replace", line)));
     });
   }
   if (name == "upper" || name == "lower" || name == "title") {
@@ -180,11 +187,15 @@ Value string_method(const std::string& s, const std::string& name, int line) {
       if (!sub.is_string()) builtin_error(line, "find/count: expected a string");
       if (find) {
         const size_t pos = s.find(sub.as_string());
-        return Value(pos == std::string::npos ? int64_t{-1} : static_cast<int64_t>(chars_of(s.substr(0, pos)).size()));
+        return Value(pos == std::string::npos
+                         ? int64_t{-1}
+                         : static_cast<int64_t>(chars_of(s.substr(0, pos)).size()));
       }
       int64_t n = 0;
       if (sub.as_string().empty()) return Value(static_cast<int64_t>(chars_of(s).size()) + 1);
-      for (size_t p = s.find(sub.as_string()); p != std::string::npos; p = s.find(sub.as_string(), p + sub.as_string().size())) ++n;
+      for (size_t p = s.find(sub.as_string()); p != std::string::npos;
+           p = s.find(sub.as_string(), p + sub.as_string().size()))
+        ++n;
       return Value(n);
     });
   }
@@ -256,7 +267,8 @@ List iterate(const Value& v, int line) {
 }
 
 Value get_attr(const Value& obj, const std::string& name, int line) {
-  if (obj.is_undefined()) builtin_error(line, str_cat("'", obj.undefined_name(), "' is undefined (reading .", name, ")"));
+  if (obj.is_undefined())
+    builtin_error(line, str_cat("'", obj.undefined_name(), "' is undefined (reading .", name, ")"));
   if (obj.is_none()) builtin_error(line, str_cat("'None' has no attribute '", name, "'"));
   if (obj.is_dict()) {
     Value m = dict_method(obj.as_dict(), name);
@@ -273,7 +285,9 @@ Value get_attr(const Value& obj, const std::string& name, int line) {
 }
 
 Value get_item(const Value& obj, const Value& key, int line) {
-  if (obj.is_undefined()) builtin_error(line, str_cat("'", obj.undefined_name(), "' is undefined (reading [", key.repr(), "])"));
+  if (obj.is_undefined())
+    builtin_error(
+        line, str_cat("'", obj.undefined_name(), "' is undefined (reading [", key.repr(), "])"));
   if (obj.is_none()) builtin_error(line, str_cat("'None' is not subscriptable"));
   if ((obj.is_list() || obj.is_string()) && (key.is_int() || key.is_bool())) {
     const int64_t k = key.is_bool() ? key.as_bool() : key.as_int();

@@ -49,22 +49,31 @@ class Parser {
     if (!accept_op(op)) error(str_cat("expected '", op, "', got '", describe(peek()), "'"));
   }
   std::string expect_name() {
-    if (peek().kind != Token::kName) error(str_cat("expected a name, got '", describe(peek()), "'"));
+    if (peek().kind != Token::kName)
+      error(str_cat("expected a name, got '", describe(peek()), "'"));
     return next().text;
   }
   void expect_block_end() {
-    if (peek().kind != Token::kBlockEnd) error(str_cat("expected '%}', got '", describe(peek()), "'"));
+    if (peek().kind != Token::kBlockEnd)
+      error(str_cat("expected '%}', got '", describe(peek()), "'"));
     ++pos_;
   }
   static std::string describe(const Token& t) {
     switch (t.kind) {
-      case Token::kBlockEnd: return "%}";
-      case Token::kVarEnd: return "}}";
-      case Token::kEof: return "end of template";
-      case Token::kString: return "'" + t.text + "'";
-      case Token::kInt: return std::to_string(t.int_value);
-      case Token::kFloat: return format_float(t.float_value);
-      default: return t.text;
+      case Token::kBlockEnd:
+        return "%}";
+      case Token::kVarEnd:
+        return "}}";
+      case Token::kEof:
+        return "end of template";
+      case Token::kString:
+        return "'" + t.text + "'";
+      case Token::kInt:
+        return std::to_string(t.int_value);
+      case Token::kFloat:
+        return format_float(t.float_value);
+      default:
+        return t.text;
     }
   }
   ExprPtr make(Expr::Kind kind, int line) {
@@ -98,7 +107,8 @@ class Parser {
         s->kind = Stmt::kOutput;
         s->line = tok.line;
         s->expr = parse_tuple_or_expr();
-        if (peek().kind != Token::kVarEnd) error(str_cat("expected '}}', got '", describe(peek()), "'"));
+        if (peek().kind != Token::kVarEnd)
+          error(str_cat("expected '}}', got '", describe(peek()), "'"));
         ++pos_;
         body.push_back(std::move(s));
       } else if (tok.kind == Token::kBlockBegin) {
@@ -344,9 +354,12 @@ class Parser {
     if (tok.kind == Token::kName) {
       ++pos_;
       auto e = make(Expr::kLiteral, line);
-      if (tok.text == "true" || tok.text == "True") e->literal = Value(true);
-      else if (tok.text == "false" || tok.text == "False") e->literal = Value(false);
-      else if (tok.text == "none" || tok.text == "None") e->literal = Value(None{});
+      if (tok.text == "true" || tok.text == "True")
+        e->literal = Value(true);
+      else if (tok.text == "false" || tok.text == "False")
+        e->literal = Value(false);
+      else if (tok.text == "none" || tok.text == "None")
+        e->literal = Value(None{});
       else {
         e->kind = Expr::kName;
         e->name = tok.text;

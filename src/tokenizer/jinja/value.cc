@@ -35,12 +35,17 @@ Value CallArgs::get(size_t i, const char* name, Value fallback) const {
 template <typename Json>
 Value value_from_json(const Json& j) {
   switch (j.type()) {
-    case Json::value_t::null: return Value(None{});
-    case Json::value_t::boolean: return Value(j.template get<bool>());
+    case Json::value_t::null:
+      return Value(None{});
+    case Json::value_t::boolean:
+      return Value(j.template get<bool>());
     case Json::value_t::number_integer:
-    case Json::value_t::number_unsigned: return Value(j.template get<int64_t>());
-    case Json::value_t::number_float: return Value(j.template get<double>());
-    case Json::value_t::string: return Value(j.template get<std::string>());
+    case Json::value_t::number_unsigned:
+      return Value(j.template get<int64_t>());
+    case Json::value_t::number_float:
+      return Value(j.template get<double>());
+    case Json::value_t::string:
+      return Value(j.template get<std::string>());
     case Json::value_t::array: {
       List l;
       for (const auto& e : j) l.push_back(value_from_json(e));
@@ -48,10 +53,12 @@ Value value_from_json(const Json& j) {
     }
     case Json::value_t::object: {
       Dict d;
-      for (auto it = j.begin(); it != j.end(); ++it) d.items.emplace_back(it.key(), value_from_json(it.value()));
+      for (auto it = j.begin(); it != j.end(); ++it)
+        d.items.emplace_back(it.key(), value_from_json(it.value()));
       return Value(std::move(d));
     }
-    default: fail(ErrorKind::kInvalidArgument, "chat template: unsupported JSON value (binary)");
+    default:
+      fail(ErrorKind::kInvalidArgument, "chat template: unsupported JSON value (binary)");
   }
 }
 
@@ -80,7 +87,8 @@ std::string format_float(double d) {
       if (digits.size() <= static_cast<size_t>(exp) + 1) {
         out = digits + std::string(static_cast<size_t>(exp) + 1 - digits.size(), '0') + ".0";
       } else {
-        out = digits.substr(0, static_cast<size_t>(exp) + 1) + "." + digits.substr(static_cast<size_t>(exp) + 1);
+        out = digits.substr(0, static_cast<size_t>(exp) + 1) + "." +
+              digits.substr(static_cast<size_t>(exp) + 1);
       }
     } else {
       out = "0." + std::string(static_cast<size_t>(-exp - 1), '0') + digits;
@@ -101,13 +109,27 @@ void json_string(std::string& out, const std::string& s) {
   out += '"';
   for (unsigned char c : s) {
     switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
-      case '\b': out += "\\b"; break;
-      case '\f': out += "\\f"; break;
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
+      case '\b':
+        out += "\\b";
+        break;
+      case '\f':
+        out += "\\f";
+        break;
       default:
         if (c < 0x20) {
           char buf[8];
@@ -134,7 +156,9 @@ void to_json_impl(const Value& v, std::string& out, int indent, bool sort_keys, 
     out += std::to_string(v.as_int());
   } else if (v.is_float()) {
     const double d = v.as_number();
-    out += std::isnan(d) ? "NaN" : std::isinf(d) ? (d > 0 ? "Infinity" : "-Infinity") : format_float(d);
+    out += std::isnan(d)   ? "NaN"
+           : std::isinf(d) ? (d > 0 ? "Infinity" : "-Infinity")
+                           : format_float(d);
   } else if (v.is_string()) {
     json_string(out, v.as_string());
   } else if (v.is_list()) {
@@ -154,7 +178,8 @@ void to_json_impl(const Value& v, std::string& out, int indent, bool sort_keys, 
   } else if (v.is_dict() || v.is_namespace()) {
     auto items = v.is_dict() ? v.as_dict().items : v.as_namespace().attrs.items;
     if (sort_keys) {
-      std::stable_sort(items.begin(), items.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+      std::stable_sort(items.begin(), items.end(),
+                       [](const auto& a, const auto& b) { return a.first < b.first; });
     }
     if (items.empty()) {
       out += "{}";
@@ -181,11 +206,16 @@ std::string py_string_repr(const std::string& s) {
   const char q = has_single && !has_double ? '"' : '\'';
   std::string out(1, q);
   for (unsigned char c : s) {
-    if (c == '\\') out += "\\\\";
-    else if (c == '\n') out += "\\n";
-    else if (c == '\r') out += "\\r";
-    else if (c == '\t') out += "\\t";
-    else if (c == static_cast<unsigned char>(q)) out += std::string("\\") + q;
+    if (c == '\\')
+      out += "\\\\";
+    else if (c == '\n')
+      out += "\\n";
+    else if (c == '\r')
+      out += "\\r";
+    else if (c == '\t')
+      out += "\\t";
+    else if (c == static_cast<unsigned char>(q))
+      out += std::string("\\") + q;
     else if (c < 0x20 || c == 0x7f) {
       char buf[8];
       std::snprintf(buf, sizeof(buf), "\\x%02x", c);
@@ -293,7 +323,8 @@ int compare(const Value& a, const Value& b) {
     const double x = a.as_number(), y = b.as_number();
     return x < y ? -1 : x > y ? 1 : 0;
   }
-  if (a.is_string() && b.is_string()) return a.as_string().compare(b.as_string()) < 0 ? -1 : a.as_string() == b.as_string() ? 0 : 1;
+  if (a.is_string() && b.is_string())
+    return a.as_string().compare(b.as_string()) < 0 ? -1 : a.as_string() == b.as_string() ? 0 : 1;
   if (a.is_list() && b.is_list()) {
     const List &x = a.as_list(), &y = b.as_list();
     for (size_t i = 0; i < x.size() && i < y.size(); ++i) {
@@ -301,8 +332,8 @@ int compare(const Value& a, const Value& b) {
     }
     return x.size() < y.size() ? -1 : x.size() > y.size() ? 1 : 0;
   }
-  fail(ErrorKind::kInvalidArgument, str_cat("chat template: cannot compare ", a.type_name(), " with ",
-                                            b.type_name()));
+  fail(ErrorKind::kInvalidArgument,
+       str_cat("chat template: cannot compare ", a.type_name(), " with ", b.type_name()));
 }
 
 }  // namespace pagedkv::jinja

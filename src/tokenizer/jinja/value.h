@@ -36,9 +36,9 @@ struct Namespace {
 
 class Value {
  public:
-  using Storage = std::variant<Undefined, None, bool, int64_t, double, std::string,
-                               std::shared_ptr<List>, std::shared_ptr<Dict>,
-                               std::shared_ptr<Namespace>, std::shared_ptr<Function>>;
+  using Storage =
+      std::variant<Undefined, None, bool, int64_t, double, std::string, std::shared_ptr<List>,
+                   std::shared_ptr<Dict>, std::shared_ptr<Namespace>, std::shared_ptr<Function>>;
   Value() : v_(Undefined{}) {}
   Value(None) : v_(None{}) {}
   Value(Undefined u) : v_(std::move(u)) {}
@@ -75,7 +75,9 @@ class Value {
 
   bool as_bool() const { return std::get<bool>(v_); }
   int64_t as_int() const { return std::get<int64_t>(v_); }
-  double as_number() const { return is_int() ? static_cast<double>(as_int()) : is_bool() ? as_bool() : std::get<double>(v_); }
+  double as_number() const {
+    return is_int() ? static_cast<double>(as_int()) : is_bool() ? as_bool() : std::get<double>(v_);
+  }
   const std::string& as_string() const { return std::get<std::string>(v_); }
   const List& as_list() const { return *std::get<std::shared_ptr<List>>(v_); }
   const Dict& as_dict() const { return *std::get<std::shared_ptr<Dict>>(v_); }
@@ -84,8 +86,8 @@ class Value {
   const std::string& undefined_name() const { return std::get<Undefined>(v_).name; }
 
   bool truthy() const;
-  std::string str() const;   // Python str(); undefined -> ""
-  std::string repr() const;  // Python repr()
+  std::string str() const;        // Python str(); undefined -> ""
+  std::string repr() const;       // Python repr()
   std::string type_name() const;  // for error messages: "string", "list", ...
 
  private:

@@ -65,9 +65,9 @@ void DeviceRun::run(int splits, int expected_len) {
   shape.kv_dtype = host_.kv.dtype;
   shape.q_dtype = host_.q_dtype;
   shape.num_splits = splits;
-  shape.expected_len = expected_len > 0 ? expected_len
-                                        : *std::max_element(prob_.visible_len().begin(),
-                                                            prob_.visible_len().end());
+  shape.expected_len =
+      expected_len > 0 ? expected_len
+                       : *std::max_element(prob_.visible_len().begin(), prob_.visible_len().end());
   plan_ = plan_paged_decode_cuda(shape);
   ws_ = DeviceBuffer(plan_.workspace_bytes);
   init_paged_decode_workspace(plan_, ws_.data(), nullptr);

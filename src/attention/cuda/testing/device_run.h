@@ -2,11 +2,11 @@
 // Test support for the CUDA decode kernel: a DecodeProblem mirrored on the device and run through
 // paged_decode_cuda (DeviceRun), and randomized cases checked against the f64 reference.
 
+#include <gtest/gtest.h>
+
 #include <cstdint>
 #include <string>
 #include <vector>
-
-#include <gtest/gtest.h>
 
 #include "attention/cuda/paged_decode_cuda.h"
 #include "attention/testing/decode_problem.h"
@@ -14,10 +14,10 @@
 #include "core/random.h"
 
 // Skips the test visibly when no CUDA device is present.
-#define REQUIRE_GPU()                                                                   \
-  do {                                                                                  \
-    if (!::pagedkv::cuda_device_available())                                            \
-      GTEST_SKIP() << "no CUDA device present: GPU test skipped";                       \
+#define REQUIRE_GPU()                                             \
+  do {                                                            \
+    if (!::pagedkv::cuda_device_available())                      \
+      GTEST_SKIP() << "no CUDA device present: GPU test skipped"; \
   } while (0)
 
 namespace pagedkv::testing {
