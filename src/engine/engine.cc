@@ -148,9 +148,20 @@ std::vector<RequestOutput> Engine::step() {
       }
       s->forks_pending = 0;
     }
+    if (!row.logits) {  // drawn by the runner
+      PKV_CHECK(row.token >= 0, Internal, "sequence ", s->id,
+                ": the model's logits are not finite");
+      on_token(s, row.token, {}, done);
+      continue;
+    }
     const std::span<const float> logits(row.logits, size_t(V));
-    for (Sequence* x : samplers)
-      on_token(x, sample_token(logits, *x->params, x->rng), logits, done);
+    for (Sequence* x : samplers) {
+      // A device-sampling runner's requests draw every token the counter-based way, this one too.
+      const int32_t token = model_.samples_on_device() ? sample_counter(logits, counter_draw(*x))
+                                                       : sample_token(logits, *x->params, x->rng);
+      PKV_CHECK(token >= 0, Internal, "sequence ", x->id, ": the model's logits are not finite");
+      on_token(x, token, logits, done);
+    }
   }
   ++steps_;
   return done;

@@ -9,6 +9,7 @@
 #include <span>
 #include <vector>
 
+#include "engine/counter_sampler.h"
 #include "kv/kv_cache.h"
 
 namespace pagedkv {
@@ -37,6 +38,23 @@ class ModelRunner {
   // returns logits [B, V].
   virtual std::vector<float> decode(KvCache& cache, std::span<const SeqId> seqs,
                                     std::span<const int32_t> tokens) = 0;
+
+  // A runner whose logits live on a device samples there: the engine then draws every token of
+  // its requests with the counter-based sampler (engine/counter_sampler.h) and asks the runner for
+  // a decode step's tokens, not its B x V logits (unless a sequence wants log-probabilities).
+  virtual bool samples_on_device() const { return false; }
+  // decode(), then draws[i] on row i: the tokens (-1 for a row whose logits are not finite). This
+  // default draws on the host.
+  virtual std::vector<int32_t> decode_sample(KvCache& cache, std::span<const SeqId> seqs,
+                                             std::span<const int32_t> tokens,
+                                             std::span<const CounterDraw> draws) {
+    const std::vector<float> logits = decode(cache, seqs, tokens);
+    const size_t V = size_t(vocab_size());
+    std::vector<int32_t> out;
+    for (size_t i = 0; i < draws.size(); ++i)
+      out.push_back(sample_counter(std::span<const float>(logits.data() + i * V, V), draws[i]));
+    return out;
+  }
 };
 
 }  // namespace pagedkv

@@ -12,6 +12,16 @@ double seconds_since(std::chrono::steady_clock::time_point t0) {
 
 }  // namespace
 
+CounterDraw counter_draw(const Sequence& s) {
+  const SamplingParams& p = *s.params;
+  return {.temperature = p.temperature,
+          .top_k = p.top_k,
+          .top_p = p.top_p,
+          .min_p = p.min_p,
+          .seed = p.seed + uint64_t(s.sample),
+          .counter = uint64_t(s.num_generated())};
+}
+
 std::vector<LogitsRow> StepRunner::execute(const ScheduledStep& step) {
   const int64_t V = model_.vocab_size();
   std::vector<LogitsRow> rows;
@@ -19,15 +29,26 @@ std::vector<LogitsRow> StepRunner::execute(const ScheduledStep& step) {
     const auto t0 = std::chrono::steady_clock::now();
     std::vector<SeqId> ids;
     std::vector<int32_t> tokens;
+    std::vector<CounterDraw> draws;
+    bool on_device = model_.samples_on_device();
     for (const Sequence* s : step.decode) {
       ids.push_back(s->id);
       tokens.push_back(s->tokens.back());
+      draws.push_back(counter_draw(*s));
+      on_device = on_device && s->params->logprobs == 0;  // log-probabilities need the logits
     }
-    decode_logits_ = model_.decode(cache_, ids, tokens);
+    std::vector<int32_t> drawn;
+    if (on_device)
+      drawn = model_.decode_sample(cache_, ids, tokens, draws);
+    else
+      decode_logits_ = model_.decode(cache_, ids, tokens);
     for (size_t i = 0; i < step.decode.size(); ++i) {
       Sequence* s = step.decode[i];
       ++s->num_cached;
-      rows.push_back({s, decode_logits_.data() + int64_t(i) * V});
+      if (on_device)
+        rows.push_back({s, nullptr, drawn[i]});
+      else
+        rows.push_back({s, decode_logits_.data() + int64_t(i) * V});
     }
     timings_.decode_seconds += seconds_since(t0);
     timings_.decode_tokens += int64_t(step.decode.size());

@@ -14,8 +14,12 @@ namespace pagedkv {
 
 struct LogitsRow {
   Sequence* seq = nullptr;
-  const float* logits = nullptr;  // [V], valid until the next execute()
+  const float* logits = nullptr;  // [V], valid until the next execute(); null: sampled already
+  int32_t token = -1;             // the token the runner drew (logits null; -1: not finite)
 };
+
+// The counter-based draw of a sequence's next token (its seed + sample index, its token index).
+CounterDraw counter_draw(const Sequence& s);
 
 struct RunnerTimings {
   int64_t prefill_tokens = 0;

@@ -1,6 +1,7 @@
 // The engine with the CUDA runner (skips without a GPU): a busy run on the GPU fixtures — shared
 // prompt prefixes, n = 2 forks, chunked prefill, a pool small enough to force preemption — gives
-// every request the greedy tokens it gets alone; aborted requests give their blocks back.
+// every request the tokens it gets alone (greedy, and seeded sampling drawn on the GPU); aborted
+// requests give their blocks back.
 
 #include <gtest/gtest.h>
 
@@ -25,7 +26,7 @@ struct Work {
 };
 
 // 16 requests over the fixture's prompts: prefixes of the long one (shared blocks), the others,
-// greedy, 4 to 20 new tokens, every fourth with n = 2.
+// greedy or (every third) seeded sampling, 4 to 20 new tokens, every fourth with n = 2.
 std::vector<Work> workload(const HfFixture& fx) {
   std::vector<Work> w;
   const std::vector<int32_t>& longest = fx.prompts.back();
@@ -39,6 +40,12 @@ std::vector<Work> workload(const HfFixture& fx) {
     }
     r.params.max_tokens = 4 + (i * 7) % 17;
     r.params.n = i % 4 == 1 ? 2 : 1;
+    if (i % 3 == 0) {  // seeded sampling, drawn on the GPU
+      r.params.temperature = 0.8f;
+      r.params.top_k = 40;
+      r.params.top_p = 0.9f;
+      r.params.seed = uint64_t(1000 + i);
+    }
     w.push_back(std::move(r));
   }
   return w;

@@ -3,6 +3,7 @@
 // pool on the GPU; the scheduler, block tables and prefix cache stay on the host, as for the CPU
 // runner. K/V default to bf16 (fp8 e4m3 on request).
 
+#include "engine/cuda/sampler_cuda.h"
 #include "engine/model_runner.h"
 #include "model/cuda/causal_lm_cuda.h"
 
@@ -29,9 +30,17 @@ class CudaModelRunner final : public ModelRunner {
                             std::span<const int32_t> tokens) override {
     return model_.decode(cache, seqs, tokens);
   }
+  bool samples_on_device() const override { return true; }
+  std::vector<int32_t> decode_sample(KvCache& cache, std::span<const SeqId> seqs,
+                                     std::span<const int32_t> tokens,
+                                     std::span<const CounterDraw> draws) override {
+    const float* logits = model_.decode_device_logits(cache, seqs, tokens);
+    return sampler_.sample(logits, model_.config().vocab_size, draws, model_.stream());
+  }
 
  private:
   CausalLmCuda model_;
+  cuda::SamplerCuda sampler_;
 };
 
 }  // namespace pagedkv

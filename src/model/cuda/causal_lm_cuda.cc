@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <map>
 #include <utility>
 
@@ -12,6 +13,7 @@
 #include "core/error.h"
 #include "kv/cuda/device_kv_storage.h"
 #include "model/causal_lm.h"
+#include "model/cuda/decode_graphs.h"
 #include "model/cuda/gemm.h"
 #include "model/cuda/model_kernels.h"
 #include "model/cuda/step_upload.h"
@@ -88,28 +90,53 @@ struct CausalLmCuda::Impl {
   cudaStream_t stream = nullptr;
   cuda::Gemm gemm;
   Activations a;
-  cuda::StepUpload meta;
+  cuda::StepUpload eager_meta;  // eager passes
+  cuda::StepUpload graph_meta;  // graphed decode steps: a fixed layout
+  cuda::DecodeGraphs graphs;
+  bool graphs_on = true;
+  std::vector<const void*> graph_pool;  // the K/V addresses the graphs were captured over
   std::map<std::pair<int32_t, int32_t>, DecodePlan> decode_plans;  // (B, length bucket)
   std::vector<float> host_router;                                  // [R, E]
 
   Impl(ModelConfig c, cuda::DeviceWeights w) : config(std::move(c)), weights(std::move(w)) {
     cuda_check(cudaStreamCreate(&stream), "creating the model's stream");
+    // Llama 4's MoE routes on the host mid-pass (a synchronisation no graph can hold).
+    const char* env = std::getenv("PAGEDKV_CUDA_GRAPHS");
+    graphs_on = config.num_experts == 0 && !(env && std::string(env) == "0");
   }
   ~Impl() {
+    graphs.clear();
     if (stream) cudaStreamDestroy(stream);
   }
 
+  // Runs the pass up to the logits of rows [first, R) in a.logits (f32 [R - first, V]) without
+  // waiting for it; returns R - first.
+  int64_t run_pass(KvCache& cache, const ForwardRows& rows, std::span<const int32_t> tokens,
+                   bool all_logits);
   std::vector<float> forward(KvCache& cache, const ForwardRows& rows,
                              std::span<const int32_t> tokens, bool all_logits);
-  void attention(KvCache& cache, const ForwardRows& rows, int32_t layer);
+  void grow(int64_t R);
+  void check_graph_pool(const KvCache& cache);
+  void enqueue(KvCache& cache, const cuda::StepUpload& m, int64_t R, bool prefill, int64_t first);
+  void attention(KvCache& cache, const cuda::StepUpload& m, int64_t R, bool prefill, int32_t layer);
   void dense_mlp(const cuda::DeviceLayer& l, int64_t R, int64_t inter);
   void moe_mlp(const cuda::DeviceMoe& m, int64_t R);
   DecodePlan& decode_plan(int32_t batch, int32_t max_visible, DType kv_dtype);
 };
 
-DecodePlan& CausalLmCuda::Impl::decode_plan(int32_t batch, int32_t max_visible, DType kv_dtype) {
-  int32_t bucket = 256;  // the plan's expected length only tunes the split count
+namespace {
+
+// The decode plan's expected length, a power of two >= 256 (it only tunes the split count).
+int32_t length_bucket(int32_t max_visible) {
+  int32_t bucket = 256;
   while (bucket < max_visible && bucket < (1 << 20)) bucket *= 2;
+  return bucket;
+}
+
+}  // namespace
+
+DecodePlan& CausalLmCuda::Impl::decode_plan(int32_t batch, int32_t max_visible, DType kv_dtype) {
+  const int32_t bucket = length_bucket(max_visible);
   auto it = decode_plans.find({batch, bucket});
   if (it == decode_plans.end()) {
     PagedDecodeCudaShape s;
@@ -128,10 +155,10 @@ DecodePlan& CausalLmCuda::Impl::decode_plan(int32_t batch, int32_t max_visible, 
   return it->second;
 }
 
-void CausalLmCuda::Impl::attention(KvCache& cache, const ForwardRows& rows, int32_t layer) {
+void CausalLmCuda::Impl::attention(KvCache& cache, const cuda::StepUpload& meta, int64_t R,
+                                   bool prefill, int32_t layer) {
   const ModelConfig& c = config;
   const cuda::DeviceLayer& l = weights.layers[layer];
-  const int64_t R = rows.size();
   const int32_t g = cache.group_of_layer(layer);
   const cuda::StepUpload::Group& m = meta.group(g);
   const KvLayerView kv = cache.layer_view(layer);
@@ -161,7 +188,7 @@ void CausalLmCuda::Impl::attention(KvCache& cache, const ForwardRows& rows, int3
   cuda::qkv_positions_write(q, stream);
 
   const AttentionRule& rule = cache.group_spec(g).rule;
-  if (rows.prefill) {
+  if (prefill) {
     PagedPrefillCudaShape s;
     s.num_q_heads = int32_t(c.num_heads);
     s.num_kv_heads = int32_t(c.num_kv_heads);
@@ -279,12 +306,65 @@ void CausalLmCuda::Impl::moe_mlp(const cuda::DeviceMoe& m, int64_t R) {
   cuda_check(cudaStreamSynchronize(stream), "MoE routing");
 }
 
+void CausalLmCuda::Impl::grow(int64_t R) {
+  if (R <= a.rows) return;
+  graphs.clear();  // they address the old activations
+  a.ensure(R, config);
+}
+
+void CausalLmCuda::Impl::check_graph_pool(const KvCache& cache) {
+  std::vector<const void*> pool;
+  for (int32_t layer = 0; layer < int32_t(config.num_layers); ++layer) {
+    const KvLayerView v = cache.layer_view(layer);
+    pool.insert(pool.end(), {v.k, v.v});
+  }
+  if (pool == graph_pool) return;
+  graphs.clear();  // captured over another pool
+  graph_pool = std::move(pool);
+}
+
+int64_t CausalLmCuda::Impl::run_pass(KvCache& cache, const ForwardRows& rows,
+                                     std::span<const int32_t> tokens, bool all_logits) {
+  const int64_t R = rows.size();
+  const int32_t P = graphs_on && !rows.prefill ? cuda::DecodeGraphs::padded_batch(R) : 0;
+  if (P == 0) {
+    grow(R);
+    eager_meta.build_and_upload(cache, rows, tokens, stream);
+    const int64_t first = all_logits ? 0 : R - 1;
+    enqueue(cache, eager_meta, R, rows.prefill, first);
+    return R - first;
+  }
+  grow(P);
+  check_graph_pool(cache);
+  if (graph_meta.build_and_upload_padded(cache, rows, tokens, P, stream)) graphs.clear();
+  std::vector<int64_t> key{P};
+  const DType kv_dtype = cache.layer_view(0).dtype;
+  for (int32_t g = 0; g < cache.num_groups(); ++g) {
+    const int32_t max_visible = graph_meta.group(g).max_visible;
+    key.push_back(length_bucket(max_visible));
+    decode_plan(P, max_visible, kv_dtype);  // made (allocated, zeroed) outside any capture
+  }
+  graphs.run(key, stream, [&] { enqueue(cache, graph_meta, P, false, 0); });
+  return R;  // the logits of the padding rows follow, unread
+}
+
 std::vector<float> CausalLmCuda::Impl::forward(KvCache& cache, const ForwardRows& rows,
                                                std::span<const int32_t> tokens, bool all_logits) {
+  const int64_t out_rows = run_pass(cache, rows, tokens, all_logits);
+  std::vector<float> logits(size_t(out_rows * config.vocab_size));  // [out_rows, V]
+  cuda_check(cudaMemcpyAsync(logits.data(), a.logits.data(), logits.size() * 4,
+                             cudaMemcpyDeviceToHost, stream),
+             "logits");
+  cuda_check(cudaStreamSynchronize(stream), "CUDA forward pass");
+  return logits;
+}
+
+// The whole pass for R rows over `meta`; only enqueues (a decode step of a dense model is
+// captured as it is), except the MoE's routing, which synchronises.
+void CausalLmCuda::Impl::enqueue(KvCache& cache, const cuda::StepUpload& meta, int64_t R,
+                                 bool prefill, int64_t first) {
   const ModelConfig& c = config;
-  const int64_t R = rows.size(), H = c.hidden_size, V = c.vocab_size;
-  a.ensure(R, c);
-  meta.build_and_upload(cache, rows, tokens, stream);
+  const int64_t H = c.hidden_size, V = c.vocab_size;
   cuda::embed_rows(weights.embed.as<bf16_t>(), meta.tokens(), float(c.embed_scale), a.x.as<float>(),
                    R, H, stream);
   // The residual add of the previous sublayer is fused with the next norm.
@@ -299,7 +379,7 @@ std::vector<float> CausalLmCuda::Impl::forward(KvCache& cache, const ForwardRows
     const cuda::DeviceLayer& l = weights.layers[layer];
     n.w = f32(l.attn_norm);
     cuda::add_rmsnorm(n, stream);
-    attention(cache, rows, layer);
+    attention(cache, meta, R, prefill, layer);
     n.y = a.y.data();
     n.y_dtype = DType::kBF16;
     n.y_bias = f32(l.o.bias);
@@ -321,17 +401,11 @@ std::vector<float> CausalLmCuda::Impl::forward(KvCache& cache, const ForwardRows
   }
   n.w = f32(weights.final_norm);
   cuda::add_rmsnorm(n, stream);
-  const int64_t first = all_logits ? 0 : R - 1, out_rows = R - first;
+  const int64_t out_rows = R - first;
   gemm.linear(a.h.as<bf16_t>() + first * H, weights.lm_head_weight(), a.logits.data(), DType::kF32,
               out_rows, V, H, stream);
   if (c.final_logit_softcap > 0)
     cuda::softcap(a.logits.as<float>(), out_rows * V, float(c.final_logit_softcap), stream);
-  std::vector<float> logits(size_t(out_rows * V));  // [out_rows, V]
-  cuda_check(cudaMemcpyAsync(logits.data(), a.logits.data(), logits.size() * 4,
-                             cudaMemcpyDeviceToHost, stream),
-             "logits");
-  cuda_check(cudaStreamSynchronize(stream), "CUDA forward pass");
-  return logits;
 }
 
 namespace {
@@ -419,5 +493,21 @@ std::vector<float> CausalLmCuda::decode(KvCache& cache, std::span<const SeqId> s
   return impl_->forward(cache, append_decode_rows(impl_->config, cache, seqs, tokens), tokens,
                         true);
 }
+
+const float* CausalLmCuda::decode_device_logits(KvCache& cache, std::span<const SeqId> seqs,
+                                                std::span<const int32_t> tokens) {
+  check_device_cache(cache);
+  impl_->run_pass(cache, append_decode_rows(impl_->config, cache, seqs, tokens), tokens, true);
+  return impl_->a.logits.as<float>();
+}
+
+cudaStream_t CausalLmCuda::stream() const { return impl_->stream; }
+
+void CausalLmCuda::set_cuda_graphs(bool on) {
+  impl_->graphs_on = on && impl_->config.num_experts == 0;
+  if (!impl_->graphs_on) impl_->graphs.clear();
+}
+bool CausalLmCuda::cuda_graphs() const { return impl_->graphs_on; }
+int64_t CausalLmCuda::graph_replays() const { return impl_->graphs.replays(); }
 
 }  // namespace pagedkv

@@ -9,6 +9,8 @@
 // and uploads it with one async copy; everything else stays on the device until the logits come
 // back. The residual stream is f32; GEMM inputs and outputs bf16, accumulation f32; logits f32.
 
+#include <cuda_runtime_api.h>
+
 #include <cstdint>
 #include <memory>
 #include <span>
@@ -50,6 +52,17 @@ class CausalLmCuda {
                                       std::span<const int32_t> tokens, bool all_logits = true);
   std::vector<float> decode(KvCache& cache, std::span<const SeqId> seqs,
                             std::span<const int32_t> tokens);
+  // decode() without the copy to the host: device f32 [B, V] (row stride V), valid until the
+  // next call, ready once stream()'s queued work is (a sampler queues behind it).
+  const float* decode_device_logits(KvCache& cache, std::span<const SeqId> seqs,
+                                    std::span<const int32_t> tokens);
+  cudaStream_t stream() const;
+
+  // Decode steps of a dense model replay CUDA graphs (model/cuda/decode_graphs.h) unless turned
+  // off here or by PAGEDKV_CUDA_GRAPHS=0; MoE models always run eagerly.
+  void set_cuda_graphs(bool on);
+  bool cuda_graphs() const;
+  int64_t graph_replays() const;  // decode steps that ran from a graph so far
 
  private:
   struct Impl;

@@ -271,6 +271,49 @@ TEST(CudaModel, DecodeBatchAgainstEachAlone) {
   }
 }
 
+// Decode steps replayed from CUDA graphs against the same steps run eagerly: bit for bit when the
+// batch fills its bucket (the same kernels on the same shapes), within the bound when it is padded
+// (the GEMMs then see more rows and may pick another algorithm). Each key runs eagerly once,
+// is captured the next step and replayed after that, so 8 steps go through all three.
+TEST(CudaModel, GraphedDecodeMatchesEager) {
+  REQUIRE_GPU();
+  for (const char* family : {"llama3", "qwen3", "gemma3"}) {
+    SCOPED_TRACE(family);
+    const std::string dir = fixture_dir(family);
+    const HfFixture fx = load_hf_fixture(dir);
+    CausalLmCuda g = CausalLmCuda::load(dir), e = CausalLmCuda::load(dir);
+    e.set_cuda_graphs(false);
+    ASSERT_TRUE(g.cuda_graphs());
+    const int64_t V = g.config().vocab_size;
+    const size_t S = fx.prompts.size(), steps = 8;
+    for (const size_t B : {size_t(4), size_t(3), size_t(11)}) {
+      SCOPED_TRACE(str_cat("batch ", B));
+      KvCache cg = gpu_cache(g, 256, 16, DType::kBF16), ce = gpu_cache(e, 256, 16, DType::kBF16);
+      std::vector<SeqId> ids;
+      for (size_t i = 0; i < B; ++i) {
+        ids.push_back(SeqId(i));
+        for (auto [m, c] : {std::pair{&g, &cg}, std::pair{&e, &ce}}) {
+          c->add_sequence(SeqId(i));
+          m->prefill(*c, SeqId(i), fx.prompts[i % S], false);
+        }
+      }
+      const int64_t replays_before = g.graph_replays();
+      for (size_t s = 0; s < steps; ++s) {
+        std::vector<int32_t> toks;
+        for (size_t i = 0; i < B; ++i) toks.push_back(fx.generated[i % S][s]);
+        const std::vector<float> lg = g.decode(cg, ids, toks), le = e.decode(ce, ids, toks);
+        ASSERT_EQ(lg.size(), le.size());
+        if (B == 4) {
+          EXPECT_EQ(std::memcmp(lg.data(), le.data(), lg.size() * 4), 0) << "step " << s;
+        } else {
+          check_rows(lg, le, V, 3e-2, str_cat("step ", s));
+        }
+      }
+      EXPECT_GE(g.graph_replays() - replays_before, int64_t(steps) - 2) << "graphs not used";
+    }
+  }
+}
+
 TEST(CudaModel, ClearErrors) {
   REQUIRE_GPU();
   // The tiny CPU fixtures use head_dim 32, which the GPU kernels do not take.

@@ -44,6 +44,17 @@ class StepUpload {
   void build_and_upload(KvCache& cache, const ForwardRows& rows, std::span<const int32_t> tokens,
                         cudaStream_t stream);
 
+  // Decode rows padded to `padded` (<= kMaxPadded) rows in a fixed layout, for a CUDA graph that
+  // captured these device addresses: every array sits at the same offset on every call, so a
+  // graph replays over fresh metadata. A padding row writes no K/V (slot -1) and attends to one
+  // token of a block the batch already reads (the decode kernel wants >= 1 visible token); its
+  // outputs are discarded. Returns true when the layout moved (a page list outgrew its capacity)
+  // and graphs captured over the old addresses must be dropped.
+  static constexpr int32_t kMaxPadded = 512;
+  bool build_and_upload_padded(KvCache& cache, const ForwardRows& rows,
+                               std::span<const int32_t> tokens, int32_t padded,
+                               cudaStream_t stream);
+
   const int32_t* tokens() const { return ptr<int32_t>(tokens_); }
   const int32_t* positions() const { return ptr<int32_t>(pos_); }
   const Group& group(int32_t g) const { return groups_[size_t(g)]; }
@@ -56,12 +67,19 @@ class StepUpload {
     return reinterpret_cast<const T*>(static_cast<const std::byte*>(device_.data()) + offset);
   }
 
+  struct Offsets;
+  struct GroupRows;
+  std::vector<GroupRows> collect(KvCache& cache, const ForwardRows& rows) const;
+  void upload(cudaStream_t stream);
+  void point_groups(const std::vector<Offsets>& off, bool prefill);
+
   std::vector<std::byte> host_;
   std::byte* pinned_ = nullptr;
   size_t pinned_bytes_ = 0;
   DeviceBuffer device_;
   size_t tokens_ = 0, pos_ = 0;
   std::vector<Group> groups_;
+  std::vector<size_t> indices_capacity_;  // padded layout: per group, in block ids
 };
 
 }  // namespace pagedkv::cuda

@@ -1,0 +1,69 @@
+#include "engine/counter_sampler.h"
+
+#include <cstring>
+
+namespace pagedkv {
+
+namespace {
+
+// Largest key x with f(x) >= target, for f non-increasing in x and f(lo) >= target.
+template <typename F, typename T>
+uint32_t largest_key_reaching(uint32_t lo, T target, F f) {
+  uint32_t hi = 0xFFFFFFFFu;
+  while (lo < hi) {
+    const uint32_t mid = lo + uint32_t((uint64_t(hi) - lo + 1) / 2);
+    if (f(mid) >= target)
+      lo = mid;
+    else
+      hi = mid - 1;
+  }
+  return lo;
+}
+
+}  // namespace
+
+int32_t sample_counter(std::span<const float> l, const CounterDraw& d) {
+  const size_t V = l.size();
+  if (V == 0) return -1;
+  float m = l[0];
+  size_t best = 0;
+  for (size_t i = 0; i < V; ++i) {
+    if (std::isnan(l[i]) || l[i] == INFINITY) return -1;
+    if (l[i] > m) m = l[i], best = i;
+  }
+  if (d.temperature <= 0.f) return int32_t(best);
+  const float inv_t = 1.f / d.temperature;
+  uint32_t thr = 0;
+  if (d.top_k > 0 && size_t(d.top_k) < V) {
+    thr = largest_key_reaching(0u, int64_t(d.top_k), [&](uint32_t x) {
+      int64_t n = 0;
+      for (size_t i = 0; i < V; ++i) n += order_key(l[i]) >= x;
+      return n;
+    });
+  }
+  if (d.top_p < 1.f) {
+    const auto mass = [&](uint32_t x) {
+      float s = 0.f;
+      for (size_t i = 0; i < V; ++i)
+        if (order_key(l[i]) >= x) s += expf((l[i] - m) * inv_t);
+      return s;
+    };
+    thr = largest_key_reaching(thr, d.top_p * mass(thr), mass);
+  }
+  if (d.min_p > 0.f) {
+    const uint32_t floor = order_key(m + d.temperature * logf(d.min_p));
+    if (floor > thr) thr = floor;
+  }
+  const uint32_t top = order_key(m);
+  if (thr > top) thr = top;  // the most likely token always stays
+  int32_t token = -1;
+  float score = -INFINITY;
+  for (size_t i = 0; i < V; ++i) {
+    if (order_key(l[i]) < thr) continue;
+    const float s = (l[i] - m) * inv_t + gumbel_noise(philox_u32(d.seed, d.counter, uint32_t(i)));
+    if (token < 0 || s > score) token = int32_t(i), score = s;
+  }
+  return token;
+}
+
+}  // namespace pagedkv
