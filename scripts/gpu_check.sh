@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # gpu_check.sh OUTDIR [--quick] [--skip-bench] [--skip-tests] [--skip-model] [--no-build] [--sweep]
-#              [--ncu B,L,Hq,Hkv]: on a machine with an NVIDIA GPU, in one call:
+#              [--ncu B,L,Hq,Hkv] [--tests "NAME ..."]: on a machine with an NVIDIA GPU, in one call:
 #   1. build (or, with --no-build, take binaries from $PAGEDKV_GPU_BUILD: scripts/gpu_bundle.sh
 #      makes that folder on a machine with the project's Debian packages), check the decode and
 #      prefill kernels' SASS (sass_check.py);
@@ -10,13 +10,15 @@
 #      benchmark on an 8B-shaped random model (prefill 1k / 8k, decode B = 1 / 64);
 #   4. the decode kernel benchmark (pagedkv vs torch SDPA vs gather-then-SDPA; --skip-bench: not).
 # Logs and tables go to OUTDIR. --sweep adds the decode planner's split-count / warp-layout sweep;
-# --ncu profiles one decode shape with Nsight Compute. Without --no-build it builds through
+# --ncu profiles one decode shape with Nsight Compute. --tests runs only the named test binaries
+# (and their memcheck cases). Without --no-build it builds through
 # scripts/gpu_check/CMakeLists.txt (core + kv + attention only: the model needs the Debian
 # packages of the full build); GoogleTest from third_party/googletest when present.
 set -uo pipefail
 out=${1:?usage: gpu_check.sh OUTDIR [--quick] [--skip-bench] [--skip-tests] [--no-build] [--sweep] [--ncu B,L,Hq,Hkv]}
 shift
 quick=() skip_bench=0 skip_tests=0 skip_model=0 no_build=0 sweep=0 ncu_shape=""
+tests="attention_cuda_test attention_cuda_prefill_test kv_cuda_test core_cuda_test model_cuda_test engine_cuda_test"
 while [ $# -gt 0 ]; do
   case $1 in
     --quick) quick=(--quick) ;;
@@ -26,6 +28,7 @@ while [ $# -gt 0 ]; do
     --no-build) no_build=1 ;;  # use the binaries already in $PAGEDKV_GPU_BUILD (built elsewhere)
     --sweep) sweep=1 ;;
     --ncu) ncu_shape=$2; shift ;;
+    --tests) tests=$2; shift ;;
     *) echo "unknown option $1"; exit 2 ;;
   esac
   shift
@@ -64,8 +67,7 @@ echo "sass check (prefill) rc=$?"; tail -1 "$out/sass_check_prefill.txt"
 find_bin() { find "$bdir" -name "$1" -type f | head -1; }
 if [ "$skip_tests" = 0 ]; then
   rc_all=0
-  for name in attention_cuda_test attention_cuda_prefill_test kv_cuda_test core_cuda_test \
-              model_cuda_test engine_cuda_test; do
+  for name in $tests; do
     bin=$(find_bin $name)
     [ -n "$bin" ] || { echo "$name: not built"; continue; }
     "$bin" > "$out/$name.log" 2>&1; rc=$?; rc_all=$((rc_all | rc))
@@ -75,7 +77,8 @@ if [ "$skip_tests" = 0 ]; then
   done
   echo "tests rc=$rc_all"
   if command -v compute-sanitizer > /dev/null; then
-    memcheck() {  # NAME BINARY FILTER
+    memcheck() {  # NAME BINARY FILTER (only for the binaries --tests names)
+      [ -n "$2" ] && [[ " $tests " == *" $(basename "$2") "* ]] || return 0
       compute-sanitizer --tool memcheck --error-exitcode 9 "$2" --gtest_filter="$3" > "$out/memcheck_$1.log" 2>&1
       echo "memcheck $1 rc=$? ($(grep -c 'Invalid' "$out/memcheck_$1.log") invalid accesses)"; tail -2 "$out/memcheck_$1.log"
     }
@@ -84,6 +87,7 @@ if [ "$skip_tests" = 0 ]; then
     memcheck prefill "$(find_bin attention_cuda_prefill_test)" 'PagedPrefillCudaMemcheck.*'
     memcheck kv "$(find_bin kv_cuda_test)" '*'
     [ -n "$(find_bin model_cuda_test)" ] && memcheck model "$(find_bin model_cuda_test)" 'CudaKernels.*:CudaModel.MemcheckSmall'
+    [ -n "$(find_bin engine_cuda_test)" ] && memcheck sampler "$(find_bin engine_cuda_test)" 'SamplerCuda.NonFinite*:SamplerCuda.RowAndBatch*'
   else
     echo "compute-sanitizer not found"
   fi
@@ -99,6 +103,9 @@ mbench=$(find_bin pagedkv_cuda_model_bench)
 if [ "$skip_model" = 0 ] && [ -n "$mbench" ]; then
   "$mbench" ${PAGEDKV_MODEL_BENCH_ARGS:-} > "$out/model_bench.txt" 2>&1
   echo "model bench rc=$?"; cat "$out/model_bench.txt"
+  # The same with decode graphs off (eager launches): what the graphs are worth.
+  PAGEDKV_CUDA_GRAPHS=0 "$mbench" ${PAGEDKV_MODEL_BENCH_ARGS:-} > "$out/model_bench_eager.txt" 2>&1
+  echo "model bench (graphs off) rc=$?"; grep -i decode "$out/model_bench_eager.txt"
 fi
 
 if [ -n "$ncu_shape" ]; then

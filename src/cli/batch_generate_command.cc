@@ -36,7 +36,9 @@ void run_batch_generate(BatchGenerateOptions o) {
     prompts.push_back(prompt_ids(s, f));
   }
   const SamplingParams sp = sampling_params(s, o.sampling, o.max_new_tokens, std::cerr);
-  EngineConfig c = s.engine_config(0);
+  std::string budget;
+  EngineConfig c = s.engine_config(0, &budget);
+  if (!budget.empty()) std::cerr << budget << "\n";
   c.enable_prefix_cache = !o.no_prefix_cache;
   c.scheduler.max_num_batched_tokens = o.batch_tokens;
   c.scheduler.max_num_seqs = o.max_seqs;

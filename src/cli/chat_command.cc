@@ -24,7 +24,9 @@ void run_chat(ChatOptionsCli o) {
             "chat: the checkpoint has no chat template (tokenizer_config.json chat_template, or "
             "tokenizer.chat_template in a GGUF file); give one with --chat-template FILE");
   // One engine for the whole conversation: its prefix cache keeps earlier turns' blocks.
-  Engine engine(*s.model, s.engine_config(4 * s.max_model_len()));
+  std::string budget;
+  Engine engine(*s.model, s.engine_config(4 * s.max_model_len(), &budget));
+  if (!budget.empty()) std::cerr << budget << "\n";
   engine.set_listener([](const OutputDelta& d) {
     if (!d.text.empty()) std::cout << d.text << std::flush;
   });

@@ -36,7 +36,9 @@ void run_generate(const GenerateOptions& o) {
   const int64_t prompt_len = int64_t(prompt.size());
   const int32_t max_tokens = default_max_tokens(prompt_len, s.max_model_len(), o.max_new_tokens);
   const SamplingParams sp = sampling_params(s, o.sampling, max_tokens, std::cerr);
-  Engine engine(*s.model, s.engine_config(int64_t(sp.n) * (prompt_len + max_tokens)));
+  std::string budget;
+  Engine engine(*s.model, s.engine_config(int64_t(sp.n) * (prompt_len + max_tokens), &budget));
+  if (!budget.empty()) std::cerr << budget << "\n";
   // Text streams to stdout as it is generated (one sample, not --json); else printed at the end.
   const bool stream = s.text && !o.json && sp.n == 1;
   if (stream)

@@ -26,8 +26,8 @@ void register_serve_command(CLI::App& app) {
       "503 with Retry-After");
   cmd->add_option("--max-body-bytes", s.max_body_bytes, "largest request body (413 beyond)");
   cmd->add_option("--kv-cache-gib", config->kv_cache_gib,
-                  "KV pool size in GiB when --num-blocks is 0 (capped at what --max-num-seqs full "
-                  "contexts need)");
+                  "cpu: KV pool size in GiB when --num-blocks is 0 (capped at what --max-num-seqs "
+                  "full contexts need); cuda: see --gpu-memory-fraction");
   cmd->add_option("--max-num-seqs", config->max_num_seqs,
                   "running sequences at most (decode batch)");
   cmd->add_option("--max-num-batched-tokens", config->max_num_batched_tokens,

@@ -26,6 +26,9 @@ void ModelFlags::add_to(CLI::App* cmd) {
   cmd->add_option("--kernel", kernel, "CPU decode attention: auto, fused, gather, prefill");
   cmd->add_option("--block-size", block_size, "tokens per KV block (power of two, 1..256)");
   cmd->add_option("--num-blocks", num_blocks, "KV pool size in blocks per layer group (0: auto)");
+  cmd->add_option("--gpu-memory-fraction", gpu_memory_fraction,
+                  "cuda, --num-blocks 0: the KV pool takes what weights and activations leave of "
+                  "this fraction of device memory");
   cmd->add_option("--max-model-len", max_model_len,
                   "context length (prompt + generated tokens); 0: the model's");
   cmd->add_option("--threads", threads,

@@ -6,6 +6,7 @@
 // runner is a second implementation of this interface, not a fork of the engine.
 
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <vector>
 
@@ -26,6 +27,14 @@ class ModelRunner {
   // The KV cache this model needs: its layer groups (one per attention rule) and geometry.
   virtual KvCacheConfig kv_cache_config(int32_t num_blocks, int32_t block_size,
                                         DType kv_dtype) const = 0;
+  // A device runner's memory: what the device has, what is free now (weights loaded), and what a
+  // pass of `rows` rows will still allocate (activations). nullopt: host memory (no budget).
+  struct DeviceMemory {
+    int64_t total_bytes = 0;
+    int64_t free_bytes = 0;
+    int64_t activation_bytes = 0;
+  };
+  virtual std::optional<DeviceMemory> device_memory(int64_t /*rows*/) const { return std::nullopt; }
   // Where the cache keeps K/V: host memory here; a device runner returns device storage.
   virtual KvStorageFactory kv_storage_factory() const { return make_host_kv_storage; }
 

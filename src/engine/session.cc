@@ -7,6 +7,7 @@
 
 #include "core/error.h"
 #include "core/thread_pool.h"
+#include "engine/kv_budget.h"
 #include "engine/models.h"
 
 namespace pagedkv {
@@ -62,14 +63,24 @@ std::string Session::render_chat(const nlohmann::ordered_json& messages,
   return text->chat_template->render(messages, o);
 }
 
-EngineConfig Session::engine_config(int64_t tokens) const {
+EngineConfig Session::engine_config(int64_t tokens, std::string* note) const {
   EngineConfig c;
   c.block_size = options.block_size;
   c.max_model_len = max_model_len();
+  if (options.kv_dtype != "auto") c.kv_dtype = parse_dtype(options.kv_dtype);
   const int64_t need = std::min(tokens, c.max_model_len * 256) / options.block_size + 2;
   c.num_blocks =
       options.num_blocks > 0 ? options.num_blocks : int32_t(std::min<int64_t>(need, 1 << 24));
-  if (options.kv_dtype != "auto") c.kv_dtype = parse_dtype(options.kv_dtype);
+  if (note) note->clear();
+  if (options.num_blocks == 0) {
+    const auto budget = device_kv_budget(*model, options.gpu_memory_fraction, c.block_size,
+                                         c.kv_dtype.value_or(model->default_kv_dtype()),
+                                         c.scheduler.max_num_batched_tokens);
+    if (budget) {
+      c.num_blocks = budget->num_blocks;
+      if (note) *note = budget->summary;
+    }
+  }
   c.tokenizer = text ? &text->tokenizer : nullptr;
   return c;
 }

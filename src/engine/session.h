@@ -29,6 +29,9 @@ struct SessionOptions {
   int64_t max_model_len = 0;  // 0: the model's; else a smaller context (never larger)
   int32_t threads = 0;        // CPU threads (0: $PAGEDKV_NUM_THREADS, else every core)
   std::string chat_template;  // a Jinja file replacing (or supplying) the checkpoint's template
+  // GPU: with num_blocks 0, the KV pool takes what the weights and activations leave of this
+  // fraction of device memory (engine/kv_budget.h).
+  double gpu_memory_fraction = 0.9;
 };
 
 struct Session {
@@ -46,9 +49,10 @@ struct Session {
   int64_t max_model_len() const;
   // The checkpoint's chat template applied to a conversation (InvalidArgument if it has none).
   std::string render_chat(const nlohmann::ordered_json& messages, const ChatOptions& o) const;
-  // An engine config for `tokens` tokens of context at once (pool size from the options, else
-  // that many tokens' blocks).
-  EngineConfig engine_config(int64_t tokens) const;
+  // An engine config for `tokens` tokens of context at once (pool size from the options; else,
+  // on a GPU, the device budget of gpu_memory_fraction; else that many tokens' blocks). `note`,
+  // when given, receives the GPU budget's one-line summary (empty otherwise).
+  EngineConfig engine_config(int64_t tokens, std::string* note = nullptr) const;
 };
 
 // The room a prompt leaves in the context, as the default max_tokens when none was given.

@@ -17,6 +17,7 @@
 #include "core/dtype.h"
 #include "core/error.h"
 #include "engine/engine.h"
+#include "engine/kv_budget.h"
 
 namespace pagedkv {
 
@@ -53,13 +54,12 @@ int32_t kv_pool_blocks(const ServeConfig& c, const ModelRunner& model, int64_t m
   const DType dtype =
       c.model.kv_dtype == "auto" ? model.default_kv_dtype() : parse_dtype(c.model.kv_dtype);
   const int32_t bs = c.model.block_size;
-  // Bytes one block id costs: K + V of every layer, summed over the layer groups (each group has
-  // its own pool of the same number of blocks).
-  int64_t per_block = 0;
-  for (const auto& g : model.kv_cache_config(1, bs, dtype).groups)
-    per_block +=
-        2 * g.geometry.block_elems() * int64_t(dtype_size(dtype)) * int64_t(g.spec.layers.size());
-  PKV_CHECK(per_block > 0, Internal, "serve: the model reports no KV cache layers");
+  if (const auto gpu = device_kv_budget(model, c.model.gpu_memory_fraction, bs, dtype,
+                                        c.max_num_batched_tokens)) {
+    std::fprintf(stderr, "%s\n", gpu->summary.c_str());
+    return gpu->num_blocks;
+  }
+  const int64_t per_block = kv_bytes_per_block(model, bs, dtype);
   const int64_t budget = int64_t(c.kv_cache_gib * double(int64_t(1) << 30)) / per_block;
   const int64_t need = int64_t(c.max_num_seqs) * ((max_model_len + bs - 1) / bs) + 1;
   return int32_t(std::clamp<int64_t>(std::min(budget, need), 2, int64_t(1) << 24));

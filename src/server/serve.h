@@ -15,7 +15,8 @@ struct ServeConfig {
   SessionOptions model;
   ServerOptions server;
   std::string served_model_name;  // empty: the model directory's name
-  // KV pool when model.num_blocks is 0: as many blocks as kv_cache_gib holds, but no more than
+  // KV pool when model.num_blocks is 0: on a GPU, model.gpu_memory_fraction of device memory
+  // (engine/kv_budget.h); on the CPU, as many blocks as kv_cache_gib holds, but no more than
   // max_num_seqs full contexts need.
   double kv_cache_gib = 2.0;
   int32_t max_num_seqs = 64;             // running sequences (decode batch) at most

@@ -3,6 +3,7 @@
 // pool on the GPU; the scheduler, block tables and prefix cache stay on the host, as for the CPU
 // runner. K/V default to bf16 (fp8 e4m3 on request).
 
+#include "core/cuda/cuda_check.h"
 #include "engine/cuda/sampler_cuda.h"
 #include "engine/model_runner.h"
 #include "model/cuda/causal_lm_cuda.h"
@@ -22,6 +23,11 @@ class CudaModelRunner final : public ModelRunner {
     return model_.kv_cache_config(num_blocks, block_size, kv_dtype);
   }
   KvStorageFactory kv_storage_factory() const override { return CausalLmCuda::make_storage; }
+  std::optional<DeviceMemory> device_memory(int64_t rows) const override {
+    size_t free = 0, total = 0;
+    cuda_check(cudaMemGetInfo(&free, &total), "querying device memory");
+    return DeviceMemory{int64_t(total), int64_t(free), model_.activation_bytes(rows)};
+  }
   std::vector<float> prefill(KvCache& cache, SeqId seq, int64_t start,
                              std::span<const int32_t> tokens, bool all_logits) override {
     return model_.prefill_appended(cache, seq, start, tokens, all_logits);

@@ -45,32 +45,44 @@ struct Activations {
   DeviceBuffer routed_x, routed_gu, routed_act, routed_y;  // bf16 [R k, H / 2I / I / H]
   DeviceBuffer routed_rows, routed_scale;                  // int32 / f32 [R k]
 
-  void ensure(int64_t R, const ModelConfig& c) {
-    if (R <= rows) return;
+  // Calls f(buffer, bytes) for every buffer a pass of R rows needs.
+  template <typename F>
+  void each(int64_t R, const ModelConfig& c, F f) {
     const int64_t H = c.hidden_size, D = c.head_dim, V = c.vocab_size;
     int64_t I = c.expert_size;
     for (const LayerConfig& l : c.layers) I = std::max(I, l.mlp_size);
     const int64_t K = std::max<int64_t>(c.experts_per_token, 1);
-    x = DeviceBuffer(size_t(R * H) * 4, "activations");
-    h = DeviceBuffer(size_t(R * H) * 2, "activations");
-    qkv = DeviceBuffer(size_t(R * (c.num_heads + 2 * c.num_kv_heads) * D) * 2, "activations");
-    q = DeviceBuffer(size_t(R * c.num_heads * D) * 2, "activations");
-    attn = DeviceBuffer(size_t(R * c.num_heads * D) * 2, "activations");
-    y = DeviceBuffer(size_t(R * H) * 2, "activations");
-    gu = DeviceBuffer(size_t(R * 2 * I) * 2, "activations");
-    act = DeviceBuffer(size_t(R * I) * 2, "activations");
-    logits = DeviceBuffer(size_t(R * V) * 4, "logits");
+    f(x, R * H * 4);
+    f(h, R * H * 2);
+    f(qkv, R * (c.num_heads + 2 * c.num_kv_heads) * D * 2);
+    f(q, R * c.num_heads * D * 2);
+    f(attn, R * c.num_heads * D * 2);
+    f(y, R * H * 2);
+    f(gu, R * 2 * I * 2);
+    f(act, R * I * 2);
+    f(logits, R * V * 4);
     if (c.num_experts > 0) {
-      acc = DeviceBuffer(size_t(R * H) * 4, "activations");
-      router = DeviceBuffer(size_t(R * c.num_experts) * 4, "activations");
-      routed_x = DeviceBuffer(size_t(R * K * H) * 2, "activations");
-      routed_gu = DeviceBuffer(size_t(R * K * 2 * c.expert_size) * 2, "activations");
-      routed_act = DeviceBuffer(size_t(R * K * c.expert_size) * 2, "activations");
-      routed_y = DeviceBuffer(size_t(R * K * H) * 2, "activations");
-      routed_rows = DeviceBuffer(size_t(R * K) * 4, "activations");
-      routed_scale = DeviceBuffer(size_t(R * K) * 4, "activations");
+      f(acc, R * H * 4);
+      f(router, R * c.num_experts * 4);
+      f(routed_x, R * K * H * 2);
+      f(routed_gu, R * K * 2 * c.expert_size * 2);
+      f(routed_act, R * K * c.expert_size * 2);
+      f(routed_y, R * K * H * 2);
+      f(routed_rows, R * K * 4);
+      f(routed_scale, R * K * 4);
     }
+  }
+  void ensure(int64_t R, const ModelConfig& c) {
+    if (R <= rows) return;
+    each(R, c,
+         [](DeviceBuffer& b, int64_t bytes) { b = DeviceBuffer(size_t(bytes), "activations"); });
     rows = R;
+  }
+  static int64_t bytes(int64_t R, const ModelConfig& c) {
+    Activations none;
+    int64_t total = 0;
+    none.each(R, c, [&](DeviceBuffer&, int64_t n) { total += n; });
+    return total;
   }
 };
 
@@ -448,6 +460,10 @@ CausalLmCuda CausalLmCuda::random(ModelConfig config, uint64_t seed) {
 
 const ModelConfig& CausalLmCuda::config() const { return impl_->config; }
 int64_t CausalLmCuda::weight_bytes() const { return impl_->weights.bytes; }
+int64_t CausalLmCuda::activation_bytes(int64_t rows) const {
+  // A decode step's graph pads to up to 512 rows; the decode plans' workspaces are small.
+  return Activations::bytes(std::max<int64_t>(rows, 512), impl_->config);
+}
 
 KvCacheConfig CausalLmCuda::kv_cache_config(int32_t num_blocks, int32_t block_size,
                                             DType dtype) const {

@@ -39,6 +39,8 @@ class CausalLmCuda {
 
   const ModelConfig& config() const;
   int64_t weight_bytes() const;
+  // Device memory the activations of a pass of `rows` rows take (what a KV budget leaves free).
+  int64_t activation_bytes(int64_t rows) const;
   // Layer groups as the CPU model has them; K/V dtype bf16 (default) or fp8 e4m3.
   KvCacheConfig kv_cache_config(int32_t num_blocks, int32_t block_size,
                                 DType dtype = DType::kBF16) const;
