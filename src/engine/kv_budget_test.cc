@@ -20,8 +20,7 @@ class FakeDeviceRunner final : public ModelRunner {
   DType default_kv_dtype() const override { return DType::kBF16; }
   KvCacheConfig kv_cache_config(int32_t num_blocks, int32_t block_size,
                                 DType dtype) const override {
-    std::vector<LayerGroupSpec> specs{{AttentionRule{}, {0, 1, 2, 3}},
-                                      {AttentionRule{}, {4, 5}}};
+    std::vector<LayerGroupSpec> specs{{AttentionRule{}, {0, 1, 2, 3}}, {AttentionRule{}, {4, 5}}};
     return KvCacheConfig::uniform(specs, num_blocks, block_size, 8, 128, dtype);
   }
   std::optional<DeviceMemory> device_memory(int64_t) const override { return memory; }
@@ -56,8 +55,7 @@ TEST(KvBudget, TakesTheFractionLeftAfterWeightsAndActivations) {
   EXPECT_NE(b->summary.find("80.00 GiB"), std::string::npos) << b->summary;
   // A smaller fraction, a smaller pool; fp8 doubles the blocks.
   EXPECT_LT(device_kv_budget(r, 0.5, 16, DType::kBF16, 512)->num_blocks, b->num_blocks);
-  EXPECT_EQ(device_kv_budget(r, 0.9, 16, DType::kFP8E4M3, 512)->num_blocks,
-            room / (per_block / 2));
+  EXPECT_EQ(device_kv_budget(r, 0.9, 16, DType::kFP8E4M3, 512)->num_blocks, room / (per_block / 2));
 }
 
 TEST(KvBudget, HostRunnersHaveNone) {

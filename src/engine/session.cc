@@ -76,7 +76,12 @@ EngineConfig Session::engine_config(int64_t tokens, std::string* note) const {
     const auto budget = device_kv_budget(*model, options.gpu_memory_fraction, c.block_size,
                                          c.kv_dtype.value_or(model->default_kv_dtype()),
                                          c.scheduler.max_num_batched_tokens);
-    if (budget) {
+    if (budget && tokens > 0 && need < budget->num_blocks) {  // one run that knows its size
+      c.num_blocks = int32_t(need);
+      if (note)
+        *note = str_cat("KV cache: ", need, " blocks, what this run needs (the budget: ",
+                        budget->summary.substr(budget->summary.find(':') + 2), ")");
+    } else if (budget) {
       c.num_blocks = budget->num_blocks;
       if (note) *note = budget->summary;
     }

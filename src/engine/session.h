@@ -49,8 +49,9 @@ struct Session {
   int64_t max_model_len() const;
   // The checkpoint's chat template applied to a conversation (InvalidArgument if it has none).
   std::string render_chat(const nlohmann::ordered_json& messages, const ChatOptions& o) const;
-  // An engine config for `tokens` tokens of context at once (pool size from the options; else,
-  // on a GPU, the device budget of gpu_memory_fraction; else that many tokens' blocks). `note`,
+  // An engine config for `tokens` tokens of context at once (0: a server's or a batch's, size
+  // unknown). Pool size: the options' num_blocks; else on a GPU the device budget of
+  // gpu_memory_fraction (capped at `tokens` when given); else `tokens` tokens' blocks. `note`,
   // when given, receives the GPU budget's one-line summary (empty otherwise).
   EngineConfig engine_config(int64_t tokens, std::string* note = nullptr) const;
 };
