@@ -4,24 +4,6 @@
 
 namespace pagedkv {
 
-namespace {
-
-// Largest key x with f(x) >= target, for f non-increasing in x and f(lo) >= target.
-template <typename F, typename T>
-uint32_t largest_key_reaching(uint32_t lo, T target, F f) {
-  uint32_t hi = 0xFFFFFFFFu;
-  while (lo < hi) {
-    const uint32_t mid = lo + uint32_t((uint64_t(hi) - lo + 1) / 2);
-    if (f(mid) >= target)
-      lo = mid;
-    else
-      hi = mid - 1;
-  }
-  return lo;
-}
-
-}  // namespace
-
 int32_t sample_counter(std::span<const float> l, const CounterDraw& d) {
   const size_t V = l.size();
   if (V == 0) return -1;

@@ -69,6 +69,24 @@ PKV_HOST_DEVICE uint32_t order_key(float x) {
   return (b & 0x80000000u) ? ~b : (b | 0x80000000u);
 }
 
+// Largest key x >= lo with f(x) >= target, for f non-increasing in x (32 bisection steps). On the
+// device f is a CTA-wide reduction, the same for every thread, so the loop stays uniform.
+#if defined(__CUDACC__)
+#pragma nv_exec_check_disable
+#endif
+template <typename F, typename T>
+PKV_HOST_DEVICE uint32_t largest_key_reaching(uint32_t lo, T target, F f) {
+  uint32_t hi = 0xFFFFFFFFu;
+  while (lo < hi) {
+    const uint32_t mid = lo + uint32_t((uint64_t(hi) - lo + 1) / 2);
+    if (f(mid) >= target)
+      lo = mid;
+    else
+      hi = mid - 1;
+  }
+  return lo;
+}
+
 // The host twin of the GPU sampler: the token, or -1 when a logit is NaN or +inf.
 int32_t sample_counter(std::span<const float> logits, const CounterDraw& d);
 

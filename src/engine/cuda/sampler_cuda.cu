@@ -37,20 +37,6 @@ __device__ void block_argmax(float& v, int& i, float* sv, int* si) {
     if (si[w] >= 0 && (i < 0 || sv[w] > v || (sv[w] == v && si[w] < i))) v = sv[w], i = si[w];
 }
 
-// Largest key x >= lo with f(x) >= target (f non-increasing, block-uniform).
-template <typename F, typename T>
-__device__ uint32_t largest_key_reaching(uint32_t lo, T target, F f) {
-  uint32_t hi = 0xFFFFFFFFu;
-  while (lo < hi) {
-    const uint32_t mid = lo + uint32_t((uint64_t(hi) - lo + 1) / 2);
-    if (f(mid) >= target)
-      lo = mid;
-    else
-      hi = mid - 1;
-  }
-  return lo;
-}
-
 __global__ void __launch_bounds__(kThreads)
     sample_rows(const float* __restrict__ logits, int64_t V, const CounterDraw* __restrict__ draws,
                 int32_t* __restrict__ tokens) {
