@@ -21,7 +21,7 @@ done
 bash scripts/install_deps.sh
 cmake -S . -B "$bdir" -G Ninja -DCMAKE_BUILD_TYPE=Release -DPAGEDKV_NATIVE=OFF > /dev/null
 targets=(attention_cuda_test attention_cuda_prefill_test kv_cuda_test core_cuda_test model_cuda_test
-         engine_cuda_test pagedkv_cuda_model_bench pagedkv)
+         engine_cuda_test pagedkv_cuda_model_bench pagedkv_gemv_playground pagedkv)
 [ "$with_capi" = 1 ] && targets+=(pagedkv_cuda_capi)
 cmake --build "$bdir" -j "$(nproc)" --target "${targets[@]}"
 rm -rf "$bundle" && mkdir -p "$bundle/lib"
