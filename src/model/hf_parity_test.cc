@@ -4,6 +4,8 @@
 // the transformers 5 config_v5.json, and bf16 weights (HF ran f32 on the same bf16-rounded
 // weights). Block size 4, so windows (8) and chunks (8) cross blocks.
 
+#include "model/testing/hf_parity.h"
+
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -31,8 +33,6 @@ std::string name_of(const testing::TestParamInfo<Variant>& info) {
   return s;
 }
 
-int32_t argmax(const float* l, int64_t n) { return int32_t(std::max_element(l, l + n) - l); }
-
 class HfParity : public testing::TestWithParam<Variant> {};
 
 TEST_P(HfParity, LogitsAndGreedyTokensMatchHf) {
@@ -40,34 +40,7 @@ TEST_P(HfParity, LogitsAndGreedyTokensMatchHf) {
   const std::string dir = str_cat("testdata/", v.family, *v.subdir ? "/" : "", v.subdir);
   const HfFixture fx = load_hf_fixture(dir);
   const CausalLm model = CausalLm::load(dir, v.config);
-  const int64_t V = model.config().vocab_size;
-  ASSERT_EQ(V, fx.vocab_size);
-  double worst = 0;
-  for (size_t i = 0; i < fx.prompts.size(); ++i) {
-    SCOPED_TRACE(str_cat("prompt ", i));
-    const auto& prompt = fx.prompts[i];
-    const auto& gen = fx.generated[i];
-    const int64_t P = int64_t(prompt.size());
-    KvCache cache(model.kv_cache_config(64, 4));
-    cache.add_sequence(7);
-    std::vector<float> rows = model.prefill(cache, 7, prompt);  // [P, V]
-    for (size_t s = 0; s + 1 < gen.size(); ++s) {
-      const SeqId seq = 7;
-      const std::vector<float> l = model.decode(cache, std::span<const SeqId>(&seq, 1),
-                                                std::span<const int32_t>(&gen[s], 1));
-      rows.insert(rows.end(), l.begin(), l.end());
-    }
-    ASSERT_EQ(rows.size(), fx.logits[i].size());
-    for (int64_t t = 0; t < int64_t(rows.size()) / V; ++t) {
-      const double err = relative_error({rows.data() + t * V, size_t(V)},
-                                        {fx.logits[i].data() + t * V, size_t(V)});
-      worst = std::max(worst, err);
-      EXPECT_LE(err, kTolerance) << "row " << t << (t < P ? " (prefill)" : " (decode)");
-      if (t >= P - 1) {
-        EXPECT_EQ(argmax(rows.data() + t * V, V), gen[t - (P - 1)]) << "greedy token at row " << t;
-      }
-    }
-  }
+  const double worst = expect_matches_hf(model, fx, 4, kTolerance);
   RecordProperty("worst_relative_error", str_cat(worst));
   std::printf("[ %s ] worst relative error %.3g\n", dir.c_str(), worst);
 }

@@ -9,6 +9,7 @@
 #include <cstdlib>
 
 #include "attention/cuda/decode_kernel_table.h"
+#include "attention/cuda/head_dim.h"
 #include "attention/cuda/paged_decode_cuda.h"
 #include "core/cuda/cuda_check.h"
 #include "core/error.h"
@@ -49,21 +50,6 @@ Family family_for(DType q, DType kv) {
   return Family::kSimt;
 }
 
-// Row of a head dim in the kernel tables; anything else is unsupported.
-int head_dim_index(int head_dim) {
-  switch (head_dim) {
-    case 64:
-      return 0;
-    case 128:
-      return 1;
-    case 256:
-      return 2;
-    default:
-      fail(ErrorKind::kUnsupported,
-           str_cat("paged_decode_cuda: head_dim ", head_dim, " is not supported (64, 128, 256)"));
-  }
-}
-
 // The table of the kernels that serve (q dtype, KV dtype).
 const DecodeKernelTable& table_for(DType q, DType kv) {
   switch (family_for(q, kv)) {
@@ -85,7 +71,7 @@ const DecodeKernelTable& table_for(DType q, DType kv) {
 
 // gp: 1, 2, 4 or 8 query heads per CTA (packed_heads).
 KernelEntry select_kernel(int head_dim, DType q, DType kv, int gp) {
-  const int d = head_dim_index(head_dim);
+  const int d = gpu_head_dim_index(head_dim, "paged_decode_cuda");
   return table_for(q, kv).tiles[d][std::countr_zero(unsigned(gp))];
 }
 

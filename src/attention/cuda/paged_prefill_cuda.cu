@@ -9,6 +9,7 @@
 #include <cmath>
 #include <cstdint>
 
+#include "attention/cuda/head_dim.h"
 #include "attention/cuda/paged_prefill_cuda.h"
 #include "attention/cuda/prefill_kernel_args.h"
 #include "core/cuda/cuda_check.h"
@@ -23,20 +24,6 @@ using cuda_detail::PrefillKernelTable;
 
 // Query heads per kv head the kernel is built and tested for (Llama 3 to Qwen 3 235B: 1..16).
 constexpr int kMaxGroup = 16;
-
-int head_dim_index(int head_dim) {
-  switch (head_dim) {
-    case 64:
-      return 0;
-    case 128:
-      return 1;
-    case 256:
-      return 2;
-    default:
-      fail(ErrorKind::kUnsupported,
-           str_cat("paged_prefill_cuda: head_dim ", head_dim, " is not supported (64, 128, 256)"));
-  }
-}
 
 const PrefillKernelTable& table_for(DType q, DType kv) {
   if (kv == DType::kFP8E4M3)
@@ -56,7 +43,7 @@ void validate_shape(const PagedPrefillCudaShape& s) {
   const int group = s.num_q_heads / s.num_kv_heads;
   PKV_CHECK(group <= kMaxGroup, Unsupported, "paged_prefill_cuda: GQA ratio ", group, " (",
             s.num_q_heads, " / ", s.num_kv_heads, " heads) is not supported (1..", kMaxGroup, ")");
-  (void)head_dim_index(s.head_dim);
+  (void)gpu_head_dim_index(s.head_dim, "paged_prefill_cuda");
   PKV_CHECK(s.q_dtype == DType::kBF16 || s.q_dtype == DType::kF16, Unsupported,
             "paged_prefill_cuda: q dtype ", dtype_name(s.q_dtype), " is not supported (bf16, f16)");
   PKV_CHECK(s.kv_dtype == s.q_dtype || s.kv_dtype == DType::kFP8E4M3, Unsupported,
@@ -70,7 +57,8 @@ void validate_shape(const PagedPrefillCudaShape& s) {
 }
 
 PrefillKernelEntry kernel_for(const PagedPrefillCudaShape& s) {
-  return table_for(s.q_dtype, s.kv_dtype).dims[head_dim_index(s.head_dim)];
+  return table_for(s.q_dtype, s.kv_dtype)
+      .dims[gpu_head_dim_index(s.head_dim, "paged_prefill_cuda")];
 }
 
 bool aligned16(const void* p) { return reinterpret_cast<uintptr_t>(p) % 16 == 0; }

@@ -5,6 +5,7 @@
 #include <map>
 #include <utility>
 
+#include "attention/cuda/head_dim.h"
 #include "attention/cuda/paged_decode_cuda.h"
 #include "attention/cuda/paged_prefill_cuda.h"
 #include "core/cuda/cuda_check.h"
@@ -336,8 +337,8 @@ std::vector<float> CausalLmCuda::Impl::forward(KvCache& cache, const ForwardRows
 namespace {
 
 void check_head_dim(const ModelConfig& c, const std::string& where) {
-  PKV_CHECK(c.head_dim == 64 || c.head_dim == 128 || c.head_dim == 256, Unsupported, where,
-            "head_dim ", c.head_dim, " is not one the GPU kernels take (64, 128, 256)");
+  PKV_CHECK(is_gpu_head_dim(c.head_dim), Unsupported, where, "head_dim ", c.head_dim,
+            " is not one the GPU kernels take (64, 128, 256)");
 }
 
 }  // namespace
