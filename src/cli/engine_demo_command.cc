@@ -224,8 +224,10 @@ void run_engine_demo(const EngineDemoOptions& o) {
   size_t agree = 0;
   while (agree < reference.size() && reference[agree] == engine_tokens[agree]) ++agree;
   std::cout << "  " << agree << "/" << reference.size() << " tokens identical\n";
-  PKV_CHECK(agree == reference.size(), Internal, "demo: request 0 differs from the reference "
-            "forward pass at token ", agree);
+  PKV_CHECK(agree == reference.size(), Internal,
+            "demo: request 0 differs from the reference "
+            "forward pass at token ",
+            agree);
   std::cout << "OK\n";
 }
 

@@ -1,5 +1,6 @@
 #include "cli/generate_command.h"
 
+#include <climits>
 #include <iostream>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -101,7 +102,7 @@ void register_generate_command(CLI::App& app) {
   o->sampling.add_to(cmd, true);
   cmd->add_option("--max-new-tokens", o->max_new_tokens,
                   "tokens to generate (default 16, or the room the context leaves)")
-      ->check(CLI::NonNegativeNumber);
+      ->check(CLI::Range(0, INT32_MAX));
   cmd->add_flag("--json", o->json,
                 "print one JSON object: ids, text, finish reason (stop / length), logprobs");
   cmd->callback([o] { run_generate(*o); });

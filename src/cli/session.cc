@@ -1,5 +1,7 @@
 #include "cli/session.h"
 
+#include <climits>
+#include <cstdint>
 #include <fstream>
 #include <iostream>
 #include <iterator>
@@ -39,12 +41,12 @@ void SamplingFlags::add_to(CLI::App* cmd, bool with_n) {
   // stand for "not given" and are never parsed, so a user's -1 is refused, not taken as unset.
   cmd->add_option("--temperature", temperature,
                   "0: greedy (default: generation_config.json's, else 0)")
-      ->check(CLI::NonNegativeNumber);
-  cmd->add_option("--top-k", top_k, "0: off")->check(CLI::NonNegativeNumber);
+      ->check(CLI::Range(0.0, 1e6));
+  cmd->add_option("--top-k", top_k, "0: off")->check(CLI::Range(0, INT32_MAX));
   cmd->add_option("--top-p", top_p, "1: off")->check(CLI::Range(0.0, 1.0));
   cmd->add_option("--min-p", min_p, "0: off")->check(CLI::Range(0.0, 1.0));
   cmd->add_option("--seed", seed, "random seed (default: random, printed on stderr when sampling)")
-      ->check(CLI::NonNegativeNumber);
+      ->check(CLI::Range(int64_t(0), INT64_MAX));
   if (with_n)
     cmd->add_option("-n", n, str_cat("samples per prompt (1..", kMaxSamples, ")"))
         ->check(CLI::Range(1, kMaxSamples));

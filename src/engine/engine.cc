@@ -144,10 +144,10 @@ std::vector<RequestOutput> Engine::step() {
     const float* l = row.logits;
     const int64_t bad = std::find_if(l, l + V, [](float x) { return !std::isfinite(x); }) - l;
     if (bad < V && !failed.count(row.seq->request))
-      failed[row.seq->request] = str_cat(
-          "request ", row.seq->request, ": the model produced a non-finite logit (", l[bad],
-          " for token ", bad, ") at position ", row.seq->tokens.size(),
-          "; the request failed (check the checkpoint's weights)");
+      failed[row.seq->request] =
+          str_cat("request ", row.seq->request, ": the model produced a non-finite logit (", l[bad],
+                  " for token ", bad, ") at position ", row.seq->tokens.size(),
+                  "; the request failed (check the checkpoint's weights)");
   }
   for (const LogitsRow& row : rows) {
     Sequence* s = row.seq;

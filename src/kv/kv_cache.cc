@@ -53,9 +53,9 @@ KvCache::KvCache(KvCacheConfig config, KvStorageFactory make_storage) {
   int64_t metadata = 0;
   for (const KvGroupConfig& g : config.groups)
     metadata += int64_t(g.geometry.num_blocks) * kMetadataBytesPerBlock;
-  check_host_allocation(metadata, str_cat("the KV pool's block bookkeeping (",
-                                          config.groups[0].geometry.num_blocks, " blocks x ",
-                                          config.groups.size(), " layer groups)"));
+  check_host_allocation(
+      metadata, str_cat("the KV pool's block bookkeeping (", config.groups[0].geometry.num_blocks,
+                        " blocks x ", config.groups.size(), " layer groups)"));
   for (KvGroupConfig& g : config.groups) {
     Group group;
     group.storage = make_storage(g.geometry);

@@ -48,8 +48,11 @@ ModelConfig parse_model_config_text(std::string_view text, const std::string& wh
   try {
     return parse_model_config(j);
   } catch (const Error& e) {
-    const std::string msg = e.what();  // "<Kind>: config.json: message"
-    throw Error(e.kind(), str_cat(where, ": ", msg.substr(msg.find(": ") + 2)));
+    // "<kind>: config.json: message" becomes "<where>: message".
+    std::string msg = e.what();
+    msg = msg.substr(msg.find(": ") + 2);
+    if (msg.rfind("config.json: ", 0) == 0) msg = msg.substr(13);
+    throw Error(e.kind(), str_cat(where, ": ", msg));
   }
 }
 

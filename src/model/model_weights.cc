@@ -21,12 +21,11 @@ void check_finite(const TensorSource& store, const std::string& name, const floa
     PKV_CHECK(std::isfinite(v[i]), Corrupt, store.where(), ": tensor '", name,
               "' has a non-finite value (", v[i], ") at element ", i);
 }
-void check_finite(const TensorSource& store, const std::string& name, const uint16_t* v,
-                  size_t n) {
+void check_finite(const TensorSource& store, const std::string& name, const uint16_t* v, size_t n) {
   for (size_t i = 0; i < n; ++i)  // bf16: exponent all ones is Inf or NaN
     PKV_CHECK((v[i] & 0x7f80u) != 0x7f80u, Corrupt, store.where(), ": tensor '", name,
-              "' has a non-finite value (bf16 bits 0x", std::hex, v[i], std::dec,
-              ") at element ", i);
+              "' has a non-finite value (bf16 bits 0x", std::hex, v[i], std::dec, ") at element ",
+              i);
 }
 
 struct Loader {
@@ -158,8 +157,8 @@ void check_layer_count(const TensorSource& store, const ModelConfig& c,
     if (ec == std::errc() && *end == '.' && i >= 0) n = std::max(n, i + 1);
   }
   PKV_CHECK(n == c.num_layers, Corrupt, store.where(), ": config.json num_hidden_layers is ",
-            c.num_layers, " but the checkpoint has tensors of ", n, " layers (", head, "0..",
-            n - 1, ")", n > c.num_layers ? ": the config would leave layers unused" : "");
+            c.num_layers, " but the checkpoint has tensors of ", n, " layers (", head, "0..", n - 1,
+            ")", n > c.num_layers ? ": the config would leave layers unused" : "");
 }
 
 ModelWeights load_model_weights(const TensorSource& store, const ModelConfig& c) {

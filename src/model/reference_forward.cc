@@ -69,8 +69,8 @@ void check_supported(const ModelConfig& c, const ModelWeights& w) {
     ok = !l.moe && l.use_rope && !l.temperature_tuning && l.rope.type == RopeType::kDefault &&
          l.attention == AttentionRule{} && lw.attn_out_norm.empty() && lw.mlp_out_norm.empty();
   }
-  PKV_CHECK(ok, Unsupported, "reference_greedy: only plain Llama-shaped models (",
-            c.architecture, " is not one)");
+  PKV_CHECK(ok, Unsupported, "reference_greedy: only plain Llama-shaped models (", c.architecture,
+            " is not one)");
 }
 
 }  // namespace
@@ -120,7 +120,8 @@ std::vector<int32_t> reference_greedy(const ModelConfig& c, const ModelWeights& 
         double top = -INFINITY;
         for (size_t t = 0; t < l.keys.size(); ++t) {
           double dot = 0;
-          for (int64_t d = 0; d < D; ++d) dot += q[size_t(hd * D + d)] * l.keys[t][size_t(kvh * D + d)];
+          for (int64_t d = 0; d < D; ++d)
+            dot += q[size_t(hd * D + d)] * l.keys[t][size_t(kvh * D + d)];
           score[t] = dot * c.query_scale;
           top = std::max(top, score[t]);
         }
