@@ -18,6 +18,12 @@ cmake -S src/model/fuzz -B build-fuzz -G Ninja -DCMAKE_CXX_COMPILER=clang++ \
 cmake --build build-fuzz -j "$(nproc)"
 jobs=$(nproc)
 status=0
+# The safetensors harness writes its inputs as files: in memory where /dev/shm exists, removed
+# at the end (workers killed when the time is up leave theirs behind).
+scratch=$( [ -d /dev/shm ] && echo /dev/shm || echo "$run" )/pagedkv_fuzz_scratch_$$
+mkdir -p "$scratch"
+trap 'rm -rf "$scratch"' EXIT
+export PAGEDKV_FUZZ_SCRATCH=$scratch
 for h in safetensors config; do
   mkdir -p "$run/$h/corpus" "$run/$h/artifacts"
   echo "fuzz.sh: ${h}_fuzz for ${seconds} s on $jobs worker(s)"
@@ -29,7 +35,7 @@ for h in safetensors config; do
         >log.txt 2>&1); then
     status=1
   fi
-  tail -n 3 "$run/$h/log.txt"
+  grep -a '^#' "$run/$h/log.txt" | tail -n 1 || true  # executions, coverage, crashes
   if compgen -G "$run/$h/artifacts/*" >/dev/null; then
     echo "fuzz.sh: ${h}_fuzz found inputs that fail: $run/$h/artifacts/ (log: $run/$h/log.txt)"
     status=1

@@ -8,6 +8,8 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <string>
@@ -19,12 +21,28 @@ namespace {
 
 namespace fs = std::filesystem;
 
-// One scratch directory per process (in memory where /dev/shm exists).
+// One scratch directory per process (in memory where /dev/shm exists), removed at exit (libFuzzer
+// ends runs with exit()). Its name is kept in a plain array: no destructor runs before the
+// cleanup does.
+char scratch_name[512];
+
+void remove_scratch() {
+  std::error_code ec;
+  fs::remove_all(scratch_name, ec);
+}
+
 const fs::path& scratch() {
   static const fs::path dir = [] {
-    const fs::path base = fs::exists("/dev/shm") ? fs::path("/dev/shm") : fs::temp_directory_path();
+    // $PAGEDKV_FUZZ_SCRATCH (scripts/fuzz.sh sets it and removes it after the run: fork-mode
+    // workers killed at the end never reach exit()), else /dev/shm, else the temp directory.
+    const char* env = std::getenv("PAGEDKV_FUZZ_SCRATCH");
+    const fs::path base = env != nullptr           ? fs::path(env)
+                          : fs::exists("/dev/shm") ? fs::path("/dev/shm")
+                                                   : fs::temp_directory_path();
     fs::path d = base / ("pagedkv_safetensors_fuzz_" + std::to_string(::getpid()));
     fs::create_directories(d);
+    std::snprintf(scratch_name, sizeof scratch_name, "%s", d.c_str());
+    std::atexit(remove_scratch);
     return d;
   }();
   return dir;
