@@ -16,7 +16,7 @@ fi
 cmake -S src/model/fuzz -B build-fuzz -G Ninja -DCMAKE_CXX_COMPILER=clang++ \
   -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build build-fuzz -j "$(nproc)"
-jobs=$(nproc)
+jobs=$(nproc); ((jobs > 8)) && jobs=8  # workers (each up to -rss_limit_mb of memory)
 status=0
 # The safetensors harness writes its inputs as files: in memory where /dev/shm exists, removed
 # at the end (workers killed when the time is up leave theirs behind).
