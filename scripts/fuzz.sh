@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # fuzz.sh [SECONDS] [RUN_DIR]: build the libFuzzer harnesses of the checkpoint parsers with clang
 # (src/model/fuzz: safetensors header / index.json, config.json) under ASan + UBSan, then fuzz each
-# for SECONDS (default 60) from the committed seed corpus, on all cores. New inputs go to RUN_DIR
+# for SECONDS (default 60) from the committed seed corpus on up to 8 cores. New inputs go to RUN_DIR
 # (default build-fuzz/run), never into the committed corpus; a crash leaves its input there and
 # fails the script. CI runs it once, 60 s each (scripts/test.sh --sanitize). Without clang it says
 # so and exits 0.
