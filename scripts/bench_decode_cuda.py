@@ -12,6 +12,15 @@ Every figure is the median over graph replays (CUDA events); each graph runs the
 input sets in turn (disjoint block tables scattered over one shuffled pool, one contiguous copy per
 set) so that the data touched per replay exceeds L2 and nothing is timed from cache.
 Effective bandwidth = K+V bytes read / time.
+
+Memory: every case is sized to the card's free memory (torch.cuda.mem_get_info) before anything
+is allocated, so the whole table runs on an 80 GB H100 as well as a 141 GB H200: fit_case() counts
+what a case holds (pools, the contiguous copies for SDPA, the gathered K/V of the gather baseline)
+and drops the baselines a case cannot afford — the pagedkv column is always measured — or skips
+the case with a note when even the pool alone does not fit. The accuracy check computes its f32
+reference a few sequences at a time (REF_CHUNK_BYTES), never for the whole batch at once: that
+reference alone (f32 K/V expanded to every query head) needed more than 32 GiB on the largest
+shapes and ran the H100 out of memory.
 """
 import contextlib
 import ctypes
@@ -26,6 +35,47 @@ import torch.nn.functional as F
 
 DT_CODE = {torch.float32: 0, torch.float16: 1, torch.bfloat16: 2, torch.float8_e4m3fn: 3}
 DATASHEET_TBS = {"H100": 3.35, "H200": 4.8}
+GiB = 1 << 30
+# Kept free beside a case's own tensors: CUDA graphs, SDPA workspaces, allocator fragmentation.
+HEADROOM_BYTES = 3 * GiB
+# The f32 reference of the accuracy check is computed on at most this much at a time.
+REF_CHUNK_BYTES = 1 * GiB
+# The largest problem in the tables (K + V bytes): the same shapes on every card.
+MAX_KV_BYTES = 6e9
+
+
+def free_bytes():
+    """Free memory on the card now (the caching allocator's unused blocks returned first)."""
+    torch.cuda.synchronize()
+    torch.cuda.empty_cache()
+    return torch.cuda.mem_get_info()[0]
+
+
+def kv_bytes_of(B, L, Hkv, D, kv_dtype):
+    """K + V bytes a problem reads (= one input set's pool share)."""
+    return B * L * Hkv * D * torch.empty(0, dtype=kv_dtype).element_size() * 2
+
+
+def case_bytes(kv_bytes, nsets, sdpa, gather, widen=1):
+    """Peak device memory of a Case: the K/V pools of nsets input sets; with sdpa, one contiguous
+    bf16 copy per set (`widen` 2 for fp8 pools, widened to bf16) and the transient gather +
+    transpose while each copy is made; with gather, the gathered K/V of one call (held by the
+    graph's memory pool while it is timed)."""
+    pools = nsets * kv_bytes
+    copies = (nsets + 1) * kv_bytes * widen if sdpa else 0
+    gathered = kv_bytes if gather else 0
+    return pools + copies + gathered
+
+
+def fit_case(kv_bytes, nsets, sdpa, gather, widen):
+    """(sdpa, gather) that fit the card's free memory less HEADROOM_BYTES: both baselines if
+    they fit, else the SDPA baseline alone, else pagedkv alone; None when even the pools do not
+    fit (the case is skipped with a note, the table goes on)."""
+    budget = free_bytes() - HEADROOM_BYTES
+    for s, g in ((sdpa, gather), (sdpa, False), (False, False)):
+        if case_bytes(kv_bytes, nsets, s, g, widen) <= budget:
+            return s, g
+    return None
 
 
 def load_lib(path):
@@ -113,13 +163,18 @@ def copy_ceiling_tbs():
 
 
 class Case:
+    @staticmethod
+    def num_sets(kv_bytes):
+        """Input sets cycled per replay: enough that a replay touches 4x L2 (nothing timed from
+        cache), one for problems that exceed that alone."""
+        l2 = torch.cuda.get_device_properties(0).L2_cache_size
+        return max(1, min(64, math.ceil(4 * l2 / kv_bytes)))
+
     def __init__(self, lib, B, L, Hq, Hkv, D, bs, kv_dtype, sdpa=True, gather=True, seed=0):
         self.lib, self.B, self.L, self.Hq, self.Hkv, self.D, self.bs = lib, B, L, Hq, Hkv, D, bs
         self.kv_dtype = kv_dtype
-        es = torch.empty(0, dtype=kv_dtype).element_size()
-        self.kv_bytes = B * L * Hkv * D * es * 2
-        l2 = torch.cuda.get_device_properties(0).L2_cache_size
-        self.nsets = max(1, min(64, math.ceil(4 * l2 / self.kv_bytes)))
+        self.kv_bytes = kv_bytes_of(B, L, Hkv, D, kv_dtype)
+        self.nsets = Case.num_sets(self.kv_bytes)
         g = torch.Generator(device="cuda").manual_seed(seed)
         nb = math.ceil(L / bs)
         self.num_blocks = self.nsets * B * nb + 7
@@ -214,13 +269,24 @@ class Case:
         return self.sdpa(self.qs[s], k, v)
 
     def check(self):
-        """Relative error of pagedkv vs SDPA (f32 math on the same bf16 inputs)."""
+        """Relative error of pagedkv vs SDPA (f32 math on the same bf16 inputs). The reference
+        runs on `chunk` sequences at a time: f32 K/V expanded to all Hq heads, scores and
+        temporaries stay under REF_CHUNK_BYTES whatever the batch."""
         self.run_pagedkv(0)
-        ref = F.scaled_dot_product_attention(self.qs[0].float().unsqueeze(2), self.kc[0].float(),
-                                             self.vc[0].float(), scale=self.scale,
-                                             enable_gqa=self.Hq != self.Hkv).squeeze(2)
+        per_seq = self.L * self.Hq * (self.D * 4 * 2 * 2 + 4 * 2)
+        chunk = max(1, REF_CHUNK_BYTES // per_seq)
+        err2 = ref2 = 0.0
+        for b in range(0, self.B, chunk):
+            e = min(self.B, b + chunk)
+            ref = F.scaled_dot_product_attention(
+                self.qs[0][b:e].float().unsqueeze(2), self.kc[0][b:e].float(),
+                self.vc[0][b:e].float(), scale=self.scale,
+                enable_gqa=self.Hq != self.Hkv).squeeze(2)
+            err2 += (self.out[b:e].float() - ref).norm().item() ** 2
+            ref2 += ref.norm().item() ** 2
+            del ref
         torch.cuda.synchronize()
-        return ((self.out.float() - ref).norm() / ref.norm()).item()
+        return math.sqrt(err2 / ref2)
 
     def measure(self):
         r = {"B": self.B, "L": self.L, "Hq": self.Hq, "Hkv": self.Hkv, "D": self.D,
@@ -341,11 +407,24 @@ def main():
     if quick:
         heads, Bs, Ls = heads[:2], [1, 64], [4096, 16384]
 
-    def run(case_args, bucket, **kw):
+    def run(case_args, bucket, sdpa=True, gather=True):
         B, L, Hq, Hkv, D, bs, dt = case_args
-        if B * L * Hkv * D * 2 * 2 > 6e9:
+        kv = kv_bytes_of(B, L, Hkv, D, dt)
+        if kv > MAX_KV_BYTES:  # the table's shapes: up to 6 GB of K/V per problem
             return
-        c = Case(lib, B, L, Hq, Hkv, D, bs, dt, **kw)
+        fit = fit_case(kv, Case.num_sets(kv), sdpa, gather, 2 if dt == torch.float8_e4m3fn else 1)
+        if fit is None:
+            note = {"B": B, "L": L, "Hq": Hq, "Hkv": Hkv, "D": D, "page": bs,
+                    "kv": str(dt).replace("torch.", ""), "kv_MB": kv / 1e6,
+                    "skipped": f"needs {case_bytes(kv, Case.num_sets(kv), False, False) / GiB:.1f}"
+                               f" GiB, {free_bytes() / GiB:.1f} GiB free"}
+            print(json.dumps(note), flush=True)
+            results.setdefault("skipped", []).append(note)
+            return
+        if fit != (sdpa, gather):
+            print(f"# B={B} L={L} Hq={Hq} Hkv={Hkv} {dt}: baselines cut to sdpa={fit[0]} "
+                  f"gather={fit[1]} to fit {free_bytes() / GiB:.1f} GiB free", flush=True)
+        c = Case(lib, B, L, Hq, Hkv, D, bs, dt, sdpa=fit[0], gather=fit[1])
         try:
             r = c.measure()
         finally:

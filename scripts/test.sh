@@ -24,3 +24,8 @@ else
   bash scripts/build.sh "$dir"
 fi
 ctest --test-dir "$dir" --output-on-failure -j "$(nproc)"
+# The libFuzzer harnesses of the checkpoint parsers (clang, ASan + UBSan; src/model/fuzz): a short
+# run once per CI, in the sanitizer pass (about a minute to build, 60 s per harness).
+if [ "${1:-}" = "--sanitize" ]; then
+  bash scripts/fuzz.sh 60
+fi

@@ -44,7 +44,9 @@ void run_batch_generate(BatchGenerateOptions o) {
   c.scheduler.max_num_seqs = o.max_seqs;
   Engine engine(*s.model, c);
   for (auto& p : prompts) engine.add_request(std::move(p), sp);  // all validated before any runs
-  for (const RequestOutput& r : engine.run())
+  std::string errors;  // failed requests are reported after the others' output
+  for (const RequestOutput& r : engine.run()) {
+    if (!r.error.empty()) errors += str_cat(errors.empty() ? "" : "; ", r.error);
     for (const SampleOutput& x : r.samples) {
       if (s.text) {
         std::cout << x.text << "\n";
@@ -53,6 +55,7 @@ void run_batch_generate(BatchGenerateOptions o) {
         std::cout << "\n";
       }
     }
+  }
   const EngineMetrics m = engine.metrics();
   std::cerr << "requests " << m.finished_requests << ", steps " << m.steps << ", prefill "
             << m.prefill_tokens << " tokens (" << int64_t(m.prefill_tokens_per_s())
@@ -60,6 +63,7 @@ void run_batch_generate(BatchGenerateOptions o) {
             << int64_t(m.decode_tokens_per_s()) << " tok/s), peak " << m.peak_blocks_used << "/"
             << m.blocks_total << " blocks, prefix hits " << m.prefix_hit_tokens << "/"
             << m.prefix_query_tokens << " tokens, preemptions " << m.preemptions << "\n";
+  PKV_CHECK(errors.empty(), Corrupt, errors);
 }
 
 }  // namespace

@@ -17,6 +17,9 @@
 namespace pagedkv {
 namespace {
 
+// The demo model's context: the system prompt + a request's own tokens + its new tokens.
+constexpr int32_t kDemoContext = 4096;
+
 struct EngineDemoOptions {
   int32_t requests = 64;
   int32_t system_prompt = 256;  // tokens shared by every request
@@ -137,7 +140,7 @@ void run_engine_demo(const EngineDemoOptions& o) {
   EngineConfig c;
   c.num_blocks = o.num_blocks;
   c.block_size = o.block_size;
-  c.max_model_len = 4096;
+  c.max_model_len = kDemoContext;
   c.scheduler.max_num_batched_tokens = o.batch_tokens;
   c.scheduler.max_num_seqs = o.max_seqs;
   std::cout << "1. continuous batching with prefix sharing in the small pool\n";
@@ -207,6 +210,24 @@ void run_engine_demo(const EngineDemoOptions& o) {
               << " requests identical\n";
   PKV_CHECK(same[0] == o.requests && same[1] == o.requests && same[2] == o.requests, Internal,
             "demo: some requests differ from their solo runs");
+  std::cout << "  (this proves batch independence only: a request's tokens do not depend on what "
+               "runs beside it. An engine that is wrong the same way alone and in a batch, e.g. a "
+               "broken sampler or kernel, passes it.)\n";
+
+  // A check a wrong engine cannot pass: request 0 (greedy) against a dense forward pass that
+  // shares no code with the engine, the KV pool or its kernels (model/reference_forward.h).
+  std::cout << "\n5. check: request 0's greedy tokens == a plain dense forward on the same weights "
+               "(no KV pool, scheduler, paged kernels or sampler)\n";
+  const std::vector<int32_t>& engine_tokens = shared.outputs[0].samples[0].tokens;
+  const std::vector<int32_t> reference =
+      synthetic_reference_greedy(spec, w.prompts[0], int32_t(engine_tokens.size()));
+  size_t agree = 0;
+  while (agree < reference.size() && reference[agree] == engine_tokens[agree]) ++agree;
+  std::cout << "  " << agree << "/" << reference.size() << " tokens identical\n";
+  PKV_CHECK(agree == reference.size(), Internal,
+            "demo: request 0 differs from the reference "
+            "forward pass at token ",
+            agree);
   std::cout << "OK\n";
 }
 
@@ -216,14 +237,22 @@ void register_engine_demo_command(CLI::App& app) {
   auto opt = std::make_shared<EngineDemoOptions>();
   CLI::App* cmd = app.add_subcommand(
       "demo", "Serve many requests sharing a system prompt on a built-in synthetic model");
-  cmd->add_option("--requests", opt->requests, "number of requests");
-  cmd->add_option("--system-prompt", opt->system_prompt, "tokens of the shared system prompt");
-  cmd->add_option("--max-suffix", opt->max_suffix, "most tokens of a request's own (>= 8)");
-  cmd->add_option("--max-tokens", opt->max_tokens, "most new tokens per sample");
-  cmd->add_option("--block-size", opt->block_size, "tokens per KV block");
-  cmd->add_option("--num-blocks", opt->num_blocks, "KV pool size in blocks");
-  cmd->add_option("--batch-tokens", opt->batch_tokens, "token budget per step");
-  cmd->add_option("--max-seqs", opt->max_seqs, "most running sequences");
+  // Ranges checked as the flags are parsed (CLI11 names the flag); the engine checks the rest.
+  cmd->add_option("--requests", opt->requests, "number of requests")->check(CLI::Range(1, 4096));
+  cmd->add_option("--system-prompt", opt->system_prompt, "tokens of the shared system prompt")
+      ->check(CLI::Range(0, kDemoContext / 2));
+  cmd->add_option("--max-suffix", opt->max_suffix, "most tokens of a request's own (>= 8)")
+      ->check(CLI::Range(8, kDemoContext / 4));
+  cmd->add_option("--max-tokens", opt->max_tokens, "most new tokens per sample")
+      ->check(CLI::Range(1, kDemoContext / 4));
+  cmd->add_option("--block-size", opt->block_size, "tokens per KV block")
+      ->check(CLI::Range(1, 256));
+  cmd->add_option("--num-blocks", opt->num_blocks, "KV pool size in blocks")
+      ->check(CLI::Range(1, 1 << 20));
+  cmd->add_option("--batch-tokens", opt->batch_tokens, "token budget per step")
+      ->check(CLI::Range(1, 1 << 20));
+  cmd->add_option("--max-seqs", opt->max_seqs, "most running sequences")
+      ->check(CLI::Range(1, 4096));
   cmd->add_option("--seed", opt->seed, "workload seed");
   cmd->add_flag("!--no-check", opt->check, "skip the solo-run check");
   cmd->callback([opt] { run_engine_demo(*opt); });

@@ -1,5 +1,6 @@
 #include "cli/generate_command.h"
 
+#include <climits>
 #include <iostream>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -35,7 +36,17 @@ void run_generate(const GenerateOptions& o) {
   std::vector<int32_t> prompt = prompt_ids(s, o.prompt);
   const int64_t prompt_len = int64_t(prompt.size());
   const int32_t max_tokens = default_max_tokens(prompt_len, s.max_model_len(), o.max_new_tokens);
+  // The context limit first, as batch-generate's engine checks it: the pool below is sized for
+  // n * (prompt + max_tokens), so --max-new-tokens 5000000 must be refused before it is built.
+  PKV_CHECK(prompt_len < s.max_model_len(), InvalidArgument, "the prompt has ", prompt_len,
+            " tokens; the context is ", s.max_model_len(),
+            " tokens (it must leave room for >= 1 new token)");
+  PKV_CHECK(prompt_len + int64_t(max_tokens) <= s.max_model_len(), InvalidArgument,
+            "--max-new-tokens ", max_tokens, ": the prompt (", prompt_len, " tokens) + ",
+            max_tokens, " new tokens exceed the context of ", s.max_model_len(),
+            " tokens (--max-model-len, else config.json max_position_embeddings)");
   const SamplingParams sp = sampling_params(s, o.sampling, max_tokens, std::cerr);
+  validate_request(prompt, sp, {s.model->vocab_size(), s.max_model_len()});
   std::string budget;
   Engine engine(*s.model, s.engine_config(int64_t(sp.n) * (prompt_len + max_tokens), &budget));
   if (!budget.empty()) std::cerr << budget << "\n";
@@ -48,6 +59,7 @@ void run_generate(const GenerateOptions& o) {
   engine.add_request(std::move(prompt), sp);
   const std::vector<RequestOutput> done = engine.run();
   const RequestOutput& r = done.at(0);
+  PKV_CHECK(r.error.empty(), Corrupt, r.error);
   if (o.json) {
     nlohmann::ordered_json j;
     j["prompt_tokens"] = prompt_len;
@@ -92,7 +104,7 @@ void register_generate_command(CLI::App& app) {
   o->sampling.add_to(cmd, true);
   cmd->add_option("--max-new-tokens", o->max_new_tokens,
                   "tokens to generate (default 16, or the room the context leaves)")
-      ->check(CLI::NonNegativeNumber);
+      ->check(CLI::Range(0, INT32_MAX));
   cmd->add_flag("--json", o->json,
                 "print one JSON object: ids, text, finish reason (stop / length), logprobs");
   cmd->callback([o] { run_generate(*o); });

@@ -1,6 +1,8 @@
 // pagedkv command line: one subcommand per file, registered here.
 #include <CLI/CLI.hpp>
+#include <exception>
 #include <iostream>
+#include <new>
 
 #include "cli/batch_generate_command.h"
 #include "cli/chat_command.h"
@@ -31,6 +33,18 @@ int main(int argc, char** argv) {
     CLI11_PARSE(app, argc, argv);
   } catch (const pagedkv::Error& e) {
     std::cerr << "pagedkv: " << e.what() << "\n";
+    return 1;
+  } catch (const std::bad_alloc&) {
+    // Limits are checked before large allocations; this is the last line of defence.
+    std::cerr << "pagedkv: out of memory\n";
+    return 1;
+  } catch (const std::exception& e) {
+    // Any other exception is a bug or an input we did not foresee: a message and exit 1, never
+    // std::terminate.
+    std::cerr << "pagedkv: unexpected error: " << e.what() << "\n";
+    return 1;
+  } catch (...) {
+    std::cerr << "pagedkv: unexpected error\n";
     return 1;
   }
   return 0;

@@ -1,5 +1,7 @@
 #include "cli/session.h"
 
+#include <climits>
+#include <cstdint>
 #include <fstream>
 #include <iostream>
 #include <iterator>
@@ -38,16 +40,23 @@ void ModelFlags::add_to(CLI::App* cmd) {
 }
 
 void SamplingFlags::add_to(CLI::App* cmd, bool with_n) {
+  // Each flag's range is checked as it is parsed (CLI11 names the flag); the defaults below 0
+  // stand for "not given" and are never parsed, so a user's -1 is refused, not taken as unset.
   cmd->add_option("--temperature", temperature,
-                  "0: greedy (default: generation_config.json's, else 0)");
-  cmd->add_option("--top-k", top_k, "0: off");
-  cmd->add_option("--top-p", top_p, "1: off");
-  cmd->add_option("--min-p", min_p, "0: off");
-  cmd->add_option("--seed", seed, "random seed (default: random, printed on stderr when sampling)");
-  if (with_n) cmd->add_option("-n", n, "samples per prompt");
+                  "0: greedy (default: generation_config.json's, else 0)")
+      ->check(CLI::Range(0.0, 1e6));
+  cmd->add_option("--top-k", top_k, "0: off")->check(CLI::Range(0, INT32_MAX));
+  cmd->add_option("--top-p", top_p, "1: off")->check(CLI::Range(0.0, 1.0));
+  cmd->add_option("--min-p", min_p, "0: off")->check(CLI::Range(0.0, 1.0));
+  cmd->add_option("--seed", seed, "random seed (default: random, printed on stderr when sampling)")
+      ->check(CLI::Range(int64_t(0), INT64_MAX));
+  if (with_n)
+    cmd->add_option("-n", n, str_cat("samples per prompt (1..", kMaxSamples, ")"))
+        ->check(CLI::Range(1, kMaxSamples));
   cmd->add_option("--stop", stop, "stop string (repeatable); not part of the output");
   cmd->add_option("--stop-ids", stop_ids, "stop token ids, comma-separated (besides EOS)");
-  cmd->add_option("--logprobs", logprobs, "top-N log-probabilities of each generated token");
+  cmd->add_option("--logprobs", logprobs, "top-N log-probabilities of each generated token")
+      ->check(CLI::Range(0, kMaxLogprobs));
   cmd->add_flag("--ignore-eos", ignore_eos, "keep generating past EOS");
 }
 
@@ -71,7 +80,8 @@ SamplingParams sampling_params(const Session& s, const SamplingFlags& f, int32_t
   p.top_k = f.top_k >= 0 ? f.top_k : (sample_default ? g->top_k.value_or(0) : 0);
   p.top_p = f.top_p >= 0 ? f.top_p : (sample_default ? float(g->top_p.value_or(1.0)) : 1.f);
   p.min_p = f.min_p >= 0 ? f.min_p : 0.f;
-  PKV_CHECK(f.n >= 1 && f.n <= 256, InvalidArgument, "-n must be in [1, 256], got ", f.n);
+  PKV_CHECK(f.n >= 1 && f.n <= kMaxSamples, InvalidArgument, "-n must be in [1, ", kMaxSamples,
+            "], got ", f.n);
   p.n = f.n;
   p.max_tokens = max_tokens;
   p.stop = f.stop;

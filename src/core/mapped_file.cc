@@ -15,7 +15,9 @@
 namespace pagedkv {
 
 MappedFile MappedFile::open(const std::filesystem::path& path) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  // O_NONBLOCK: a FIFO (a hostile checkpoint's model.safetensors) opens at once instead of
+  // waiting forever for a writer, and is then refused as not a regular file. No effect on files.
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
   if (fd < 0) {
     const int err = errno;
     PKV_CHECK(err != ENOENT, NotFound, "file not found: ", path.string());

@@ -12,8 +12,9 @@ namespace pagedkv {
 class MappedFile {
  public:
   MappedFile() = default;
-  // Maps `path` read-only. NotFound if it does not exist; InvalidArgument if it cannot be opened
-  // or mapped (the message names the path and the OS error). An empty file maps to an empty span.
+  // Maps `path` read-only. NotFound if it does not exist; InvalidArgument if it is not a regular
+  // file (a FIFO or device is refused without blocking), cannot be opened or mapped (the message
+  // names the path and the OS error). An empty file maps to an empty span.
   static MappedFile open(const std::filesystem::path& path);
 
   MappedFile(MappedFile&& other) noexcept;

@@ -1,6 +1,7 @@
 #include "engine/engine.h"
 
 #include <algorithm>
+#include <cmath>
 #include <utility>
 
 #include "core/error.h"
@@ -56,6 +57,9 @@ RequestId Engine::add_request(std::vector<int32_t> prompt, SamplingParams params
   validate_request(prompt, params, {model_.vocab_size(), config_.max_model_len});
   PKV_CHECK(params.stop.empty() || config_.tokenizer != nullptr, InvalidArgument,
             "request: stop strings need the engine's tokenizer (EngineConfig::tokenizer)");
+  PKV_CHECK(params.n <= config_.scheduler.max_num_seqs, InvalidArgument, "request: n = ", params.n,
+            " samples run at once, more than max_num_seqs (", config_.scheduler.max_num_seqs,
+            ") allows");
   const int64_t total = int64_t(prompt.size()) + params.max_tokens;
   PKV_CHECK(cache_.fits_empty_pool(total), InvalidArgument, "request: a sample of ", total,
             " tokens (prompt ", prompt.size(), " + max_tokens ", params.max_tokens,
@@ -133,8 +137,30 @@ std::vector<RequestOutput> Engine::step() {
   const std::vector<LogitsRow> rows = runner_.execute(st);
   update_peaks();
   const int64_t V = model_.vocab_size();
+  // Logits are checked every step (V floats a row, next to the sampling pass over them): NaN or
+  // Inf fails that request with a clear error; the others, and the engine, go on.
+  std::map<RequestId, std::string> failed;
+  for (const LogitsRow& row : rows) {
+    if (failed.count(row.seq->request)) continue;
+    if (!row.logits) {  // drawn on the device, which marks a row with a NaN / Inf logit by -1
+      if (row.token < 0)
+        failed[row.seq->request] =
+            str_cat("request ", row.seq->request, ": the model produced a non-finite logit at ",
+                    "position ", row.seq->tokens.size(),
+                    "; the request failed (check the checkpoint's weights)");
+      continue;
+    }
+    const float* l = row.logits;
+    const int64_t bad = std::find_if(l, l + V, [](float x) { return !std::isfinite(x); }) - l;
+    if (bad < V)
+      failed[row.seq->request] =
+          str_cat("request ", row.seq->request, ": the model produced a non-finite logit (", l[bad],
+                  " for token ", bad, ") at position ", row.seq->tokens.size(),
+                  "; the request failed (check the checkpoint's weights)");
+  }
   for (const LogitsRow& row : rows) {
     Sequence* s = row.seq;
+    if (failed.count(s->request)) continue;
     std::vector<Sequence*> samplers{s};
     if (s->forks_pending > 0) {
       // The prompt is done: fork the other samples off it (blocks shared, not copied).
@@ -149,8 +175,6 @@ std::vector<RequestOutput> Engine::step() {
       s->forks_pending = 0;
     }
     if (!row.logits) {  // drawn by the runner
-      PKV_CHECK(row.token >= 0, Internal, "sequence ", s->id,
-                ": the model's logits are not finite");
       on_token(s, row.token, {}, done);
       continue;
     }
@@ -159,9 +183,14 @@ std::vector<RequestOutput> Engine::step() {
       // A device-sampling runner's requests draw every token the counter-based way, this one too.
       const int32_t token = model_.samples_on_device() ? sample_counter(logits, counter_draw(*x))
                                                        : sample_token(logits, *x->params, x->rng);
-      PKV_CHECK(token >= 0, Internal, "sequence ", x->id, ": the model's logits are not finite");
       on_token(x, token, logits, done);
     }
+  }
+  for (auto& [id, message] : failed) {
+    std::optional<RequestOutput> out = abort(id);
+    out->error = std::move(message);
+    ++finished_requests_;
+    done.push_back(std::move(*out));
   }
   ++steps_;
   return done;

@@ -75,8 +75,9 @@ class Engine {
   // The CPU runner over `model`, owned by the engine.
   Engine(const CausalLm& model, EngineConfig config);
 
-  // Validates (validate_request, and that one sample fits the empty pool), then queues the
-  // request. A rejected request changes nothing. Returns its id (0, 1, 2, ... in arrival order).
+  // Validates (validate_request, n <= max_num_seqs since a request's samples run at once, and
+  // that one sample fits the empty pool), then queues the request. A rejected request changes
+  // nothing. Returns its id (0, 1, 2, ... in arrival order).
   RequestId add_request(std::vector<int32_t> prompt, SamplingParams params);
 
   // Stops a request now (waiting or running; its blocks go back to the pool, full blocks stay in
@@ -89,7 +90,8 @@ class Engine {
   void set_listener(Listener listener) { listener_ = std::move(listener); }
 
   bool has_unfinished() const { return !requests_.empty(); }
-  // One scheduler step; returns the requests that finished in it.
+  // One scheduler step; returns the requests that finished in it, including any that failed in
+  // it (non-finite logits: RequestOutput::error set, the other requests unaffected).
   std::vector<RequestOutput> step();
   // Steps until every request has finished; outputs sorted by id.
   std::vector<RequestOutput> run();

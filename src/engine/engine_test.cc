@@ -257,7 +257,16 @@ TEST(Engine, BadRequestsAreRejectedWithoutDisturbingRunningOnes) {
       expect_rejected(std::vector<int32_t>(510, 5), ok, "exceeds the model's context");
       SamplingParams n0 = ok;
       n0.n = 0;
-      expect_rejected({1, 2}, n0, "n (parallel samples) must be >= 1");
+      expect_rejected({1, 2}, n0, "n (parallel samples) must be in [1, 256]");
+      SamplingParams many = ok;  // capped like the other limits (issue 20)
+      many.n = 1000000;
+      expect_rejected({1, 2}, many, "n (parallel samples) must be in [1, 256]");
+      SamplingParams wide = ok;  // more samples than may run at once
+      wide.n = 17;
+      expect_rejected({1, 2}, wide, "more than max_num_seqs (16)");
+      SamplingParams top_k = ok;
+      top_k.top_k = -5;
+      expect_rejected({1, 2}, top_k, "top_k must be >= 0");
       expect_rejected(std::vector<int32_t>(300, 5), ok, "cannot fit the KV pool");
       EXPECT_EQ(e.cache().debug_string(), before);
       EXPECT_EQ(e.metrics().running, m0.running);

@@ -4,6 +4,7 @@
 
 #include "core/error.h"
 #include "engine/cpu_model_runner.h"
+#include "model/reference_forward.h"
 #ifdef PAGEDKV_WITH_CUDA
 #include "core/cuda/cuda_check.h"
 #include "engine/cuda/cuda_model_runner.h"
@@ -63,6 +64,13 @@ std::unique_ptr<ModelRunner> load_synthetic_model(const SyntheticModelSpec& spec
         CausalLmCuda::random(synthetic_model_config(spec), spec.seed));
 #endif
   return make_runner(make_synthetic_model(spec), options);
+}
+
+std::vector<int32_t> synthetic_reference_greedy(const SyntheticModelSpec& spec,
+                                                const std::vector<int32_t>& prompt,
+                                                int32_t max_new_tokens) {
+  const CausalLm model = make_synthetic_model(spec);
+  return reference_greedy(model.config(), model.weights(), prompt, max_new_tokens);
 }
 
 DecodeKernel parse_decode_kernel(const std::string& name) {

@@ -5,6 +5,7 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "engine/model_runner.h"
 #include "model/attention_layer.h"
@@ -22,6 +23,12 @@ struct ModelOptions {
 std::unique_ptr<ModelRunner> load_model(const std::string& dir, const ModelOptions& options = {});
 std::unique_ptr<ModelRunner> load_synthetic_model(const SyntheticModelSpec& spec,
                                                   const ModelOptions& options = {});
+
+// The synthetic model's greedy tokens from model/reference_forward.h: a dense forward that shares
+// no code with the engine, its KV pool or its kernels (the demo checks the engine against it).
+std::vector<int32_t> synthetic_reference_greedy(const SyntheticModelSpec& spec,
+                                                const std::vector<int32_t>& prompt,
+                                                int32_t max_new_tokens);
 
 // "auto", "fused", "gather", "prefill" (Error(InvalidArgument) naming the choices otherwise).
 DecodeKernel parse_decode_kernel(const std::string& name);

@@ -42,6 +42,9 @@ struct RequestOutput {
   std::vector<int32_t> prompt;
   int64_t prefix_hit_tokens = 0;  // prompt tokens served from the prefix cache (first admission)
   std::vector<SampleOutput> samples;  // [n], sample i drew from Rng(seed + i)
+  // Non-empty: the request failed (the model produced non-finite logits for it); its samples
+  // finish kAbort with what they had. The engine and its other requests go on.
+  std::string error;
 };
 
 }  // namespace pagedkv

@@ -26,6 +26,7 @@ const char* finish_reason_name(FinishReason r) {
 void validate_sampling_params(const SamplingParams& p, int32_t vocab_size) {
   PKV_CHECK(std::isfinite(p.temperature) && p.temperature >= 0.0f, InvalidArgument,
             "temperature must be a finite number >= 0, got ", p.temperature);
+  PKV_CHECK(p.top_k >= 0, InvalidArgument, "top_k must be >= 0 (0: off), got ", p.top_k);
   PKV_CHECK(p.top_k <= vocab_size, InvalidArgument, "top_k ", p.top_k, " exceeds vocab size ",
             vocab_size);
   PKV_CHECK(p.top_p > 0.0f && p.top_p <= 1.0f, InvalidArgument, "top_p must be in (0, 1], got ",
@@ -33,7 +34,8 @@ void validate_sampling_params(const SamplingParams& p, int32_t vocab_size) {
   PKV_CHECK(p.min_p >= 0.0f && p.min_p <= 1.0f, InvalidArgument, "min_p must be in [0, 1], got ",
             p.min_p);
   PKV_CHECK(p.max_tokens >= 1, InvalidArgument, "max_tokens must be >= 1, got ", p.max_tokens);
-  PKV_CHECK(p.n >= 1, InvalidArgument, "n (parallel samples) must be >= 1, got ", p.n);
+  PKV_CHECK(p.n >= 1 && p.n <= kMaxSamples, InvalidArgument, "n (parallel samples) must be in [1, ",
+            kMaxSamples, "], got ", p.n);
   for (int32_t id : p.stop_token_ids)
     PKV_CHECK(id >= 0 && id < vocab_size, InvalidArgument, "stop token id ", id,
               " is outside the vocabulary [0, ", vocab_size, ")");

@@ -9,7 +9,7 @@ namespace pagedkv {
 
 struct SamplingParams {
   float temperature = 0.0f;  // 0: greedy (argmax, lowest id wins ties)
-  int32_t top_k = 0;         // <= 0: off; else keep the k most likely tokens
+  int32_t top_k = 0;         // 0: off; else keep the k most likely tokens (< 0 is refused)
   float top_p = 1.0f;        // 1: off; else keep the smallest set whose probability reaches top_p
   float min_p = 0.0f;        // 0: off; else drop tokens with p < min_p * p_max
   uint64_t seed = 0;         // sample i of a request draws from Rng(seed + i): reproducible
@@ -33,6 +33,9 @@ void validate_sampling_params(const SamplingParams& p, int32_t vocab_size);
 
 // Largest top-N log-probabilities a request may ask for (OpenAI's top_logprobs limit).
 inline constexpr int32_t kMaxLogprobs = 20;
+// Most parallel samples of one request: each is a sequence that lives as long as the request, so
+// n is capped like the other limits (the server's kMaxN is lower still).
+inline constexpr int32_t kMaxSamples = 256;
 
 // After `output` grew by one token: the reason to stop, if any. A stop token is removed from
 // `output`, and so are the tokens of a matched stop sequence (they are not part of the answer).

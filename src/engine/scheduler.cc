@@ -149,8 +149,11 @@ ScheduledStep Scheduler::schedule() {
   // 3. Admit waiting sequences oldest first while the budget and the pool allow (no skipping
   // ahead: a large request at the front is not starved by smaller ones behind it). Not in a step
   // that had to preempt: the pool is short, and re-admitting would only thrash.
+  // A sequence with forks pending brings them into running_ when its prompt is done (n samples
+  // of one request): all of them count against max_num_seqs now, so forks never push the batch
+  // past max_num_seqs (or, since max_num_batched_tokens >= max_num_seqs, past the token budget).
   while (step.preempted.empty() && budget > 0 && !waiting_.empty() &&
-         int32_t(running_.size()) < config_.max_num_seqs) {
+         int64_t(running_.size()) + 1 + waiting_.front()->forks_pending <= config_.max_num_seqs) {
     Sequence* s = waiting_.front();
     if (!try_admit(s, need)) break;
     waiting_.pop_front();

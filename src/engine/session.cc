@@ -25,7 +25,7 @@ Session Session::load(const SessionOptions& o) {
   const std::string dir = o.tokenizer_dir.empty() ? o.model_dir : o.tokenizer_dir;
   if (std::filesystem::path(dir).extension() == ".gguf") {
     s.text = ModelTokenizer::load_gguf(dir);
-  } else if (std::ifstream(dir + "/tokenizer.json").good()) {
+  } else if (std::filesystem::exists(dir + "/tokenizer.json")) {  // not opened here: a FIFO
     s.text = ModelTokenizer::load(dir);
   } else {
     PKV_CHECK(o.tokenizer_dir.empty(), NotFound, "--tokenizer ", dir, ": no tokenizer.json");

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "core/error.h"
+#include "core/host_memory.h"
 
 namespace pagedkv {
 
@@ -44,13 +45,24 @@ KvCache::KvCache(KvCacheConfig config, KvStorageFactory make_storage) {
       layer_local_[layer] = int32_t(li);
     }
   }
+  // Sizes before anything is committed: the host-side bookkeeping of every block (allocator
+  // lists and ref counts, block tables' and the prefix index's entries: well under
+  // kMetadataBytesPerBlock) must fit, and each storage checks its own size before it allocates
+  // (host: HostKvStorage; device: the CUDA storage against the card), so --num-blocks 2147483647
+  // is one clear error, not a bad_alloc after gigabytes of allocator lists.
+  int64_t metadata = 0;
+  for (const KvGroupConfig& g : config.groups)
+    metadata += int64_t(g.geometry.num_blocks) * kMetadataBytesPerBlock;
+  check_host_allocation(
+      metadata, str_cat("the KV pool's block bookkeeping (", config.groups[0].geometry.num_blocks,
+                        " blocks x ", config.groups.size(), " layer groups)"));
   for (KvGroupConfig& g : config.groups) {
     Group group;
+    group.storage = make_storage(g.geometry);
+    PKV_CHECK(group.storage != nullptr, InvalidArgument, "storage factory returned null");
     group.alloc =
         std::make_unique<BlockAllocator>(g.geometry.num_blocks, g.geometry.bytes_per_block());
     group.alloc->set_budget(g.budget_blocks);
-    group.storage = make_storage(g.geometry);
-    PKV_CHECK(group.storage != nullptr, InvalidArgument, "storage factory returned null");
     group.spec = std::move(g.spec);
     groups_.push_back(std::move(group));
   }

@@ -75,6 +75,11 @@ using KvStorageFactory = std::function<std::unique_ptr<KvStorage>(const KvGeomet
 // Not thread-safe: one engine thread drives it (kernels only read the views it hands out).
 class KvCache {
  public:
+  // Host bytes of bookkeeping one block may cost (allocator, block tables, prefix index): an
+  // upper bound checked against free memory before the pool is built.
+  static constexpr int64_t kMetadataBytesPerBlock = 64;
+  // Error(OutOfMemory) naming the pool when its bookkeeping or storage cannot fit, before any
+  // of it is allocated.
   explicit KvCache(KvCacheConfig config, KvStorageFactory make_storage = make_host_kv_storage);
   // Allocator hooks point into this object: it stays where it was built.
   KvCache(const KvCache&) = delete;

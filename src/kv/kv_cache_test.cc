@@ -4,6 +4,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <cstdint>
 #include <cstring>
 #include <vector>
 
@@ -288,6 +289,37 @@ TEST(KvCache, GroupsMayHaveTheirOwnGeometry) {
   for (int i = 0; i < 8; ++i) cache.append(1, 1);
   EXPECT_LE(cache.table(1, 1).blocks().size(), 3u);
   cache.check_invariants();
+}
+
+}  // namespace
+}  // namespace pagedkv
+
+namespace pagedkv {
+namespace {
+
+// Issue 20: a pool no machine holds (--num-blocks 2147483647) is refused by size before any of
+// it — allocator lists, ref counts, storage — is allocated; the message names the pool.
+TEST(KvCache, ImpossiblePoolSizeIsRefusedBeforeAllocating) {
+  for (const int32_t head_dim : {2, 128}) {  // bookkeeping alone too big / storage too big
+    try {
+      KvCache cache(KvCacheConfig::uniform({{AttentionRule::full(), {0, 1}}}, INT32_MAX, 16, 8,
+                                           head_dim, DType::kF32));
+      FAIL() << "built a pool of 2^31 blocks";
+    } catch (const Error& e) {
+      EXPECT_EQ(e.kind(), ErrorKind::kOutOfMemory) << e.what();
+      EXPECT_NE(std::string(e.what()).find("2147483647 blocks"), std::string::npos) << e.what();
+    }
+  }
+  // The storage's own check: metadata fits, K/V do not (2^24 blocks x 16 x 64 heads x 1 KiB).
+  try {
+    KvCache cache(
+        KvCacheConfig::uniform({{AttentionRule::full(), {0}}}, 1 << 24, 16, 64, 256, DType::kF32));
+    FAIL() << "built a 64 TiB pool";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("the KV pool (16777216 blocks of 16 tokens"),
+              std::string::npos)
+        << e.what();
+  }
 }
 
 }  // namespace

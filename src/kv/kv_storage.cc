@@ -3,6 +3,7 @@
 #include <cstring>
 
 #include "core/error.h"
+#include "core/host_memory.h"
 
 namespace pagedkv {
 
@@ -52,6 +53,11 @@ void KvStorage::copy_block(int32_t src, int32_t dst) {
 HostKvStorage::HostKvStorage(const KvGeometry& geometry) : KvStorage(geometry) {
   const KvGeometry& g = this->geometry();
   const size_t bytes = size_t(g.num_blocks) * g.block_elems() * dtype_size(g.dtype);
+  // All layers' K and V at once, checked before the first is allocated (geometry sizes are
+  // int32, so the product fits int64).
+  check_host_allocation(int64_t(bytes) * 2 * g.num_layers,
+                        str_cat("the KV pool (", g.num_blocks, " blocks of ", g.block_size,
+                                " tokens x ", g.num_layers, " layers, ", dtype_name(g.dtype), ")"));
   for (int32_t l = 0; l < g.num_layers; ++l) {
     k_.emplace_back(bytes);
     v_.emplace_back(bytes);

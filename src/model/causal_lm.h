@@ -33,6 +33,7 @@ class CausalLm {
   static CausalLm load(const std::string& dir, const std::string& config_name = "config.json");
 
   const ModelConfig& config() const { return config_; }
+  const ModelWeights& weights() const { return weights_; }
   void set_decode_kernel(DecodeKernel k) { decode_kernel_ = k; }
   // The kernel decode will call for this model and a KV pool of dtype kv.
   DecodeKernel resolved_decode_kernel(DType kv) const;

@@ -1,9 +1,10 @@
 #include "model/model_config.h"
 
-#include <fstream>
 #include <nlohmann/json.hpp>
 
 #include "core/error.h"
+#include "core/json_depth.h"
+#include "core/regular_file.h"
 #include "model/families/family.h"
 
 namespace pagedkv {
@@ -11,9 +12,8 @@ namespace pagedkv {
 ModelConfig parse_model_config(const nlohmann::json& j) {
   PKV_CHECK(j.is_object(), Corrupt, "config.json: top level must be an object");
   const HfConfig hf(j);
-  std::string architecture;
-  if (hf.has("architectures") && j.at("architectures").is_array() && !j.at("architectures").empty())
-    architecture = j.at("architectures").at(0).get<std::string>();
+  const auto architectures = hf.get<std::vector<std::string>>("architectures", {});
+  const std::string architecture = architectures.empty() ? "" : architectures[0];
   const std::string model_type = hf.get<std::string>("model_type", "");
   const auto [family, container] = find_model_family(architecture, model_type);
   ModelConfig c;
@@ -26,7 +26,7 @@ ModelConfig parse_model_config(const nlohmann::json& j) {
       const std::string k(key);
       if (hf.has(k.c_str())) text[k] = j.at(k);
     }
-    c = family->parse(HfConfig(text));
+    c = family->parse(HfConfig(text, "text_config."));
   } else {
     c = family->parse(hf);
   }
@@ -40,22 +40,34 @@ ModelConfig parse_model_config(const nlohmann::json& j) {
   return c;
 }
 
-ModelConfig load_model_config(const std::string& dir, const std::string& config_name) {
-  const std::string path = dir + "/" + config_name;
-  std::ifstream in(path);
-  PKV_CHECK(in.good(), NotFound, "cannot open ", path);
-  nlohmann::json j;
-  try {
-    j = nlohmann::json::parse(in);
-  } catch (const nlohmann::json::exception& e) {
-    fail(ErrorKind::kCorrupt, str_cat(path, ": invalid JSON: ", e.what()));
-  }
+ModelConfig parse_model_config_text(std::string_view text, const std::string& where) {
+  // Bounded nesting first: the parsed value is copied (text_config) and may be echoed in errors.
+  check_json_depth(text, where);
+  nlohmann::json j = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
+  PKV_CHECK(!j.is_discarded(), Corrupt, where, ": invalid JSON");
   try {
     return parse_model_config(j);
   } catch (const Error& e) {
-    const std::string msg = e.what();  // "<Kind>: message"
-    throw Error(e.kind(), str_cat(path, ": ", msg.substr(msg.find(": ") + 2)));
+    // "<kind>: config.json: message" becomes "<where>: message".
+    std::string msg = e.what();
+    msg = msg.substr(msg.find(": ") + 2);
+    if (msg.rfind("config.json: ", 0) == 0) msg = msg.substr(13);
+    throw Error(e.kind(), str_cat(where, ": ", msg));
   }
+}
+
+ModelConfig load_model_config(const std::string& dir, const std::string& config_name) {
+  const std::string path = dir + "/" + config_name;
+  // A regular file of at most kMaxConfigBytes (real ones are a few KB): a FIFO would block, a
+  // device never end.
+  std::string text;
+  try {
+    text = read_regular_file(path, kMaxConfigBytes);
+  } catch (const Error& e) {
+    if (e.kind() == ErrorKind::kNotFound) fail(ErrorKind::kNotFound, str_cat("cannot open ", path));
+    throw;
+  }
+  return parse_model_config_text(text, path);
 }
 
 }  // namespace pagedkv

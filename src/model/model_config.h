@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <nlohmann/json_fwd.hpp>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "kv/attention_rule.h"
@@ -111,7 +112,12 @@ struct ModelConfig {
 // registry (families/registry.cc) and lets it read the rest. Unknown architectures and
 // unsupported RoPE types throw Error(Unsupported) naming them; malformed values Error(Corrupt).
 ModelConfig parse_model_config(const nlohmann::json& j);
-// Reads DIR/config_name (config.json unless told otherwise: tests read config_v5.json too).
+// config.json text (nesting bounded, core/json_depth.h) parsed as above; errors start with
+// `where` (the file's path) instead of "config.json".
+ModelConfig parse_model_config_text(std::string_view text, const std::string& where);
+// Reads DIR/config_name (config.json unless told otherwise: tests read config_v5.json too): a
+// regular file of at most kMaxConfigBytes.
+inline constexpr size_t kMaxConfigBytes = size_t(16) << 20;
 ModelConfig load_model_config(const std::string& dir,
                               const std::string& config_name = "config.json");
 

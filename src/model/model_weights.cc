@@ -1,5 +1,10 @@
 #include "model/model_weights.h"
 
+#include <algorithm>
+#include <charconv>
+#include <cmath>
+#include <cstring>
+
 #include "core/error.h"
 #include "model/safetensors.h"
 #include "model/tensor_source.h"
@@ -7,6 +12,21 @@
 namespace pagedkv {
 
 namespace {
+
+// Weights are checked for NaN / Inf once, as they are read (one pass over memory the load has
+// just touched): a checkpoint with a non-finite weight would otherwise print tokens computed from
+// NaN logits as if all were well.
+void check_finite(const TensorSource& store, const std::string& name, const float* v, size_t n) {
+  for (size_t i = 0; i < n; ++i)
+    PKV_CHECK(std::isfinite(v[i]), Corrupt, store.where(), ": tensor '", name,
+              "' has a non-finite value (", v[i], ") at element ", i);
+}
+void check_finite(const TensorSource& store, const std::string& name, const uint16_t* v, size_t n) {
+  for (size_t i = 0; i < n; ++i)  // bf16: exponent all ones is Inf or NaN
+    PKV_CHECK((v[i] & 0x7f80u) != 0x7f80u, Corrupt, store.where(), ": tensor '", name,
+              "' has a non-finite value (bf16 bits 0x", std::hex, v[i], std::dec, ") at element ",
+              i);
+}
 
 struct Loader {
   const TensorSource& store;
@@ -19,6 +39,7 @@ struct Loader {
     require(name, shape);
     std::vector<float> v = store.read_f32(name, shape);
     store.release(name);
+    check_finite(store, name, v.data(), v.size());
     return v;
   }
   // A matrix [out, in] in the checkpoint's precision (bf16 kept, anything else f32), packed.
@@ -27,9 +48,11 @@ struct Loader {
     std::shared_ptr<PackedMatrix> m;
     if (store.stored_as_bf16(name)) {
       const std::vector<uint16_t> w = store.read_bf16(name, {out, in});
+      check_finite(store, name, w.data(), w.size());
       m = std::make_shared<PackedMatrix>(PackedMatrix::from_bf16(w.data(), out, in));
     } else {
       const std::vector<float> w = store.read_f32(name, {out, in});
+      check_finite(store, name, w.data(), w.size());
       m = std::make_shared<PackedMatrix>(PackedMatrix::from_f32(w.data(), out, in));
     }
     store.release(name);
@@ -121,10 +144,30 @@ LayerTensorNames layer_tensor_names(const ModelConfig& c, const ModelTensorNames
   return t;
 }
 
+void check_layer_count(const TensorSource& store, const ModelConfig& c,
+                       const ModelTensorNames& names) {
+  // The layers the checkpoint has tensors for: <prefix>layers.<i>.* for i in [0, n).
+  const std::string head = names.prefix + "layers.";
+  int64_t n = 0;
+  for (const std::string& name : store.names()) {
+    if (name.compare(0, head.size(), head) != 0) continue;
+    int64_t i = -1;
+    const char* begin = name.data() + head.size();
+    const auto [end, ec] = std::from_chars(begin, name.data() + name.size(), i);
+    if (ec == std::errc() && *end == '.' && i >= 0) n = std::max(n, i + 1);
+  }
+  PKV_CHECK(n == c.num_layers, Corrupt, store.where(), ": config.json num_hidden_layers is ",
+            c.num_layers, " but the checkpoint has tensors of ", n, " layers (", head, "0..", n - 1,
+            ")", n > c.num_layers ? ": the config would leave layers unused" : "");
+}
+
 ModelWeights load_model_weights(const TensorSource& store, const ModelConfig& c) {
   const Loader ld{store};
   const int64_t H = c.hidden_size, D = c.head_dim, V = c.vocab_size;
   const ModelTensorNames names = model_tensor_names(c, store);
+  // Before anything is allocated per layer: a config of 10^7 layers over a 2-layer checkpoint
+  // is refused here, not after gigabytes of layer structures.
+  check_layer_count(store, c, names);
   ModelWeights w;
   w.embed = ld.matrix(names.embed, V, H);
   w.final_norm = ld.tensor(names.final_norm, {H});

@@ -73,6 +73,13 @@ struct LayerTensorNames {
 LayerTensorNames layer_tensor_names(const ModelConfig& config, const ModelTensorNames& names,
                                     int64_t layer);
 
+// Error(Corrupt) unless the checkpoint holds tensors of exactly config.num_layers layers
+// (<prefix>layers.<i>.*): more layers in the config would fail on a missing tensor only after
+// allocating, fewer would silently ignore the checkpoint's last layers.
+void check_layer_count(const TensorSource& source, const ModelConfig& config,
+                       const ModelTensorNames& names);
+
+// Every tensor's presence, shape and finiteness (no NaN / Inf) is checked as it is read.
 ModelWeights load_model_weights(const TensorSource& source, const ModelConfig& config);
 
 }  // namespace pagedkv

@@ -10,7 +10,9 @@
 #include <utility>
 
 #include "core/error.h"
+#include "core/json_depth.h"
 #include "core/mapped_file.h"
+#include "model/json_brief.h"
 
 namespace pagedkv {
 namespace {
@@ -95,18 +97,18 @@ ParsedTensor parse_entry(const std::string& file, const std::string& name, const
   for (const json& d : entry["shape"]) {
     uint64_t dim = 0;
     PKV_CHECK(as_u64(d, &dim) && dim <= uint64_t(INT64_MAX), Corrupt, where,
-              ": shape entries must be non-negative integers, got ", d.dump());
+              ": shape entries must be non-negative integers, got ", json_brief(d));
     PKV_CHECK(!__builtin_mul_overflow(numel, dim, &numel), Corrupt, where, ": shape ",
-              entry["shape"].dump(), " overflows");
+              shape_str(t.info.shape), " x ", dim, " overflows");
     t.info.shape.push_back(int64_t(dim));
   }
   uint64_t expected_bytes = 0;
   PKV_CHECK(!__builtin_mul_overflow(numel, uint64_t(spec->element_bytes), &expected_bytes), Corrupt,
-            where, ": shape ", entry["shape"].dump(), " overflows");
+            where, ": shape ", shape_str(t.info.shape), " overflows");
 
   PKV_CHECK(as_u64(entry["data_offsets"][0], &t.begin) && as_u64(entry["data_offsets"][1], &t.end),
-            Corrupt, where, ": data_offsets must be non-negative integers, got ",
-            entry["data_offsets"].dump());
+            Corrupt, where, ": data_offsets must be non-negative integers, got [",
+            json_brief(entry["data_offsets"][0]), ", ", json_brief(entry["data_offsets"][1]), "]");
   PKV_CHECK(t.begin <= t.end, Corrupt, where, ": data_offsets [", t.begin, ", ", t.end,
             "] has begin > end");
   PKV_CHECK(t.end <= data_size, Corrupt, where, ": data_offsets [", t.begin, ", ", t.end,
@@ -152,6 +154,7 @@ void TensorStore::add_file(const std::filesystem::path& path) {
   PKV_CHECK(header_len <= kMaxHeaderBytes, Corrupt, file, ": header length ", header_len,
             " exceeds the ", kMaxHeaderBytes, "-byte limit");
   const char* text = reinterpret_cast<const char*>(bytes.data() + 8);
+  check_json_depth(std::string_view(text, header_len), file + ": header");
   const json header = json::parse(text, text + header_len, nullptr, /*allow_exceptions=*/false);
   PKV_CHECK(!header.is_discarded(), Corrupt, file, ": header is not valid JSON");
   PKV_CHECK(header.is_object(), Corrupt, file, ": header is not a JSON object");
@@ -223,6 +226,7 @@ TensorStore TensorStore::open(const std::filesystem::path& dir) {
   const std::string index_file = index_path.string();
   const MappedFile index_map = MappedFile::open(index_path);
   const char* text = reinterpret_cast<const char*>(index_map.bytes().data());
+  check_json_depth(std::string_view(text, index_map.size()), index_file);
   const json index = json::parse(text, text + index_map.size(), nullptr, false);
   PKV_CHECK(!index.is_discarded() && index.is_object(), Corrupt, index_file,
             ": not a valid JSON object");
@@ -231,7 +235,7 @@ TensorStore TensorStore::open(const std::filesystem::path& dir) {
   std::set<std::string> shards;  // sorted: shards open in file order
   for (const auto& [tensor, shard] : index["weight_map"].items()) {
     PKV_CHECK(shard.is_string() && is_plain_file_name(shard.get<std::string>()), Corrupt,
-              index_file, ": tensor '", tensor, "' maps to ", shard.dump(),
+              index_file, ": tensor '", tensor, "' maps to ", json_brief(shard),
               ", not a file name in the checkpoint directory");
     const std::string name = shard.get<std::string>();
     PKV_CHECK(fs::is_regular_file(dir / name, ec), NotFound, index_file, " maps tensor '", tensor,

@@ -6,6 +6,8 @@
 #include <string>
 #include <vector>
 
+#include "core/error.h"
+#include "core/json_depth.h"
 #include "server/connection_watch.h"
 #include "server/responses.h"
 #include "server/stream_formatter.h"
@@ -163,6 +165,11 @@ void send_error(httplib::Response& res, const ApiError& e, ServerMetrics& metric
 void handle_generation(const httplib::Request& req, httplib::Response& res, Endpoint endpoint,
                        ServerState& s) {
   try {
+    // Nesting bounded before parsing (core/json_depth.h): a body nested 100k deep would overflow
+    // the stack when its value is copied or echoed.
+    if (json_nesting_depth(req.body) > kMaxJsonDepth)
+      throw bad_request("", str_cat("the request body nests arrays / objects deeper than ",
+                                    kMaxJsonDepth, " levels"));
     Json body;
     try {
       body = Json::parse(req.body);

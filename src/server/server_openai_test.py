@@ -197,6 +197,8 @@ U = {"messages": [{"role": "user", "content": "Hi"}]}
 expect_error(C, None, 400, None, "malformed JSON", raw=b'{"prompt": "Hello",')
 expect_error(C, None, 400, None, "a body that is not an object", raw=b'[1, 2]')
 expect_error(C, None, 400, None, "an empty body", raw=b'')
+expect_error(C, None, 400, None, "a body nested 50k deep (issue 20: refused before parsing)",
+             raw=b"{\"prompt\": " + b"[" * 50000 + b"]" * 50000 + b"}", contains="deeper than 128")
 for field, bad, why in [("temperature", "hot", "type"), ("temperature", 2.5, "range"), ("temperature", -1, "range"),
                         ("top_p", "x", "type"), ("top_p", 0, "range"), ("top_p", 1.5, "range"),
                         ("top_k", 1.5, "type"), ("top_k", -2, "range"), ("top_k", 100000, "range"),

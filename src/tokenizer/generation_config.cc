@@ -1,9 +1,13 @@
 #include "tokenizer/generation_config.h"
 
-#include <fstream>
+#include <cmath>
+#include <filesystem>
+#include <limits>
 #include <nlohmann/json.hpp>
 
 #include "core/error.h"
+#include "core/json_depth.h"
+#include "core/regular_file.h"
 
 namespace pagedkv {
 namespace {
@@ -12,7 +16,8 @@ constexpr const char* kWhere = "generation_config.json";
 
 int32_t as_id(const nlohmann::json& v, const char* key) {
   PKV_CHECK(v.is_number_integer() && v.get<int64_t>() >= 0 && v.get<int64_t>() < (1LL << 31),
-            Corrupt, kWhere, ": ", key, ": expected a non-negative integer id, got ", v.dump());
+            Corrupt, kWhere, ": ", key, ": expected a non-negative integer id, got ",
+            v.is_number() ? v.dump() : std::string(v.type_name()));
   return v.get<int32_t>();
 }
 
@@ -22,8 +27,20 @@ std::optional<T> optional_number(const nlohmann::json& j, const char* key) {
   if (it == j.end() || it->is_null()) return std::nullopt;
   if constexpr (std::is_same_v<T, bool>) {
     PKV_CHECK(it->is_boolean(), Corrupt, kWhere, ": ", key, ": expected true or false");
+  } else if constexpr (std::is_integral_v<T>) {
+    // An integer T can hold: 4.5 or 1e30 is not silently truncated (or overflowed).
+    const bool fits =
+        it->is_number_unsigned()
+            ? it->template get<uint64_t>() <= uint64_t(std::numeric_limits<T>::max())
+            : it->is_number_integer() &&
+                  it->template get<int64_t>() >= int64_t(std::numeric_limits<T>::min()) &&
+                  it->template get<int64_t>() <= int64_t(std::numeric_limits<T>::max());
+    PKV_CHECK(fits, Corrupt, kWhere, ": ", key, ": expected an integer in range, got ",
+              it->is_number() ? it->dump() : std::string(it->type_name()));
   } else {
-    PKV_CHECK(it->is_number(), Corrupt, kWhere, ": ", key, ": expected a number, got ", it->dump());
+    PKV_CHECK(it->is_number() && std::isfinite(it->template get<double>()), Corrupt, kWhere, ": ",
+              key, ": expected a finite number, got ",
+              it->is_number() ? it->dump() : std::string(it->type_name()));
   }
   return it->get<T>();
 }
@@ -52,11 +69,12 @@ GenerationConfig parse_generation_config(const nlohmann::json& j) {
 }
 
 GenerationConfig load_generation_config(const std::filesystem::path& path) {
-  std::ifstream in(path);
-  if (!in.good()) return {};
+  if (!std::filesystem::exists(path)) return {};
+  const std::string text = read_regular_file(path, size_t(16) << 20);  // a few hundred bytes
+  check_json_depth(text, kWhere);
   nlohmann::json j;
   try {
-    j = nlohmann::json::parse(in);
+    j = nlohmann::json::parse(text);
   } catch (const nlohmann::json::parse_error& e) {
     fail(ErrorKind::kCorrupt, str_cat(path.string(), ": not valid JSON: ", e.what()));
   }

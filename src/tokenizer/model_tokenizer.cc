@@ -6,12 +6,16 @@
 
 #include "core/error.h"
 #include "core/gguf_file.h"
+#include "core/json_depth.h"
+#include "core/regular_file.h"
 #include "tokenizer/gguf_vocab.h"
 
 namespace pagedkv {
 namespace {
 
 constexpr const char* kWhere = "tokenizer_config.json";
+// tokenizer_config.json and chat_template.jinja: a few KB to a few MB (added tokens listed).
+constexpr size_t kMaxConfigFileBytes = size_t(64) << 20;
 
 // "eos_token": "<eos>" or {"content": "<eos>", ...} (AddedToken form) or null.
 std::optional<std::string> token_string(const nlohmann::json& config, const char* key) {
@@ -52,10 +56,13 @@ ModelTokenizer ModelTokenizer::load(const std::filesystem::path& dir) {
   if (dir.extension() == ".gguf") return load_gguf(dir);
   ModelTokenizer m{Tokenizer::from_file(dir / "tokenizer.json"), {}, std::nullopt, {}};
   std::optional<std::string> source;
-  if (std::ifstream in(dir / kWhere); in.good()) {
+  // Optional files: read only when they exist, and only if regular (core/regular_file.h).
+  if (std::filesystem::exists(dir / kWhere)) {
+    const std::string text = read_regular_file(dir / kWhere, kMaxConfigFileBytes);
+    check_json_depth(text, kWhere);
     nlohmann::json config;
     try {
-      config = nlohmann::json::parse(in);
+      config = nlohmann::json::parse(text);
     } catch (const nlohmann::json::parse_error& e) {
       fail(ErrorKind::kCorrupt, str_cat(kWhere, ": not valid JSON: ", e.what()));
     }
@@ -65,11 +72,8 @@ ModelTokenizer ModelTokenizer::load(const std::filesystem::path& dir) {
     source = template_source(config);
   }
   // transformers 5 saves the template beside the config; that file wins, as it does there.
-  if (std::ifstream in(dir / "chat_template.jinja"); in.good()) {
-    std::ostringstream ss;
-    ss << in.rdbuf();
-    source = ss.str();
-  }
+  if (std::filesystem::exists(dir / "chat_template.jinja"))
+    source = read_regular_file(dir / "chat_template.jinja", kMaxConfigFileBytes);
   if (source) m.chat_template.emplace(*source, m.special_tokens);
   m.generation = load_generation_config(dir / "generation_config.json");
   return m;

@@ -5,6 +5,8 @@
 #include <sstream>
 
 #include "core/error.h"
+#include "core/json_depth.h"
+#include "core/regular_file.h"
 #include "tokenizer/byte_level.h"
 #include "tokenizer/decode_stream.h"
 #include "tokenizer/json_util.h"
@@ -14,13 +16,9 @@
 namespace pagedkv {
 namespace {
 
-std::string read_file(const std::filesystem::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  PKV_CHECK(in.good(), NotFound, "cannot open ", path.string());
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
+// The largest tokenizer.json read (real ones: 2 to 35 MB); a bigger or non-regular file (a FIFO
+// would block forever) is refused before it is read.
+constexpr size_t kMaxTokenizerJsonBytes = size_t(512) << 20;
 
 // Words of one piece of model text (not an added token): normalize, pre-tokenize, BPE.
 void encode_text(const TokenizerImpl& t, std::string_view piece, bool at_origin, bool parse_special,
@@ -74,10 +72,19 @@ std::string TokenizerImpl::decode(std::span<const int32_t> ids, bool skip_specia
 }
 
 Tokenizer Tokenizer::from_file(const std::filesystem::path& tokenizer_json) {
-  return from_json(read_file(tokenizer_json));
+  std::string text;
+  try {
+    text = read_regular_file(tokenizer_json, kMaxTokenizerJsonBytes);
+  } catch (const Error& e) {
+    if (e.kind() == ErrorKind::kNotFound)
+      fail(ErrorKind::kNotFound, str_cat("cannot open ", tokenizer_json.string()));
+    throw;
+  }
+  return from_json(text);
 }
 
 Tokenizer Tokenizer::from_json(std::string_view text) {
+  check_json_depth(text, "tokenizer.json");
   nlohmann::json j;
   try {
     j = nlohmann::json::parse(text);

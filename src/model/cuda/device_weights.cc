@@ -149,6 +149,7 @@ DeviceWeights load_device_weights(const TensorSource& store, const ModelConfig& 
   const Shapes s(c);
   Loader ld(store, progress);
   const ModelTensorNames names = model_tensor_names(c, store);
+  check_layer_count(store, c, names);  // before anything per layer is allocated
   DeviceWeights w;
   w.embed = ld.bf16(names.embed, {c.vocab_size, s.H});
   w.final_norm = ld.f32(names.final_norm, {s.H});

@@ -1,6 +1,7 @@
 #include "model/cuda/gemm.h"
 
 #include "core/error.h"
+#include "model/cuda/cublaslt_api.h"
 
 namespace pagedkv::cuda {
 
@@ -22,20 +23,20 @@ struct Gemm::Plan {
   cublasLtMatrixLayout_t a = nullptr, b = nullptr, c = nullptr;
   cublasLtMatmulAlgo_t algo{};
   ~Plan() {
-    if (op) cublasLtMatmulDescDestroy(op);
-    if (a) cublasLtMatrixLayoutDestroy(a);
-    if (b) cublasLtMatrixLayoutDestroy(b);
-    if (c) cublasLtMatrixLayoutDestroy(c);
+    if (op) cublaslt().cublasLtMatmulDescDestroy(op);
+    if (a) cublaslt().cublasLtMatrixLayoutDestroy(a);
+    if (b) cublaslt().cublasLtMatrixLayoutDestroy(b);
+    if (c) cublaslt().cublasLtMatrixLayoutDestroy(c);
   }
 };
 
 Gemm::Gemm() : workspace_(kWorkspaceBytes, "cuBLASLt workspace") {
-  lt_check(cublasLtCreate(&handle_), "create");
+  lt_check(cublaslt().cublasLtCreate(&handle_), "create");
 }
 
 Gemm::~Gemm() {
   plans_.clear();
-  if (handle_) cublasLtDestroy(handle_);
+  if (handle_) cublaslt().cublasLtDestroy(handle_);
 }
 
 void Gemm::linear(const void* x, const void* w, void* y, DType y_dtype, int64_t M, int64_t N,
@@ -57,30 +58,32 @@ void Gemm::run(bool w_transposed, const void* x, const void* w, void* y, DType y
   auto it = plans_.find(key);
   if (it == plans_.end()) {
     auto p = std::make_unique<Plan>();
-    lt_check(cublasLtMatmulDescCreate(&p->op, CUBLAS_COMPUTE_32F, CUDA_R_32F), "desc");
+    lt_check(cublaslt().cublasLtMatmulDescCreate(&p->op, CUBLAS_COMPUTE_32F, CUDA_R_32F), "desc");
     const cublasOperation_t ta = w_transposed ? CUBLAS_OP_T : CUBLAS_OP_N, tb = CUBLAS_OP_N;
-    lt_check(cublasLtMatmulDescSetAttribute(p->op, CUBLASLT_MATMUL_DESC_TRANSA, &ta, sizeof(ta)),
+    lt_check(cublaslt().cublasLtMatmulDescSetAttribute(p->op, CUBLASLT_MATMUL_DESC_TRANSA, &ta,
+                                                       sizeof(ta)),
              "transa");
-    lt_check(cublasLtMatmulDescSetAttribute(p->op, CUBLASLT_MATMUL_DESC_TRANSB, &tb, sizeof(tb)),
+    lt_check(cublaslt().cublasLtMatmulDescSetAttribute(p->op, CUBLASLT_MATMUL_DESC_TRANSB, &tb,
+                                                       sizeof(tb)),
              "transb");
     // A: w' as stored (column-major): K x N (ld K) when transposed, N x K (ld N) otherwise.
-    lt_check(w_transposed ? cublasLtMatrixLayoutCreate(&p->a, CUDA_R_16BF, K, N, K)
-                          : cublasLtMatrixLayoutCreate(&p->a, CUDA_R_16BF, N, K, N),
+    lt_check(w_transposed ? cublaslt().cublasLtMatrixLayoutCreate(&p->a, CUDA_R_16BF, K, N, K)
+                          : cublaslt().cublasLtMatrixLayoutCreate(&p->a, CUDA_R_16BF, N, K, N),
              "layout A");
-    lt_check(cublasLtMatrixLayoutCreate(&p->b, CUDA_R_16BF, K, M, K), "layout B");
+    lt_check(cublaslt().cublasLtMatrixLayoutCreate(&p->b, CUDA_R_16BF, K, M, K), "layout B");
     const cudaDataType_t ct = y_dtype == DType::kF32 ? CUDA_R_32F : CUDA_R_16BF;
-    lt_check(cublasLtMatrixLayoutCreate(&p->c, ct, N, M, N), "layout C");
+    lt_check(cublaslt().cublasLtMatrixLayoutCreate(&p->c, ct, N, M, N), "layout C");
     cublasLtMatmulPreference_t pref = nullptr;
-    lt_check(cublasLtMatmulPreferenceCreate(&pref), "preference");
+    lt_check(cublaslt().cublasLtMatmulPreferenceCreate(&pref), "preference");
     const size_t ws = workspace_.bytes();
-    lt_check(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES,
-                                                  &ws, sizeof(ws)),
+    lt_check(cublaslt().cublasLtMatmulPreferenceSetAttribute(
+                 pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &ws, sizeof(ws)),
              "preference workspace");
     cublasLtMatmulHeuristicResult_t result{};
     int found = 0;
-    const cublasStatus_t s = cublasLtMatmulAlgoGetHeuristic(handle_, p->op, p->a, p->b, p->c, p->c,
-                                                            pref, 1, &result, &found);
-    cublasLtMatmulPreferenceDestroy(pref);
+    const cublasStatus_t s = cublaslt().cublasLtMatmulAlgoGetHeuristic(
+        handle_, p->op, p->a, p->b, p->c, p->c, pref, 1, &result, &found);
+    cublaslt().cublasLtMatmulPreferenceDestroy(pref);
     lt_check(s, "heuristic");
     PKV_CHECK(found > 0, Unsupported, "cuBLASLt has no algorithm for ", M, " x ", N, " x ", K);
     p->algo = result.algo;
@@ -88,8 +91,8 @@ void Gemm::run(bool w_transposed, const void* x, const void* w, void* y, DType y
   }
   const Plan& p = *it->second;
   const float alpha = 1.f, beta = 0.f;
-  lt_check(cublasLtMatmul(handle_, p.op, &alpha, w, p.a, x, p.b, &beta, y, p.c, y, p.c, &p.algo,
-                          workspace_.data(), workspace_.bytes(), stream),
+  lt_check(cublaslt().cublasLtMatmul(handle_, p.op, &alpha, w, p.a, x, p.b, &beta, y, p.c, y, p.c,
+                                     &p.algo, workspace_.data(), workspace_.bytes(), stream),
            "matmul");
 }
 

@@ -35,22 +35,20 @@ ModelConfig parse_gemma3(const HfConfig& j) {
   c.qk_norm = QkNorm::kLearnedBeforeRope;
   // HF multiplies by sqrt(hidden) cast to the weights' dtype; f32 here.
   c.embed_scale = double(float(std::sqrt(double(c.hidden_size))));
-  c.query_scale = 1.0 / std::sqrt(j.get<double>("query_pre_attn_scalar", 256.0));
-  c.final_logit_softcap = j.get<double>("final_logit_softcapping", 0.0);
-  c.attn_logit_softcap = j.get<double>("attn_logit_softcapping", 0.0);
-  const int64_t window = j.get<int64_t>("sliding_window", 4096);
-  const int64_t pattern =
-      j.get<int64_t>("sliding_window_pattern", j.get<int64_t>("_sliding_window_pattern", 6));
-  PKV_CHECK(pattern > 0, Corrupt, "config.json: sliding_window_pattern must be > 0");
+  c.query_scale = 1.0 / std::sqrt(j.get_positive("query_pre_attn_scalar", 256.0));
+  c.final_logit_softcap = j.get_non_negative("final_logit_softcapping", 0.0);
+  c.attn_logit_softcap = j.get_non_negative("attn_logit_softcapping", 0.0);
+  const int64_t window = get_window(j, "sliding_window", 4096);
+  const int64_t pattern = j.get_int(
+      "sliding_window_pattern", j.get_int("_sliding_window_pattern", 6, 1, ConfigLimits::kInt32), 1,
+      ConfigLimits::kInt32);
   const int64_t n = c.num_layers;
   std::vector<std::string> fallback(n);
   for (int64_t i = 0; i < n; ++i)
     fallback[i] = (i + 1) % pattern == 0 ? "full_attention" : "sliding_attention";
-  const auto types = j.layer_types(n, fallback);
+  const auto types = j.layer_types(n, fallback, {"full_attention", "sliding_attention"});
   for (int64_t i = 0; i < n; ++i) {
     const bool sliding = types[i] == "sliding_attention";
-    PKV_CHECK(sliding || types[i] == "full_attention", Unsupported, "config.json: layer type '",
-              types[i], "' of layer ", i);
     LayerConfig& l = c.layers[i];
     l.rope = sliding ? j.local_rope(kTheta) : j.rope(types[i], kTheta);
     if (sliding) l.attention = AttentionRule::sliding(window);

@@ -29,37 +29,38 @@ ModelConfig parse_llama4(const HfConfig& j) {
   c.rope_style = RopeStyle::kInterleaved;
   c.names.mlp = "feed_forward";
   c.expert_size = c.layers[0].mlp_size;  // intermediate_size: the experts' and shared expert's
-  const int64_t dense_size = j.get<int64_t>("intermediate_size_mlp", 16384);
-  c.num_experts = j.get<int64_t>("num_local_experts", 16);
-  c.experts_per_token = j.get<int64_t>("num_experts_per_tok", 1);
-  PKV_CHECK(c.experts_per_token >= 1 && c.experts_per_token <= c.num_experts, Corrupt,
-            "config.json: num_experts_per_tok ", c.experts_per_token, " with ", c.num_experts,
-            " experts");
+  const int64_t dense_size =
+      j.get_int("intermediate_size_mlp", 16384, 1, ConfigLimits::kMaxIntermediate);
+  c.num_experts = j.get_int("num_local_experts", 16, 1, ConfigLimits::kMaxExperts);
+  c.experts_per_token = j.get_int("num_experts_per_tok", 1, 1, c.num_experts);
   if (j.get<bool>("use_qk_norm", true)) c.qk_norm = QkNorm::kWeightlessAfterRope;
   const bool temperature_tuning = j.get<bool>("attn_temperature_tuning", true);
-  c.floor_scale = j.get<double>("floor_scale", 8192.0);
-  c.attn_scale = j.get<double>("attn_scale", 0.1);
-  const int64_t chunk = j.get<int64_t>("attention_chunk_size", 8192);
+  // q *= 1 + attn_scale * log1p(floor((pos + 1) / floor_scale)): floor_scale divides.
+  c.floor_scale = j.get_positive("floor_scale", 8192.0);
+  c.attn_scale = j.get_non_negative("attn_scale", 0.1);
   const bool chunk_off = j.is_null("attention_chunk_size");  // explicit null: no chunking
+  const int64_t chunk = chunk_off ? 0 : get_window(j, "attention_chunk_size", 8192);
   const int64_t n = c.num_layers;
   auto no_rope = j.get<std::vector<int64_t>>("no_rope_layers", {});
   if (no_rope.empty()) {
-    const int64_t interval = j.get<int64_t>("no_rope_layer_interval", 4);
+    const int64_t interval = j.get_int("no_rope_layer_interval", 4, 1, ConfigLimits::kInt32);
     for (int64_t i = 0; i < n; ++i) no_rope.push_back((i + 1) % interval != 0 ? 1 : 0);
   }
   PKV_CHECK(int64_t(no_rope.size()) >= n, Corrupt, "config.json: no_rope_layers has ",
             no_rope.size(), " entries for ", n, " layers");
+  for (size_t i = 0; i < no_rope.size(); ++i)
+    PKV_CHECK(no_rope[i] == 0 || no_rope[i] == 1, Corrupt, "config.json: 'no_rope_layers[", i,
+              "]' must be 0 (NoPE) or 1 (RoPE), got ", no_rope[i]);
   std::vector<int64_t> moe_layers;
   if (j.has("moe_layers")) {
     moe_layers = j.get<std::vector<int64_t>>("moe_layers", {});
   } else {
-    const int64_t step = j.get<int64_t>("interleave_moe_layer_step", 1);
-    PKV_CHECK(step > 0, Corrupt, "config.json: interleave_moe_layer_step must be > 0");
+    const int64_t step = j.get_int("interleave_moe_layer_step", 1, 1, ConfigLimits::kInt32);
     for (int64_t i = step - 1; i < n; i += step) moe_layers.push_back(i);
   }
   std::vector<std::string> fallback(n);
   for (int64_t i = 0; i < n; ++i) fallback[i] = no_rope[i] ? "chunked_attention" : "full_attention";
-  const auto types = j.layer_types(n, fallback);
+  const auto types = j.layer_types(n, fallback, {"full_attention", "chunked_attention"});
   for (int64_t i = 0; i < n; ++i) {
     LayerConfig& l = c.layers[i];
     l.use_rope = no_rope[i] != 0;

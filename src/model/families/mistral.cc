@@ -22,7 +22,7 @@ ModelConfig parse_mistral(const HfConfig& j) {
                                     .tie_word_embeddings = false,
                                     .activation = "silu"});
   if (!j.is_null("sliding_window")) {
-    const AttentionRule rule = AttentionRule::sliding(j.get<int64_t>("sliding_window", 4096));
+    const AttentionRule rule = AttentionRule::sliding(get_window(j, "sliding_window", 4096));
     for (LayerConfig& l : c.layers) l.attention = rule;
   }
   return c;
