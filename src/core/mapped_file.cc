@@ -11,33 +11,16 @@
 #include <utility>
 
 #include "core/error.h"
+#include "core/regular_file.h"
 
 namespace pagedkv {
 
 MappedFile MappedFile::open(const std::filesystem::path& path) {
-  // O_NONBLOCK: a FIFO (a hostile checkpoint's model.safetensors) opens at once instead of
-  // waiting forever for a writer, and is then refused as not a regular file. No effect on files.
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
-  if (fd < 0) {
-    const int err = errno;
-    PKV_CHECK(err != ENOENT, NotFound, "file not found: ", path.string());
-    fail(ErrorKind::kInvalidArgument,
-         str_cat("cannot open ", path.string(), ": ", std::strerror(err)));
-  }
-  struct stat st {};
-  if (::fstat(fd, &st) != 0) {
-    const int err = errno;
-    ::close(fd);
-    fail(ErrorKind::kInvalidArgument,
-         str_cat("cannot stat ", path.string(), ": ", std::strerror(err)));
-  }
-  if (!S_ISREG(st.st_mode)) {
-    ::close(fd);
-    fail(ErrorKind::kInvalidArgument, str_cat("not a regular file: ", path.string()));
-  }
+  // Not a FIFO (a hostile checkpoint's model.safetensors would block open() forever) or a device.
+  const auto [fd, size] = open_regular_file(path);
   MappedFile file;
   file.path_ = path;
-  file.size_ = size_t(st.st_size);
+  file.size_ = size;
   if (file.size_ > 0) {
     void* p = ::mmap(nullptr, file.size_, PROT_READ, MAP_PRIVATE, fd, 0);
     const int err = errno;

@@ -11,7 +11,7 @@
 
 namespace pagedkv {
 
-std::string read_regular_file(const std::filesystem::path& path, size_t max_bytes) {
+RegularFileFd open_regular_file(const std::filesystem::path& path) {
   // O_NONBLOCK: open() of a FIFO returns at once instead of waiting for a writer; it changes
   // nothing for a regular file.
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
@@ -23,13 +23,21 @@ std::string read_regular_file(const std::filesystem::path& path, size_t max_byte
   }
   struct stat st {};
   const bool regular = ::fstat(fd, &st) == 0 && S_ISREG(st.st_mode);
-  if (!regular || size_t(st.st_size) > max_bytes) {
+  if (!regular) {
     ::close(fd);
-    PKV_CHECK(regular, InvalidArgument, "not a regular file: ", path.string());
-    fail(ErrorKind::kInvalidArgument,
-         str_cat(path.string(), ": ", st.st_size, " bytes, more than the limit of ", max_bytes));
+    fail(ErrorKind::kInvalidArgument, str_cat("not a regular file: ", path.string()));
   }
-  std::string out(size_t(st.st_size), '\0');
+  return {fd, size_t(st.st_size)};
+}
+
+std::string read_regular_file(const std::filesystem::path& path, size_t max_bytes) {
+  const auto [fd, size] = open_regular_file(path);
+  if (size > max_bytes) {
+    ::close(fd);
+    fail(ErrorKind::kInvalidArgument,
+         str_cat(path.string(), ": ", size, " bytes, more than the limit of ", max_bytes));
+  }
+  std::string out(size, '\0');
   size_t done = 0;
   while (done < out.size()) {
     const ssize_t n = ::read(fd, out.data() + done, out.size() - done);

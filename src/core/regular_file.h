@@ -15,4 +15,12 @@ namespace pagedkv {
 // or is longer than max_bytes (the message names the path and the limit).
 std::string read_regular_file(const std::filesystem::path& path, size_t max_bytes);
 
+// The first half of that, for readers that map the file instead (MappedFile): a descriptor open
+// for reading (the caller closes it) and the file's size; the same errors, no size limit.
+struct RegularFileFd {
+  int fd = -1;
+  size_t size = 0;
+};
+RegularFileFd open_regular_file(const std::filesystem::path& path);
+
 }  // namespace pagedkv
