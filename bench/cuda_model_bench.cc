@@ -5,10 +5,17 @@
 //
 //   build/bench/pagedkv_cuda_model_bench [--model llama3-8b|qwen3-8b] [--layers N]
 //       [--prefill 1024,8192] [--batch 1,64] [--context 1024] [--steps 16] [--kv bf16|fp8_e4m3]
-//       [--bandwidth-tbs 4.8]
+//       [--bandwidth-tbs 4.8] [--checkpoint DIR] [--print-config] [--profile]
+// --checkpoint loads a Hugging Face checkpoint instead (bench/hf_compare.py saves the weights it
+// times HF transformers with, so both systems run the same ones); --print-config prints the
+// config.json of --model and exits (hf_compare.py builds its HF model from it: one home for the
+// shapes); --profile brackets each batch size's timed steps with cudaProfilerStart/Stop, so
+// `nsys profile --capture-range=cudaProfilerApi` sees only decode steps (the step-time breakdown).
 // Host clock around synchronous steps, after a warm-up: a decode step is the engine's (decode, then
 // greedy tokens drawn on the GPU; B ids to the host), replayed from a CUDA graph unless
 // PAGEDKV_CUDA_GRAPHS=0.
+
+#include <cuda_profiler_api.h>
 
 #include <chrono>
 #include <cstdio>
@@ -35,6 +42,9 @@ struct Options {
   int64_t steps = 16;
   DType kv = DType::kBF16;
   double bandwidth_tbs = 4.8;  // H200 datasheet; H100 SXM: 3.35
+  std::string checkpoint;      // empty: random weights made on the device
+  bool print_config = false;
+  bool profile = false;
 };
 
 std::vector<int64_t> parse_list(const std::string& s) {
@@ -46,8 +56,18 @@ std::vector<int64_t> parse_list(const std::string& s) {
 
 Options parse(int argc, char** argv) {
   Options o;
-  for (int i = 1; i + 1 < argc; i += 2) {
-    const std::string k = argv[i], v = argv[i + 1];
+  for (int i = 1; i < argc; ++i) {
+    const std::string k = argv[i];
+    if (k == "--print-config") {
+      o.print_config = true;
+      continue;
+    }
+    if (k == "--profile") {
+      o.profile = true;
+      continue;
+    }
+    PKV_CHECK(i + 1 < argc, InvalidArgument, k, " needs a value");
+    const std::string v = argv[++i];
     if (k == "--model")
       o.model = v;
     else if (k == "--layers")
@@ -64,6 +84,8 @@ Options parse(int argc, char** argv) {
       o.kv = parse_dtype(v);
     else if (k == "--bandwidth-tbs")
       o.bandwidth_tbs = std::stod(v);
+    else if (k == "--checkpoint")
+      o.checkpoint = v;
     else
       fail(ErrorKind::kInvalidArgument, str_cat("unknown option ", k));
   }
@@ -75,6 +97,8 @@ nlohmann::json config_json(const Options& o) {
   nlohmann::json j;
   if (o.model == "llama3-8b") {
     j = {{"architectures", {"LlamaForCausalLM"}},
+         {"model_type", "llama"},
+         {"tie_word_embeddings", false},
          {"hidden_size", 4096},
          {"intermediate_size", 14336},
          {"num_hidden_layers", 32},
@@ -92,6 +116,8 @@ nlohmann::json config_json(const Options& o) {
            {"original_max_position_embeddings", 8192}}}};
   } else if (o.model == "qwen3-8b") {
     j = {{"architectures", {"Qwen3ForCausalLM"}},
+         {"model_type", "qwen3"},
+         {"tie_word_embeddings", false},
          {"hidden_size", 4096},
          {"intermediate_size", 12288},
          {"num_hidden_layers", 36},
@@ -120,15 +146,22 @@ std::vector<int32_t> random_tokens(Rng& rng, int64_t n, int64_t vocab) {
 }
 
 int run(const Options& o) {
+  if (o.print_config) {
+    std::printf("%s\n", config_json(o).dump(2).c_str());
+    return 0;
+  }
   PKV_CHECK(cuda_device_available(), Unsupported, "no CUDA device");
-  const ModelConfig config = parse_model_config(config_json(o));
   const auto t_load = std::chrono::steady_clock::now();
-  CausalLmCuda m = CausalLmCuda::random(config, 1);
+  CausalLmCuda m = o.checkpoint.empty()
+                       ? CausalLmCuda::random(parse_model_config(config_json(o)), 1)
+                       : CausalLmCuda::load(o.checkpoint);
+  const ModelConfig& config = m.config();
   const double weight_gb = double(m.weight_bytes()) / 1e9;
-  std::printf(
-      "model %s: %lld layers, %.2f GB of bf16 weights made on the device in %.2f s; KV %s\n",
-      o.model.c_str(), (long long)config.num_layers, weight_gb, seconds_since(t_load),
-      dtype_name(o.kv));
+  std::printf("model %s: %lld layers, %.2f GB of bf16 weights %s in %.2f s; KV %s\n",
+              o.checkpoint.empty() ? o.model.c_str() : o.checkpoint.c_str(),
+              (long long)config.num_layers, weight_gb,
+              o.checkpoint.empty() ? "made on the device" : "loaded", seconds_since(t_load),
+              dtype_name(o.kv));
   Rng rng(7);
   const int64_t V = config.vocab_size;
   constexpr int32_t kBlock = 16;
@@ -172,9 +205,11 @@ int run(const Options& o) {
     };
     step_once();
     step_once();
+    if (o.profile) cuda_check(cudaProfilerStart(), "cudaProfilerStart");
     const auto t0 = std::chrono::steady_clock::now();
     for (int64_t s = 0; s < o.steps; ++s) step_once();
     const double step = seconds_since(t0) / double(o.steps);
+    if (o.profile) cuda_check(cudaProfilerStop(), "cudaProfilerStop");
     const double bytes =
         double(m.weight_bytes()) + double(B) * double(o.context) * kv_bytes_per_token;
     const double roofline = bytes / (o.bandwidth_tbs * 1e12);

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # gpu_check.sh OUTDIR [--quick] [--skip-bench] [--skip-tests] [--skip-model] [--no-build] [--sweep]
-#              [--ncu B,L,Hq,Hkv] [--tests "NAME ..."]: on a machine with an NVIDIA GPU, in one call:
+#              [--ncu B,L,Hq,Hkv] [--tests "NAME ..."] [--hf-compare "ARGS"]: on a machine with an NVIDIA GPU, in one call:
 #   1. build (or, with --no-build, take binaries from $PAGEDKV_GPU_BUILD: scripts/gpu_bundle.sh
 #      makes that folder on a machine with the project's Debian packages), check the decode and
 #      prefill kernels' SASS (sass_check.py);
@@ -11,13 +11,14 @@
 #   4. the decode kernel benchmark (pagedkv vs torch SDPA vs gather-then-SDPA; --skip-bench: not).
 # Logs and tables go to OUTDIR. --sweep adds the decode planner's split-count / warp-layout sweep;
 # --ncu profiles one decode shape with Nsight Compute. --tests runs only the named test binaries
-# (and their memcheck cases). Without --no-build it builds through
+# (and their memcheck cases). --hf-compare runs bench/hf_compare.py ARGS (pagedkv against HF
+# transformers on the same card and weights; "" for its defaults) after the model bench. Without --no-build it builds through
 # scripts/gpu_check/CMakeLists.txt (core + kv + attention only: the model needs the Debian
 # packages of the full build); GoogleTest from third_party/googletest when present.
 set -uo pipefail
 out=${1:?usage: gpu_check.sh OUTDIR [--quick] [--skip-bench] [--skip-tests] [--no-build] [--sweep] [--ncu B,L,Hq,Hkv]}
 shift
-quick=() skip_bench=0 skip_tests=0 skip_model=0 no_build=0 sweep=0 ncu_shape=""
+quick=() skip_bench=0 skip_tests=0 skip_model=0 no_build=0 sweep=0 ncu_shape="" hf_compare=-
 tests="attention_cuda_test attention_cuda_prefill_test kv_cuda_test core_cuda_test model_cuda_test engine_cuda_test"
 while [ $# -gt 0 ]; do
   case $1 in
@@ -29,6 +30,7 @@ while [ $# -gt 0 ]; do
     --sweep) sweep=1 ;;
     --ncu) ncu_shape=$2; shift ;;
     --tests) tests=$2; shift ;;
+    --hf-compare) hf_compare=$2; shift ;;
     *) echo "unknown option $1"; exit 2 ;;
   esac
   shift
@@ -106,6 +108,12 @@ if [ "$skip_model" = 0 ] && [ -n "$mbench" ]; then
   # The same with decode graphs off (eager launches): what the graphs are worth.
   PAGEDKV_CUDA_GRAPHS=0 "$mbench" ${PAGEDKV_MODEL_BENCH_ARGS:-} > "$out/model_bench_eager.txt" 2>&1
   echo "model bench (graphs off) rc=$?"; grep -i decode "$out/model_bench_eager.txt"
+fi
+if [ "$hf_compare" != - ] && [ -n "$mbench" ]; then
+  # shellcheck disable=SC2086  # ARGS is a list of options
+  PYTHONUNBUFFERED=1 python3 bench/hf_compare.py --bench "$mbench" --out "$out/hf_compare" $hf_compare \
+    > "$out/hf_compare.md" 2> "$out/hf_compare.err"
+  echo "hf_compare rc=$?"; cat "$out/hf_compare.md"; tail -5 "$out/hf_compare.err"
 fi
 
 if [ -n "$ncu_shape" ]; then

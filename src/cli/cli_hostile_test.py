@@ -115,6 +115,13 @@ try:
     refused(["batch-generate", "--model", q, "--prompt-ids", "1,2", "-n", "4", "--max-seqs", "2",
              "--batch-tokens", "2"], "max_num_seqs", "forked samples beyond --max-seqs")
     refused(gen(q, "--num-blocks", "2147483647"), "KV pool", "--num-blocks 2147483647")
+    refused(gen(q, "--device", "gpu"), "device", "generate --device gpu (not a device)")
+    refused(["demo", "--device", "gpu"], "device", "demo --device gpu (not a device)")
+    # --device cuda on a machine without an NVIDIA GPU (CI's): a clear error, not a crash. (On a
+    # GPU machine these run; scripts/gpu_check.sh covers that side.)
+    if not os.path.exists("/dev/nvidiactl"):
+        refused(gen(q, "--device", "cuda"), "device cuda", "generate --device cuda without a GPU")
+        refused(["demo", "--device", "cuda"], "device cuda", "demo --device cuda without a GPU")
     # generate checks the context before it sizes the pool for the request.
     ctx = checkpoint("ctx128k", patch={"max_position_embeddings": 131072})
     refused(gen(ctx, "--max-new-tokens", "5000000"), "--max-new-tokens", "--max-new-tokens past the context")

@@ -31,6 +31,7 @@ struct EngineDemoOptions {
   int32_t max_seqs = 64;
   uint64_t seed = 2024;
   bool check = true;
+  std::string device = "cpu";  // cuda: a Llama-3.2-1B-shaped model, bf16 weights and KV on the GPU
 };
 
 struct Workload {
@@ -115,8 +116,14 @@ RunResult serve(ModelRunner& model, const Workload& w, const EngineConfig& c, bo
 std::string mib(int64_t bytes) { return str_cat(double(bytes) / (1 << 20), " MiB"); }
 
 void run_engine_demo(const EngineDemoOptions& o) {
-  const SyntheticModelSpec spec = SyntheticModelSpec::small();
-  const std::unique_ptr<ModelRunner> runner = load_synthetic_model(spec);
+  const bool gpu = o.device == "cuda";
+  // The GPU gets a model big enough that its throughput means something; the CPU keeps the tiny
+  // one that serves the workload in seconds on 2 cores.
+  const SyntheticModelSpec spec =
+      gpu ? SyntheticModelSpec::llama_1b() : SyntheticModelSpec::small();
+  ModelOptions mo;
+  mo.device = o.device;
+  const std::unique_ptr<ModelRunner> runner = load_synthetic_model(spec, mo);
   ModelRunner& model = *runner;
   const Workload w = make_workload(o, spec.vocab_size);
   int64_t generated_max = 0, samples = 0;
@@ -128,7 +135,7 @@ void run_engine_demo(const EngineDemoOptions& o) {
             << " layers, hidden " << spec.hidden_size << ", " << spec.num_heads << " query / "
             << spec.num_kv_heads << " kv heads of " << spec.head_dim << ", vocab "
             << spec.vocab_size << ", " << spec.num_parameters() << " parameters, seed " << spec.seed
-            << ")\n"
+            << (gpu ? "; bf16 weights drawn on the GPU, bf16 KV pool on the GPU" : "") << ")\n"
             << "serving " << o.requests << " requests (" << samples << " samples) that share a "
             << o.system_prompt << "-token system prompt, each with 8.." << o.max_suffix
             << " tokens of its own and up to " << o.max_tokens
@@ -215,7 +222,15 @@ void run_engine_demo(const EngineDemoOptions& o) {
                "broken sampler or kernel, passes it.)\n";
 
   // A check a wrong engine cannot pass: request 0 (greedy) against a dense forward pass that
-  // shares no code with the engine, the KV pool or its kernels (model/reference_forward.h).
+  // shares no code with the engine, the KV pool or its kernels (model/reference_forward.h). It
+  // needs the very weights the engine ran: the CPU's. The GPU model's are drawn on the device (a
+  // different generator, bf16), so on the GPU this check is model_cuda_test's: the CUDA model
+  // against HF transformers' logits on every family.
+  if (gpu) {
+    std::cout << "\n5. (the dense reference check runs with --device cpu: the GPU model's weights "
+                 "are drawn on the device; model_cuda_test checks the GPU model against HF)\nOK\n";
+    return;
+  }
   std::cout << "\n5. check: request 0's greedy tokens == a plain dense forward on the same weights "
                "(no KV pool, scheduler, paged kernels or sampler)\n";
   const std::vector<int32_t>& engine_tokens = shared.outputs[0].samples[0].tokens;
@@ -254,6 +269,10 @@ void register_engine_demo_command(CLI::App& app) {
   cmd->add_option("--max-seqs", opt->max_seqs, "most running sequences")
       ->check(CLI::Range(1, 4096));
   cmd->add_option("--seed", opt->seed, "workload seed");
+  cmd->add_option(
+         "--device", opt->device,
+         "cpu (a 0.9 M-parameter model) or cuda (a Llama-3.2-1B-shaped one, bf16 on the GPU)")
+      ->check(CLI::IsMember({"cpu", "cuda"}));
   cmd->add_flag("!--no-check", opt->check, "skip the solo-run check");
   cmd->callback([opt] { run_engine_demo(*opt); });
 }

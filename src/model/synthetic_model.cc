@@ -12,15 +12,24 @@ namespace pagedkv {
 SyntheticModelSpec SyntheticModelSpec::small() { return SyntheticModelSpec{}; }
 
 SyntheticModelSpec SyntheticModelSpec::medium_100m() {
-  SyntheticModelSpec s;
-  s.vocab_size = 16000;
-  s.hidden_size = 768;
-  s.intermediate_size = 2048;
-  s.num_layers = 12;
-  s.num_heads = 12;
-  s.num_kv_heads = 4;
-  s.head_dim = 64;
-  return s;
+  return {.vocab_size = 16000,
+          .hidden_size = 768,
+          .intermediate_size = 2048,
+          .num_layers = 12,
+          .num_heads = 12,
+          .num_kv_heads = 4,
+          .head_dim = 64};
+}
+
+SyntheticModelSpec SyntheticModelSpec::llama_1b() {
+  return {.vocab_size = 128256,
+          .hidden_size = 2048,
+          .intermediate_size = 8192,
+          .num_layers = 16,
+          .num_heads = 32,
+          .num_kv_heads = 8,
+          .head_dim = 64,
+          .rope_theta = 500000.0};
 }
 
 int64_t SyntheticModelSpec::num_parameters() const {

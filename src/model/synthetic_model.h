@@ -28,6 +28,9 @@ struct SyntheticModelSpec {
   // 100.1 M parameters (hidden 768, 12 layers, 12 query / 4 kv heads of 64, MLP 2048, vocab
   // 16000, untied lm_head): the benchmark's "real-sized" model, 400 MB of f32 weights.
   static SyntheticModelSpec medium_100m();
+  // Llama-3.2-1B-shaped (hidden 2048, 16 layers, 32 query / 8 kv heads of 64, MLP 8192, vocab
+  // 128256; lm_head untied: 1.50 B parameters): the GPU demo's model, 3 GB of bf16 weights.
+  static SyntheticModelSpec llama_1b();
 
   int64_t num_parameters() const;
 };

@@ -1,0 +1,347 @@
+#!/usr/bin/env python3
+"""pagedkv against HF transformers on one card and the same weights, in one device call.
+
+For each model (--models; shapes from `pagedkv_cuda_model_bench --model M --print-config`, so the
+C++ benchmark is the one home of the Llama-3-8B / Qwen3-8B shapes):
+  1. HF transformers makes the model with random bf16 weights from --seed on the GPU and saves it
+     as safetensors, so pagedkv loads the very same weights (--no-shared-weights: pagedkv makes
+     its own random ones; the timings do not depend on the values);
+  2. HF transformers is timed in two modes, as users run it: `eager` (generate() with the dynamic
+     cache, no compile) and `static` (generate() with cache_implementation="static", which compiles
+     the decode forward with torch.compile(mode="reduce-overhead")). Decode tok/s at each batch
+     size B and context: B x N / (time of N + 1 new tokens - time of 1), after warm-up calls with
+     the same shapes (compile and graph capture happen there). Prefill tok/s: one prompt of each
+     --prefill length through the eager forward (HF's generate() prefills eagerly in both modes);
+  3. pagedkv: pagedkv_cuda_model_bench --checkpoint on the saved weights (decode replayed from
+     CUDA graphs, greedy tokens drawn on the GPU);
+  4. --breakdown: the pagedkv decode step split into GEMMs, attention, sampling, other kernels and
+     host / idle time, from an nsys trace of the timed steps only (the bench's --profile);
+and prints markdown tables (ratio against HF's faster mode, HBM roofline = weight bytes + KV bytes
+read per step / --bandwidth-tbs) and writes OUT/hf_compare.json.
+
+  python3 bench/hf_compare.py --bench build/bench/pagedkv_cuda_model_bench --out OUT \\
+      [--models llama3-8b,qwen3-8b] [--batch 1,16,64,256] [--context 1024,8192] \\
+      [--prefill 1024,8192] [--steps 32] [--modes eager,static] [--breakdown] [--layers N]
+
+A point that cannot fit the card (the KV of B sequences of the context, beside the weights) is
+reported as such, not attempted; an HF out-of-memory is caught and reported as "OOM".
+Smoke test without a GPU: --device cpu --config-json tiny.json --skip-pagedkv --modes eager.
+"""
+import argparse
+import csv
+import gc
+import io
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+
+def int_list(s):
+    return [int(x) for x in s.split(",") if x]
+
+
+def parse_args():
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--bench", help="pagedkv_cuda_model_bench binary")
+    p.add_argument("--out", required=True)
+    p.add_argument("--models", default="llama3-8b,qwen3-8b")
+    p.add_argument("--batch", type=int_list, default=[1, 16, 64, 256])
+    p.add_argument("--context", type=int_list, default=[1024, 8192])
+    p.add_argument("--prefill", type=int_list, default=[1024, 8192])
+    p.add_argument("--steps", type=int, default=32)
+    p.add_argument("--modes", default="eager,static")
+    p.add_argument("--layers", type=int, default=0, help="fewer layers (quick runs)")
+    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--bandwidth-tbs", type=float, default=4.8, help="H200 4.8, H100 SXM 3.35")
+    p.add_argument("--breakdown", action="store_true")
+    p.add_argument("--no-shared-weights", action="store_true")
+    p.add_argument("--skip-pagedkv", action="store_true")
+    p.add_argument("--device", default="cuda")
+    p.add_argument("--config-json", help="an HF config.json instead of the bench's --print-config")
+    p.add_argument("--weights-dir", help="where the shared weights go (default: a temp folder)")
+    return p.parse_args()
+
+
+def model_config(args, model):
+    if args.config_json:
+        with open(args.config_json) as f:
+            cfg = json.load(f)
+    else:
+        out = subprocess.run([args.bench, "--model", model, "--print-config"], check=True,
+                             capture_output=True, text=True).stdout
+        cfg = json.loads(out)
+    if args.layers:
+        cfg["num_hidden_layers"] = args.layers
+    return cfg
+
+
+def kv_bytes_per_token(cfg, elem=2):
+    head_dim = cfg.get("head_dim") or cfg["hidden_size"] // cfg["num_attention_heads"]
+    return 2 * cfg["num_hidden_layers"] * cfg["num_key_value_heads"] * head_dim * elem
+
+
+# ---------------------------------------------------------------------------------------------
+# HF transformers
+
+
+class Hf:
+    def __init__(self, args, cfg):
+        import torch
+        from transformers import AutoConfig, AutoModelForCausalLM
+
+        self.torch, self.args = torch, args
+        config = AutoConfig.for_model(**cfg)
+        torch.manual_seed(args.seed)
+        with torch.device(args.device):
+            self.model = AutoModelForCausalLM.from_config(config, dtype=torch.bfloat16)
+        self.model.eval()
+        # Never stop early: every timed call makes exactly the tokens asked for.
+        self.model.generation_config.eos_token_id = None
+        self.model.generation_config.pad_token_id = 0
+        self.vocab = cfg["vocab_size"]
+        self.weight_bytes = sum(p.numel() * p.element_size() for p in self.model.parameters())
+        self.gen = torch.Generator(device=args.device).manual_seed(args.seed + 1)
+
+    def save(self, path):
+        self.model.save_pretrained(path, safe_serialization=True)
+
+    def sync(self):
+        if self.args.device == "cuda":
+            self.torch.cuda.synchronize()
+
+    def ids(self, b, n):
+        return self.torch.randint(0, self.vocab, (b, n), generator=self.gen, device=self.args.device)
+
+    def prefill(self, n):
+        torch = self.torch
+        ids = self.ids(1, n)
+        with torch.inference_mode():
+            self.model(ids, use_cache=True, logits_to_keep=1)  # warm-up
+            self.sync()
+            t0 = time.perf_counter()
+            self.model(ids, use_cache=True, logits_to_keep=1)
+            self.sync()
+            return n / (time.perf_counter() - t0)
+
+    def decode(self, b, ctx, mode):
+        """Decode tok/s at batch b after a ctx-token prompt, in `mode` (eager | static)."""
+        torch = self.torch
+        ids = self.ids(b, ctx)
+        kw = dict(attention_mask=torch.ones_like(ids), do_sample=False)
+        if mode == "static":
+            kw["cache_implementation"] = "static"
+        else:
+            kw["disable_compile"] = True
+
+        def run(n):
+            self.sync()
+            t0 = time.perf_counter()
+            with torch.inference_mode():
+                out = self.model.generate(ids, max_new_tokens=n, **kw)
+            self.sync()
+            assert out.shape == (b, ctx + n), out.shape
+            return time.perf_counter() - t0
+
+        n = self.args.steps
+        run(n + 1)  # compile / cudagraph capture / allocator warm-up with the timed shapes
+        run(1)
+        t1 = min(run(1) for _ in range(2))
+        tn = run(n + 1)
+        return b * n / max(tn - t1, 1e-9)
+
+    def free(self):
+        del self.model
+        gc.collect()
+        if self.args.device == "cuda":
+            self.torch.cuda.empty_cache()
+
+
+def guarded(fn, *a):
+    """fn(*a), or "OOM" when the card runs out of memory (the point is reported, the run goes on)."""
+    import torch
+
+    try:
+        return fn(*a)
+    except torch.OutOfMemoryError:
+        gc.collect()
+        torch.cuda.empty_cache()
+        return "OOM"
+
+
+# ---------------------------------------------------------------------------------------------
+# pagedkv
+
+PREFILL_RE = re.compile(r"prefill\s+(\d+) tokens:\s+([\d.]+) ms\s+(\d+) tok/s")
+DECODE_RE = re.compile(r"decode B=\s*(\d+) ctx (\d+):\s+([\d.]+) ms/step\s+(\d+) tok/s\s+roofline")
+
+
+def pagedkv_run(args, model, weights, batches, ctx, prefill, extra=()):
+    cmd = [args.bench, "--context", str(ctx), "--batch", ",".join(map(str, batches)),
+           "--prefill", ",".join(map(str, prefill)), "--steps", str(args.steps),
+           "--bandwidth-tbs", str(args.bandwidth_tbs)]
+    cmd += ["--checkpoint", weights] if weights else ["--model", model]
+    if args.layers and not weights:
+        cmd += ["--layers", str(args.layers)]
+    cmd = list(extra) + cmd
+    r = subprocess.run(cmd, capture_output=True, text=True)
+    log = r.stdout + r.stderr
+    with open(os.path.join(args.out, f"pagedkv_{model}_ctx{ctx}.log"), "a") as f:
+        f.write(" ".join(cmd) + "\n" + log + "\n")
+    if r.returncode != 0:
+        print(f"pagedkv bench failed (rc {r.returncode}):\n{log[-2000:]}", file=sys.stderr)
+    pre = {int(m[1]): float(m[3]) for m in PREFILL_RE.finditer(log)}
+    dec = {int(m[1]): (float(m[3]), float(m[4])) for m in DECODE_RE.finditer(log)}
+    return pre, dec
+
+
+KERNEL_CLASSES = [  # first match wins; names as nsys prints them
+    ("attention", re.compile(r"paged_decode|paged_prefill|decode_combine|merge_states", re.I)),
+    ("sampling", re.compile(r"sample_rows|sampler", re.I)),
+    ("GEMMs", re.compile(r"gemm|gemv|nvjet|xmma|cutlass|cublas|splitk", re.I)),
+]
+
+
+def breakdown(args, model, weights, b, ctx):
+    """ms per decode step: GEMMs, attention, sampling, other kernels, host / idle."""
+    nsys = shutil.which("nsys") or next(
+        (p for p in ("/usr/local/cuda/bin/nsys", "/opt/nvidia/nsight-systems/bin/nsys")
+         if os.path.exists(p)), None)
+    if not nsys:
+        return None
+    rep = os.path.join(args.out, f"nsys_{model}_B{b}_ctx{ctx}")
+    _, dec = pagedkv_run(args, model, weights, [b], ctx, [], extra=[
+        nsys, "profile", "-o", rep, "--force-overwrite", "true", "--capture-range=cudaProfilerApi",
+        "--capture-range-end=stop", "--cuda-graph-trace=node", "--trace=cuda"])
+    if b not in dec:
+        return None
+    r = subprocess.run([nsys, "stats", "--report", "cuda_gpu_kern_sum", "--format", "csv",
+                        "--output", "-", rep + ".nsys-rep"], capture_output=True, text=True)
+    text = r.stdout[r.stdout.find('"Time'):] if '"Time' in r.stdout else r.stdout
+    parts = {"GEMMs": 0.0, "attention": 0.0, "sampling": 0.0, "other kernels": 0.0}
+    for row in csv.DictReader(io.StringIO(text)):
+        name, total = row.get("Name", ""), row.get("Total Time (ns)")
+        if not total:
+            continue
+        cls = next((c for c, rx in KERNEL_CLASSES if rx.search(name)), "other kernels")
+        parts[cls] += float(total) / 1e6 / args.steps
+    step_ms = dec[b][0]
+    parts["host / idle"] = max(step_ms - sum(parts.values()), 0.0)
+    parts["step"] = step_ms
+    return parts
+
+
+# ---------------------------------------------------------------------------------------------
+
+
+def fmt(x, nd=0):
+    return x if isinstance(x, str) else f"{x:,.{nd}f}"
+
+
+def main():
+    args = parse_args()
+    os.makedirs(args.out, exist_ok=True)
+    modes = [m for m in args.modes.split(",") if m]
+    results = {"bandwidth_tbs": args.bandwidth_tbs, "steps": args.steps, "models": {}}
+    if args.device == "cuda":
+        import torch
+
+        results["card"] = torch.cuda.get_device_name()
+        results["torch"] = torch.__version__
+    import transformers
+
+    results["transformers"] = transformers.__version__
+    for model in [m for m in args.models.split(",") if m]:
+        cfg = model_config(args, model)
+        kvpt = kv_bytes_per_token(cfg)
+        hf = Hf(args, cfg)
+        wb = hf.weight_bytes
+        total = free = None
+        if args.device == "cuda":
+            import torch
+
+            free, total = torch.cuda.mem_get_info()
+        weights = None
+        if not args.skip_pagedkv and not args.no_shared_weights:
+            weights = args.weights_dir or tempfile.mkdtemp(prefix=f"hfcmp_{model}_")
+            t0 = time.perf_counter()
+            hf.save(weights)
+            print(f"{model}: {wb / 1e9:.2f} GB of weights saved in {time.perf_counter() - t0:.1f} s")
+
+        def fits(b, ctx):  # KV of b sequences beside the weights, with room for activations
+            return total is None or wb + b * (ctx + args.steps + 64) * kvpt < 0.85 * total
+
+        rows, prefill = [], {}
+        for n in args.prefill:
+            prefill[n] = {"hf_eager": guarded(hf.prefill, n)}
+        for ctx in args.context:
+            for b in args.batch:
+                row = {"ctx": ctx, "B": b,
+                       "roofline_tok_s": b / ((wb + b * ctx * kvpt) / (args.bandwidth_tbs * 1e12))}
+                for mode in modes:
+                    row["hf_" + mode] = guarded(hf.decode, b, ctx, mode) if fits(b, ctx) else "no fit"
+                    print(f"{model} ctx {ctx} B {b} HF {mode}: {row['hf_' + mode]}", flush=True)
+                rows.append(row)
+        hf.free()
+        del hf
+        breakdowns = {}
+        if not args.skip_pagedkv:
+            for i, ctx in enumerate(args.context):
+                bs = [b for b in args.batch if fits(b, ctx)]
+                pre, dec = pagedkv_run(args, model, weights, bs, ctx, args.prefill if i == 0 else [])
+                for n, v in pre.items():
+                    prefill.setdefault(n, {})["pagedkv"] = v
+                for row in rows:
+                    if row["ctx"] == ctx:
+                        row["pagedkv"] = dec[row["B"]][1] if row["B"] in dec else (
+                            "no fit" if row["B"] not in bs else "failed")
+            if args.breakdown:
+                ctx = args.context[0]
+                for b in [b for b in args.batch if fits(b, ctx)]:
+                    breakdowns[b] = breakdown(args, model, weights, b, ctx)
+        if weights and not args.weights_dir:
+            shutil.rmtree(weights, ignore_errors=True)
+        results["models"][model] = {"weight_bytes": wb, "kv_bytes_per_token": kvpt,
+                                    "decode": rows, "prefill": prefill,
+                                    "breakdown_ms": breakdowns}
+        report(model, results["models"][model], modes, results.get("card", args.device))
+    with open(os.path.join(args.out, "hf_compare.json"), "w") as f:
+        json.dump(results, f, indent=1)
+
+
+def report(model, r, modes, card):
+    print(f"\n### {model} on {card}: decode tok/s (steps after the prompt; greedy)\n")
+    hdr = ["context", "B"] + [f"HF {m}" for m in modes] + ["pagedkv", "vs HF's faster",
+                                                           "roofline", "pagedkv % roofline"]
+    print("| " + " | ".join(hdr) + " |\n|" + "---|" * len(hdr))
+    for row in r["decode"]:
+        hf = [row["hf_" + m] for m in modes]
+        nums = [x for x in hf if not isinstance(x, str)]
+        p = row.get("pagedkv", "-")
+        ratio = f"{p / max(nums):.2f}x" if nums and not isinstance(p, str) else "-"
+        pct = f"{100 * p / row['roofline_tok_s']:.0f}%" if not isinstance(p, str) else "-"
+        cells = [row["ctx"], row["B"]] + [fmt(x) for x in hf] + [fmt(p), ratio,
+                                                                 fmt(row["roofline_tok_s"]), pct]
+        print("| " + " | ".join(map(str, cells)) + " |")
+    print(f"\n### {model}: prefill tok/s (one prompt)\n\n| tokens | HF eager | pagedkv | ratio |\n"
+          "|---|---|---|---|")
+    for n, v in r["prefill"].items():
+        h, p = v.get("hf_eager", "-"), v.get("pagedkv", "-")
+        ratio = f"{p / h:.2f}x" if not isinstance(h, str) and not isinstance(p, str) else "-"
+        print(f"| {n} | {fmt(h)} | {fmt(p)} | {ratio} |")
+    if r["breakdown_ms"]:
+        print(f"\n### {model}: pagedkv decode step breakdown, ms (nsys, graphs replayed)\n")
+        keys = ["step", "GEMMs", "attention", "sampling", "other kernels", "host / idle"]
+        print("| B | " + " | ".join(keys) + " |\n|" + "---|" * (len(keys) + 1))
+        for b, parts in r["breakdown_ms"].items():
+            cells = [fmt(parts[k], 3) for k in keys] if parts else ["nsys not available"] + [
+                "-"] * (len(keys) - 1)
+            print(f"| {b} | " + " | ".join(cells) + " |")
+
+
+if __name__ == "__main__":
+    main()
