@@ -3,7 +3,8 @@
 #   BUILD_DIR/prefill_emu_test  attention_cuda_prefill_test's sources (all but the timing test)
 #                               and the real host code, the prefill kernel run on the emulator;
 #   BUILD_DIR/decode_emu_test   the GPU-verified decode tensor-core kernels on the emulator (one
-#                               split): a check of the emulator itself.
+#                               split): a check of the emulator itself;
+#   BUILD_DIR/gemv_emu_test     the small-M GEMV kernel (model/cuda/gemv_kernel.cuh).
 # Needs the CUDA headers (CUDA_HOME, default /usr/local/cuda) and GoogleTest (-lgtest).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -33,9 +34,10 @@ prefill=("$here/emu_prefill_tables.cc" "$src/attention/cuda/testing/prefill_devi
          "$src/attention/cuda/paged_prefill_cuda.cu")
 decode=("$here/emu_decode_tables.cc" "$here/emu_decode_test.cc"
         "$src/attention/cuda/testing/device_run.cc" "$src/attention/cuda/paged_decode_cuda.cu")
+gemv=("$here/emu_gemv_test.cc")
 obj() { echo "$out/obj/$(basename "$1").o"; }
 pids=()
-for f in "${common[@]}" "${prefill[@]}" "${decode[@]}"; do
+for f in "${common[@]}" "${prefill[@]}" "${decode[@]}" "${gemv[@]}"; do
   "${cxx[@]}" -x c++ -c "$f" -o "$(obj "$f")" &
   pids+=($!)
   if [ ${#pids[@]} -ge "$(nproc)" ]; then wait "${pids[0]}"; pids=("${pids[@]:1}"); fi
@@ -49,4 +51,5 @@ link() {
 }
 link prefill_emu_test "${prefill[@]}"
 link decode_emu_test "${decode[@]}"
-echo "built $out/prefill_emu_test $out/decode_emu_test"
+link gemv_emu_test "${gemv[@]}"
+echo "built $out/prefill_emu_test $out/decode_emu_test $out/gemv_emu_test"

@@ -98,6 +98,10 @@ template <typename T> T __ldg(const T* p) {
   emu::check_global(p, sizeof(T), "__ldg");
   return *p;
 }
+template <typename T> T __ldcs(const T* p) {
+  emu::check_global(p, sizeof(T), "__ldcs");
+  return *p;
+}
 template <typename T> T __ldcg(const T* p) {
   emu::check_global(p, sizeof(T), "__ldcg");
   return *p;

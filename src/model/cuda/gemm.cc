@@ -1,7 +1,11 @@
 #include "model/cuda/gemm.h"
 
+#include <cstdlib>
+#include <cstring>
+
 #include "core/error.h"
 #include "model/cuda/cublaslt_api.h"
+#include "model/cuda/gemv.h"
 
 namespace pagedkv::cuda {
 
@@ -32,6 +36,8 @@ struct Gemm::Plan {
 
 Gemm::Gemm() : workspace_(kWorkspaceBytes, "cuBLASLt workspace") {
   lt_check(cublaslt().cublasLtCreate(&handle_), "create");
+  const char* env = std::getenv("PAGEDKV_SMALL_M_GEMV");
+  small_m_gemv_ = env != nullptr && std::strcmp(env, "1") == 0;
 }
 
 Gemm::~Gemm() {
@@ -41,6 +47,7 @@ Gemm::~Gemm() {
 
 void Gemm::linear(const void* x, const void* w, void* y, DType y_dtype, int64_t M, int64_t N,
                   int64_t K, cudaStream_t stream) {
+  if (small_m_gemv_ && gemv_takes(M, K, x, w)) return gemv(x, w, y, y_dtype, M, N, K, stream);
   run(true, x, w, y, y_dtype, M, N, K, stream);
 }
 

@@ -24,12 +24,18 @@ class Gemm {
   Gemm(const Gemm&) = delete;
   Gemm& operator=(const Gemm&) = delete;
 
-  // y [M, N] = x [M, K] · w[N, K]ᵀ: w as nn.Linear stores it (row-major [out, in]).
+  // y [M, N] = x [M, K] · w[N, K]ᵀ: w as nn.Linear stores it (row-major [out, in]). With the
+  // small-M path on, M <= kGemvMaxRows goes to gemv.h's kernel instead of cuBLASLt.
   void linear(const void* x, const void* w, void* y, DType y_dtype, int64_t M, int64_t N, int64_t K,
               cudaStream_t stream);
   // y [M, N] = x [M, K] · w[K, N]: w input-major (Llama 4's experts).
   void matmul_kn(const void* x, const void* w, void* y, DType y_dtype, int64_t M, int64_t N,
                  int64_t K, cudaStream_t stream);
+
+  // The small-M path (gemv.h) for linear(): off unless PAGEDKV_SMALL_M_GEMV=1 in the environment
+  // when the Gemm is made, until a device run shows it faster than cuBLASLt at M = 1..8.
+  void set_small_m_gemv(bool on) { small_m_gemv_ = on; }
+  bool small_m_gemv() const { return small_m_gemv_; }
 
  private:
   struct Plan;
@@ -37,6 +43,7 @@ class Gemm {
            int64_t N, int64_t K, cudaStream_t stream);
 
   cublasLtHandle_t handle_ = nullptr;
+  bool small_m_gemv_ = false;
   DeviceBuffer workspace_;
   std::map<std::tuple<bool, int, int64_t, int64_t, int64_t>, std::unique_ptr<Plan>> plans_;
 };

@@ -8,7 +8,10 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
+#include <string>
+#include <utility>
 #include <vector>
 
 #include "core/cuda/cuda_check.h"
@@ -19,6 +22,7 @@
 #include "kv/cuda/device_kv_storage.h"
 #include "model/attention_layer.h"
 #include "model/cuda/gemm.h"
+#include "model/cuda/gemv.h"
 #include "model/mlp.h"
 #include "model/norms.h"
 #include "model/rope.h"
@@ -94,6 +98,72 @@ TEST(CudaGemm, LinearAndInputMajorMatchF64) {
       EXPECT_LE(e16, 5e-3) << "M " << M << " input_major " << input_major;
     }
   }
+}
+
+// The small-M path: every M it takes against an f64 product (K not a multiple of the 256 values a
+// warp covers per pass, so the tail is exercised), each row bit-identical to that row alone (the
+// sum's order does not depend on M), and Gemm::linear routing to it only when asked.
+TEST(CudaGemv, SmallMMatchesF64AndEachRowAlone) {
+  REQUIRE_GPU();
+  Rng rng(seed_from_env(73));
+  SCOPED_TRACE(str_cat("seed=", rng.seed()));
+  cuda::Gemm gemm;
+  gemm.set_small_m_gemv(true);
+  for (const auto& [N, K] : {std::pair<int64_t, int64_t>{96, 192}, {1000, 520}, {37, 4104}}) {
+    const std::vector<float> w = random_bf16_values(rng, N * K);
+    const DeviceBuffer dw = to_device_bf16(w);
+    for (int64_t M = 1; M <= cuda::kGemvMaxRows; ++M) {
+      SCOPED_TRACE(str_cat("M ", M, " N ", N, " K ", K));
+      const std::vector<float> x = random_bf16_values(rng, M * K);
+      const DeviceBuffer dx = to_device_bf16(x);
+      std::vector<double> ref(static_cast<size_t>(M * N), 0.0);
+      for (int64_t m = 0; m < M; ++m)
+        for (int64_t n = 0; n < N; ++n)
+          for (int64_t k = 0; k < K; ++k) ref[m * N + n] += double(x[m * K + k]) * w[n * K + k];
+      DeviceBuffer y32(size_t(M * N) * 4), y16(size_t(M * N) * 2), routed(size_t(M * N) * 4);
+      cuda::gemv(dx.data(), dw.data(), y32.data(), DType::kF32, M, N, K, nullptr);
+      cuda::gemv(dx.data(), dw.data(), y16.data(), DType::kBF16, M, N, K, nullptr);
+      gemm.linear(dx.data(), dw.data(), routed.data(), DType::kF32, M, N, K, nullptr);
+      std::vector<float> r32(static_cast<size_t>(M * N)), via_gemm(r32.size());
+      y32.to_host(r32.data(), r32.size() * 4);
+      routed.to_host(via_gemm.data(), via_gemm.size() * 4);
+      EXPECT_LE(rel_error(r32, ref), 1e-5);
+      EXPECT_LE(rel_error(bf16_from_device(y16, r32.size()), ref), 5e-3);
+      EXPECT_EQ(via_gemm, r32) << "Gemm::linear with the small-M path on must run gemv";
+      const int64_t m = M - 1;  // the last row alone, from its own buffer
+      const DeviceBuffer row = to_device_bf16(std::vector<float>(x.begin() + m * K, x.end()));
+      DeviceBuffer alone(size_t(N) * 4);
+      cuda::gemv(row.data(), dw.data(), alone.data(), DType::kF32, 1, N, K, nullptr);
+      std::vector<float> a(static_cast<size_t>(N));
+      alone.to_host(a.data(), a.size() * 4);
+      EXPECT_TRUE(std::equal(a.begin(), a.end(), r32.begin() + m * N)) << "row " << m;
+    }
+  }
+}
+
+// Shapes the kernel does not take are refused before anything is launched (no GPU needed), and
+// Gemm::linear hands them to cuBLASLt instead.
+TEST(CudaGemv, RefusesShapesItDoesNotTake) {
+  alignas(16) static uint16_t x[64], w[64];
+  float y[8];
+  EXPECT_TRUE(cuda::gemv_takes(1, 16, x, w));
+  EXPECT_FALSE(cuda::gemv_takes(0, 16, x, w));
+  EXPECT_FALSE(cuda::gemv_takes(cuda::kGemvMaxRows + 1, 16, x, w));
+  EXPECT_FALSE(cuda::gemv_takes(1, 12, x, w));      // K not a multiple of 8
+  EXPECT_FALSE(cuda::gemv_takes(1, 16, x + 1, w));  // misaligned x
+  EXPECT_FALSE(cuda::gemv_takes(1, 16, x, w + 4));  // misaligned w
+  for (const int64_t M : {int64_t(0), cuda::kGemvMaxRows + 1}) {
+    try {
+      cuda::gemv(x, w, y, DType::kF32, M, 1, 16, nullptr);
+      ADD_FAILURE() << "M = " << M << " accepted";
+    } catch (const Error& e) {
+      EXPECT_EQ(e.kind(), ErrorKind::kInvalidArgument);
+      EXPECT_NE(std::string(e.what()).find("M = " + std::to_string(M)), std::string::npos)
+          << e.what();
+    }
+  }
+  EXPECT_THROW(cuda::gemv(x, w, y, DType::kF32, 1, 1, 12, nullptr), Error);
+  EXPECT_THROW(cuda::gemv(x, w, y, DType::kF16, 1, 1, 16, nullptr), Error);
 }
 
 TEST(CudaKernels, AddRmsNormMatchesCpu) {
