@@ -7,7 +7,8 @@
 #   2. run every CUDA test binary found (decode, prefill, kv, core, model: the model against HF on
 #      testdata/gpu) and compute-sanitizer memcheck on their small cases;
 #   3. the model end to end: `pagedkv generate --device cuda` on a fixture, and the CUDA model
-#      benchmark on an 8B-shaped random model (prefill 1k / 8k, decode B = 1 / 64);
+#      benchmark on an 8B-shaped random model (prefill 1k / 8k, decode B = 1 / 64), with decode
+#      graphs on, off, and with the small-M GEMV path on;
 #   4. the decode kernel benchmark (pagedkv vs torch SDPA vs gather-then-SDPA; --skip-bench: not).
 # Logs and tables go to OUTDIR. --sweep adds the decode planner's split-count / warp-layout sweep;
 # --ncu profiles one decode shape with Nsight Compute. --tests runs only the named test binaries
@@ -108,6 +109,9 @@ if [ "$skip_model" = 0 ] && [ -n "$mbench" ]; then
   # The same with decode graphs off (eager launches): what the graphs are worth.
   PAGEDKV_CUDA_GRAPHS=0 "$mbench" ${PAGEDKV_MODEL_BENCH_ARGS:-} > "$out/model_bench_eager.txt" 2>&1
   echo "model bench (graphs off) rc=$?"; grep -i decode "$out/model_bench_eager.txt"
+  # The small-M GEMV path (model/cuda/gemv.h, off by default) against cuBLASLt at M <= 8.
+  PAGEDKV_SMALL_M_GEMV=1 "$mbench" ${PAGEDKV_MODEL_BENCH_ARGS:-} > "$out/model_bench_gemv.txt" 2>&1
+  echo "model bench (small-M GEMV on) rc=$?"; grep -i decode "$out/model_bench_gemv.txt"
 fi
 if [ "$hf_compare" != - ] && [ -n "$mbench" ]; then
   # shellcheck disable=SC2086  # ARGS is a list of options
