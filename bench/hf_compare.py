@@ -9,8 +9,9 @@ C++ benchmark is the one home of the Llama-3-8B / Qwen3-8B shapes):
   2. HF transformers is timed in two modes, as users run it: `eager` (generate() with the dynamic
      cache, no compile) and `static` (generate() with cache_implementation="static", which compiles
      the decode forward with torch.compile(mode="reduce-overhead")). Decode tok/s at each batch
-     size B and context: B x N / (time of N + 1 new tokens - time of 1), after warm-up calls with
-     the same shapes (compile and graph capture happen there). Prefill tok/s: one prompt of each
+     size B and context: B x N / the time of the N steps after the first new token (stamped by a
+     streamer, which generate() calls after each step's tokens reach the host), in a second
+     generate() of the same shapes (the first compiles and captures). Prefill tok/s: one prompt of each
      --prefill length through the eager forward (HF's generate() prefills eagerly in both modes);
   3. pagedkv: pagedkv_cuda_model_bench --checkpoint on the saved weights (decode replayed from
      CUDA graphs, greedy tokens drawn on the GPU);
@@ -131,28 +132,39 @@ class Hf:
     def decode(self, b, ctx, mode):
         """Decode tok/s at batch b after a ctx-token prompt, in `mode` (eager | static)."""
         torch = self.torch
+        from transformers.generation.streamers import BaseStreamer
+
+        class StepClock(BaseStreamer):
+            """generate() hands each step's tokens to put() after a .cpu() copy, so a put's time
+            is that step's end: put 0 is the prompt, put 1 follows the prefill."""
+
+            def __init__(self):
+                self.times = []
+
+            def put(self, value):
+                self.times.append(time.perf_counter())
+
+            def end(self):
+                pass
+
         ids = self.ids(b, ctx)
         kw = dict(attention_mask=torch.ones_like(ids), do_sample=False)
         if mode == "static":
             kw["cache_implementation"] = "static"
         else:
             kw["disable_compile"] = True
-
-        def run(n):
-            self.sync()
-            t0 = time.perf_counter()
-            with torch.inference_mode():
-                out = self.model.generate(ids, max_new_tokens=n, **kw)
-            self.sync()
-            assert out.shape == (b, ctx + n), out.shape
-            return time.perf_counter() - t0
-
         n = self.args.steps
-        run(n + 1)  # compile / cudagraph capture / allocator warm-up with the timed shapes
-        run(1)
-        t1 = min(run(1) for _ in range(2))
-        tn = run(n + 1)
-        return b * n / max(tn - t1, 1e-9)
+
+        def run():
+            clock = StepClock()
+            with torch.inference_mode():
+                out = self.model.generate(ids, max_new_tokens=n + 1, streamer=clock, **kw)
+            assert out.shape == (b, ctx + n + 1), out.shape
+            assert len(clock.times) == n + 2, len(clock.times)
+            return (clock.times[-1] - clock.times[1]) / n
+
+        run()  # compile, CUDA-graph capture and allocator warm-up, with the timed shapes
+        return b / run()
 
     def free(self):
         del self.model
