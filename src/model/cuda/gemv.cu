@@ -1,7 +1,6 @@
-#include "model/cuda/gemv.h"
-
 #include "core/cuda/cuda_check.h"
 #include "core/error.h"
+#include "model/cuda/gemv.h"
 #include "model/cuda/gemv_kernel.cuh"
 
 namespace pagedkv::cuda {
@@ -19,8 +18,10 @@ void launch(const void* x, const void* w, void* y, int64_t M, int64_t N, int64_t
   const auto* wb = static_cast<const uint4*>(w);
   auto* yt = static_cast<Y*>(y);
   switch (M) {  // M is a template argument: the accumulators stay in registers
-#define PAGEDKV_GEMV_CASE(m) \
-  case m: gemv_kernel<m, Y><<<grid, block, 0, s>>>(xb, wb, yt, N, K); break;
+#define PAGEDKV_GEMV_CASE(m)                                    \
+  case m:                                                       \
+    gemv_kernel<m, Y><<<grid, block, 0, s>>>(xb, wb, yt, N, K); \
+    break;
     PAGEDKV_GEMV_CASE(1)
     PAGEDKV_GEMV_CASE(2)
     PAGEDKV_GEMV_CASE(3)
@@ -30,7 +31,8 @@ void launch(const void* x, const void* w, void* y, int64_t M, int64_t N, int64_t
     PAGEDKV_GEMV_CASE(7)
     PAGEDKV_GEMV_CASE(8)
 #undef PAGEDKV_GEMV_CASE
-    default: fail(ErrorKind::kInvalidArgument, str_cat("gemv: M = ", M));
+    default:
+      fail(ErrorKind::kInvalidArgument, str_cat("gemv: M = ", M));
   }
 }
 
@@ -43,8 +45,8 @@ bool gemv_takes(int64_t M, int64_t K, const void* x, const void* w) {
 
 void gemv(const void* x, const void* w, void* y, DType y_dtype, int64_t M, int64_t N, int64_t K,
           cudaStream_t stream) {
-  PKV_CHECK(gemv_takes(M, K, x, w), InvalidArgument, "gemv: M = ", M, ", K = ", K,
-            " (wants 1..", kGemvMaxRows, " rows, K a multiple of 8, 16-byte aligned operands)");
+  PKV_CHECK(gemv_takes(M, K, x, w), InvalidArgument, "gemv: M = ", M, ", K = ", K, " (wants 1..",
+            kGemvMaxRows, " rows, K a multiple of 8, 16-byte aligned operands)");
   PKV_CHECK(N > 0 && (N + kWarps - 1) / kWarps <= int64_t(0x7fffffff), InvalidArgument,
             "gemv: N = ", N);
   if (y_dtype == DType::kBF16) {

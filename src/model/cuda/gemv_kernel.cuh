@@ -40,7 +40,7 @@ __global__ void __launch_bounds__(kWarps * 32)
                 int64_t N, int64_t K) {
   const int lane = threadIdx.x % 32;
   const int64_t n = int64_t(blockIdx.x) * kWarps + threadIdx.x / 32;
-  if (n >= N) return;  // the whole warp: no shuffle below waits on it
+  if (n >= N) return;            // the whole warp: no shuffle below waits on it
   const int64_t chunks = K / 8;  // 16-byte chunks per row
   const uint4* wr = w + n * chunks;
   float acc[M] = {};
