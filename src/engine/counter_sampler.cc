@@ -32,12 +32,7 @@ int32_t sample_counter(std::span<const float> l, const CounterDraw& d) {
     };
     thr = largest_key_reaching(thr, d.top_p * mass(thr), mass);
   }
-  if (d.min_p > 0.f) {
-    const uint32_t floor = order_key(m + d.temperature * logf(d.min_p));
-    if (floor > thr) thr = floor;
-  }
-  const uint32_t top = order_key(m);
-  if (thr > top) thr = top;  // the most likely token always stays
+  thr = final_threshold(thr, m, d);
   int32_t token = -1;
   float score = -INFINITY;
   for (size_t i = 0; i < V; ++i) {

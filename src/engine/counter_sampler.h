@@ -87,6 +87,17 @@ PKV_HOST_DEVICE uint32_t largest_key_reaching(uint32_t lo, T target, F f) {
   return lo;
 }
 
+// The last cut, after top-k / top-p gave `thr`: min-p's floor (max + T log min_p) raises it, and
+// it never passes the most likely token (max_logit), which always stays.
+PKV_HOST_DEVICE uint32_t final_threshold(uint32_t thr, float max_logit, const CounterDraw& d) {
+  if (d.min_p > 0.f) {
+    const uint32_t floor = order_key(max_logit + d.temperature * logf(d.min_p));
+    if (floor > thr) thr = floor;
+  }
+  const uint32_t top = order_key(max_logit);
+  return thr > top ? top : thr;
+}
+
 // The host twin of the GPU sampler: the token, or -1 when a logit is NaN or +inf.
 int32_t sample_counter(std::span<const float> logits, const CounterDraw& d);
 

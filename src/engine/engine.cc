@@ -142,21 +142,19 @@ std::vector<RequestOutput> Engine::step() {
   std::map<RequestId, std::string> failed;
   for (const LogitsRow& row : rows) {
     if (failed.count(row.seq->request)) continue;
-    if (!row.logits) {  // drawn on the device, which marks a row with a NaN / Inf logit by -1
-      if (row.token < 0)
-        failed[row.seq->request] =
-            str_cat("request ", row.seq->request, ": the model produced a non-finite logit at ",
-                    "position ", row.seq->tokens.size(),
-                    "; the request failed (check the checkpoint's weights)");
+    std::string which;  // the bad logit, when the host can see it
+    if (row.logits) {
+      const float* l = row.logits;
+      const int64_t bad = std::find_if(l, l + V, [](float x) { return !std::isfinite(x); }) - l;
+      if (bad == V) continue;
+      which = str_cat(" (", l[bad], " for token ", bad, ")");
+    } else if (row.token >= 0) {  // drawn on the device, which marks a non-finite row by -1
       continue;
     }
-    const float* l = row.logits;
-    const int64_t bad = std::find_if(l, l + V, [](float x) { return !std::isfinite(x); }) - l;
-    if (bad < V)
-      failed[row.seq->request] =
-          str_cat("request ", row.seq->request, ": the model produced a non-finite logit (", l[bad],
-                  " for token ", bad, ") at position ", row.seq->tokens.size(),
-                  "; the request failed (check the checkpoint's weights)");
+    failed[row.seq->request] =
+        str_cat("request ", row.seq->request, ": the model produced a non-finite logit", which,
+                " at position ", row.seq->tokens.size(),
+                "; the request failed (check the checkpoint's weights)");
   }
   for (const LogitsRow& row : rows) {
     Sequence* s = row.seq;

@@ -41,7 +41,7 @@ std::optional<KvBudget> device_kv_budget(const ModelRunner& model, double fracti
   KvBudget b;
   b.num_blocks = int32_t(std::min<int64_t>(room / per_block, int64_t(1) << 24));
   b.bytes = int64_t(b.num_blocks) * per_block;
-  b.summary = str_cat("KV cache: ", b.num_blocks, " blocks x ", block_size,
+  b.summary = str_cat(b.num_blocks, " blocks x ", block_size,
                       " tokens = ", int64_t(b.num_blocks) * block_size, " tokens, ",
                       num(double(b.bytes) / gib), " GiB ", dtype_name(dtype), " (", num(fraction),
                       " of ", num(double(mem->total_bytes) / gib), " GiB device memory, ",

@@ -20,7 +20,8 @@ int64_t kv_bytes_per_block(const ModelRunner& model, int32_t block_size, DType d
 struct KvBudget {
   int32_t num_blocks = 0;  // per layer group
   int64_t bytes = 0;       // the pool's device bytes, all groups
-  std::string summary;     // one line: blocks, tokens, GiB and where they came from
+  std::string summary;     // one line: blocks, tokens, GiB and where they came from (callers
+                           // print it after "KV cache: ")
 };
 
 // nullopt for a host runner. InvalidArgument when fraction is outside (0, 1] or leaves no room

@@ -79,11 +79,11 @@ EngineConfig Session::engine_config(int64_t tokens, std::string* note) const {
     if (budget && tokens > 0 && need < budget->num_blocks) {  // one run that knows its size
       c.num_blocks = int32_t(need);
       if (note)
-        *note = str_cat("KV cache: ", need, " blocks, what this run needs (the budget: ",
-                        budget->summary.substr(budget->summary.find(':') + 2), ")");
+        *note = str_cat("KV cache: ", need,
+                        " blocks, what this run needs (the budget: ", budget->summary, ")");
     } else if (budget) {
       c.num_blocks = budget->num_blocks;
-      if (note) *note = budget->summary;
+      if (note) *note = str_cat("KV cache: ", budget->summary);
     }
   }
   c.tokenizer = text ? &text->tokenizer : nullptr;

@@ -56,7 +56,7 @@ int32_t kv_pool_blocks(const ServeConfig& c, const ModelRunner& model, int64_t m
   const int32_t bs = c.model.block_size;
   if (const auto gpu = device_kv_budget(model, c.model.gpu_memory_fraction, bs, dtype,
                                         c.max_num_batched_tokens)) {
-    std::fprintf(stderr, "%s\n", gpu->summary.c_str());
+    std::fprintf(stderr, "KV cache: %s\n", gpu->summary.c_str());
     return gpu->num_blocks;
   }
   const int64_t per_block = kv_bytes_per_block(model, bs, dtype);

@@ -80,12 +80,7 @@ __global__ void __launch_bounds__(kThreads)
     };
     thr = largest_key_reaching(thr, d.top_p * mass(thr), mass);
   }
-  if (d.min_p > 0.f) {
-    const uint32_t floor = order_key(m + d.temperature * logf(d.min_p));
-    if (floor > thr) thr = floor;
-  }
-  const uint32_t top = order_key(m);
-  if (thr > top) thr = top;
+  thr = final_threshold(thr, m, d);
   float score = -INFINITY;
   int token = -1;
   for (int64_t i = threadIdx.x; i < V; i += kThreads) {

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <type_traits>
 
 #include "core/cuda/cuda_check.h"
 #include "core/error.h"
@@ -158,8 +159,8 @@ bool StepUpload::build_and_upload_padded(KvCache& cache, const ForwardRows& rows
   }
   // Fixed layout: every array at an offset that depends only on kMaxPadded and the capacities.
   host_.clear();
-  const auto put_fixed = [&](auto values, size_t capacity) {
-    using T = typename decltype(values)::value_type;
+  const auto put_fixed = [&](const auto& values, size_t capacity) {
+    using T = typename std::decay_t<decltype(values)>::value_type;
     const size_t at = put(std::span<const T>(values));
     host_.resize(at + capacity * sizeof(T));
     return at;
