@@ -9,10 +9,11 @@ C++ benchmark is the one home of the Llama-3-8B / Qwen3-8B shapes):
   2. HF transformers is timed in two modes, as users run it: `eager` (generate() with the dynamic
      cache, no compile) and `static` (generate() with cache_implementation="static", which compiles
      the decode forward with torch.compile(mode="reduce-overhead")). Decode tok/s at each batch
-     size B and context: B x N / the time of the N steps after the first new token (stamped by a
-     streamer, which generate() calls after each step's tokens reach the host), in a second
-     generate() of the same shapes (the first compiles and captures). Prefill tok/s: one prompt of each
-     --prefill length through the eager forward (HF's generate() prefills eagerly in both modes);
+     size B and context: B x N / the time of the last N of 2N + 1 decode steps of one generate()
+     (stamped by a streamer, which generate() calls after each step's tokens reach the host; the
+     first N steps are the warm-up, compile and CUDA-graph capture included). Prefill tok/s: one
+     prompt of each --prefill length through the eager forward (HF's generate() prefills eagerly
+     in both modes);
   3. pagedkv: pagedkv_cuda_model_bench --checkpoint on the saved weights (decode replayed from
      CUDA graphs, greedy tokens drawn on the GPU);
   4. --breakdown: the pagedkv decode step split into GEMMs, attention, sampling, other kernels and
@@ -60,6 +61,12 @@ def parse_args():
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--bandwidth-tbs", type=float, default=4.8, help="H200 4.8, H100 SXM 3.35")
     p.add_argument("--breakdown", action="store_true")
+    p.add_argument("--variant-batch", type=int_list,
+                   help="batch sizes the variants run at (default: all)")
+    p.add_argument("--breakdown-batch", type=int_list, help="batch sizes to break down (default: all)")
+    p.add_argument("--variant", action="append", default=[], metavar="NAME:VAR=VALUE",
+                   help="an extra pagedkv column run with VAR=VALUE in its environment, e.g. "
+                        "gemv:PAGEDKV_SMALL_M_GEMV=1 (repeatable)")
     p.add_argument("--no-shared-weights", action="store_true")
     p.add_argument("--skip-pagedkv", action="store_true")
     p.add_argument("--device", default="cuda")
@@ -148,23 +155,23 @@ class Hf:
                 pass
 
         ids = self.ids(b, ctx)
-        kw = dict(attention_mask=torch.ones_like(ids), do_sample=False)
+        kw = dict(do_sample=False)
         if mode == "static":
             kw["cache_implementation"] = "static"
         else:
             kw["disable_compile"] = True
         n = self.args.steps
 
-        def run():
-            clock = StepClock()
-            with torch.inference_mode():
-                out = self.model.generate(ids, max_new_tokens=n + 1, streamer=clock, **kw)
-            assert out.shape == (b, ctx + n + 1), out.shape
-            assert len(clock.times) == n + 2, len(clock.times)
-            return (clock.times[-1] - clock.times[1]) / n
-
-        run()  # compile, CUDA-graph capture and allocator warm-up, with the timed shapes
-        return b / run()
+        # One generate() of 2n + 1 new tokens: the first n decode steps warm up (static mode
+        # compiles and captures its CUDA graphs in the first ones), the last n are timed. One
+        # prefill per point instead of two: the prompts are long.
+        clock = StepClock()
+        with torch.inference_mode():
+            out = self.model.generate(ids, attention_mask=torch.ones_like(ids),
+                                      max_new_tokens=2 * n + 1, streamer=clock, **kw)
+        assert out.shape == (b, ctx + 2 * n + 1), out.shape
+        assert len(clock.times) == 2 * n + 2, len(clock.times)
+        return b * n / (clock.times[-1] - clock.times[-1 - n])
 
     def free(self):
         del self.model
@@ -192,58 +199,105 @@ PREFILL_RE = re.compile(r"prefill\s+(\d+) tokens:\s+([\d.]+) ms\s+(\d+) tok/s")
 DECODE_RE = re.compile(r"decode B=\s*(\d+) ctx (\d+):\s+([\d.]+) ms/step\s+(\d+) tok/s\s+roofline")
 
 
-def pagedkv_run(args, model, weights, batches, ctx, prefill, extra=()):
+def pagedkv_run(args, model, weights, batches, ctx, prefill, steps=None, env=None, extra=(),
+                raw=False):
+    """Runs pagedkv_cuda_model_bench (under the profiler command `extra`, with --profile, when
+    given); returns ({prefill tokens: tok/s}, {B: (ms/step, tok/s)}), or the log when raw."""
     cmd = [args.bench, "--context", str(ctx), "--batch", ",".join(map(str, batches)),
-           "--prefill", ",".join(map(str, prefill)), "--steps", str(args.steps),
+           "--prefill", ",".join(map(str, prefill)), "--steps", str(steps or args.steps),
            "--bandwidth-tbs", str(args.bandwidth_tbs)]
     cmd += ["--checkpoint", weights] if weights else ["--model", model]
     if args.layers and not weights:
         cmd += ["--layers", str(args.layers)]
-    cmd = list(extra) + cmd
-    r = subprocess.run(cmd, capture_output=True, text=True)
+    if extra:
+        cmd = list(extra) + cmd + ["--profile"]
+    r = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, **(env or {})})
     log = r.stdout + r.stderr
     with open(os.path.join(args.out, f"pagedkv_{model}_ctx{ctx}.log"), "a") as f:
-        f.write(" ".join(cmd) + "\n" + log + "\n")
+        f.write(" ".join(f"{k}={v}" for k, v in (env or {}).items()) + " " + " ".join(cmd) +
+                "\n" + (log if not raw else log[-3000:]) + "\n")
     if r.returncode != 0:
         print(f"pagedkv bench failed (rc {r.returncode}):\n{log[-2000:]}", file=sys.stderr)
+    if raw:
+        return log
     pre = {int(m[1]): float(m[3]) for m in PREFILL_RE.finditer(log)}
     dec = {int(m[1]): (float(m[3]), float(m[4])) for m in DECODE_RE.finditer(log)}
     return pre, dec
 
 
-KERNEL_CLASSES = [  # first match wins; names as nsys prints them
-    ("attention", re.compile(r"paged_decode|paged_prefill|decode_combine|merge_states", re.I)),
+KERNEL_CLASSES = [  # first match wins; kernel names as the profilers print them
+    ("attention", re.compile(r"paged_decode|paged_prefill|write_tokens|merge_states", re.I)),
     ("sampling", re.compile(r"sample_rows|sampler", re.I)),
     ("GEMMs", re.compile(r"gemm|gemv|nvjet|xmma|cutlass|cublas|splitk", re.I)),
 ]
+UNIT_NS = {"nsecond": 1.0, "ns": 1.0, "usecond": 1e3, "us": 1e3, "msecond": 1e6, "ms": 1e6,
+           "second": 1e9, "s": 1e9}
 
 
-def breakdown(args, model, weights, b, ctx):
-    """ms per decode step: GEMMs, attention, sampling, other kernels, host / idle."""
-    nsys = shutil.which("nsys") or next(
-        (p for p in ("/usr/local/cuda/bin/nsys", "/opt/nvidia/nsight-systems/bin/nsys")
-         if os.path.exists(p)), None)
+def find_tool(name, *paths):
+    return shutil.which(name) or next((p for p in paths if os.path.exists(p)), None)
+
+
+def kernel_times_nsys(args, model, b, ctx, steps):
+    """{kernel name: total ns} over the profiled steps from an nsys trace, or None."""
+    nsys = find_tool("nsys", "/usr/local/cuda/bin/nsys", "/opt/nvidia/nsight-systems/bin/nsys")
     if not nsys:
         return None
     rep = os.path.join(args.out, f"nsys_{model}_B{b}_ctx{ctx}")
-    _, dec = pagedkv_run(args, model, weights, [b], ctx, [], extra=[
+    pagedkv_run(args, model, None, [b], ctx, [], steps=steps, extra=[
         nsys, "profile", "-o", rep, "--force-overwrite", "true", "--capture-range=cudaProfilerApi",
         "--capture-range-end=stop", "--cuda-graph-trace=node", "--trace=cuda"])
-    if b not in dec:
-        return None
     r = subprocess.run([nsys, "stats", "--report", "cuda_gpu_kern_sum", "--format", "csv",
                         "--output", "-", rep + ".nsys-rep"], capture_output=True, text=True)
-    text = r.stdout[r.stdout.find('"Time'):] if '"Time' in r.stdout else r.stdout
-    parts = {"GEMMs": 0.0, "attention": 0.0, "sampling": 0.0, "other kernels": 0.0}
+    if r.returncode != 0 or '"Time' not in r.stdout:
+        return None
+    times = {}
+    for row in csv.DictReader(io.StringIO(r.stdout[r.stdout.find('"Time'):])):
+        if row.get("Total Time (ns)"):
+            times[row["Name"]] = times.get(row["Name"], 0.0) + float(row["Total Time (ns)"])
+    return times or None
+
+
+def kernel_times_ncu(args, model, b, ctx, steps):
+    """{kernel name: total ns} over the profiled steps, each graph node timed alone by Nsight
+    Compute (gpu__time_duration), or None. Kernels run one at a time under ncu, so the sum
+    leaves out overlap and launch gaps: the step's remainder is reported as host / idle."""
+    ncu = find_tool("ncu", "/usr/local/cuda/bin/ncu")
+    if not ncu:
+        return None
+    log = pagedkv_run(args, model, None, [b], ctx, [], steps=steps, raw=True, extra=[
+        ncu, "--profile-from-start", "off", "--graph-profiling", "node", "--clock-control",
+        "none", "--metrics", "gpu__time_duration.sum", "--csv", "--page", "details"])
+    text = log[log.find('"ID"'):] if '"ID"' in log else ""
+    times = {}
     for row in csv.DictReader(io.StringIO(text)):
-        name, total = row.get("Name", ""), row.get("Total Time (ns)")
-        if not total:
+        if row.get("Metric Name") != "gpu__time_duration.sum":
             continue
+        scale = UNIT_NS.get(row.get("Metric Unit", ""), None)
+        if scale is None:
+            continue
+        name = row.get("Kernel Name", "")
+        times[name] = times.get(name, 0.0) + float(row["Metric Value"].replace(",", "")) * scale
+    return times or None
+
+
+def breakdown(args, model, b, ctx, step_ms):
+    """ms per decode step: GEMMs, attention, sampling, other kernels, host / idle. The kernels
+    come from a profiled run of the same shapes (random weights: kernel times do not depend on
+    the values); the step is the unprofiled run's (step_ms)."""
+    steps = 2  # profilers time every kernel one by one: two steps give the per-step split
+    how, times = "nsys", kernel_times_nsys(args, model, b, ctx, steps)
+    if times is None:
+        how, times = "ncu", kernel_times_ncu(args, model, b, ctx, steps)
+    if times is None:
+        return None
+    parts = {"GEMMs": 0.0, "attention": 0.0, "sampling": 0.0, "other kernels": 0.0}
+    for name, ns in times.items():
         cls = next((c for c, rx in KERNEL_CLASSES if rx.search(name)), "other kernels")
-        parts[cls] += float(total) / 1e6 / args.steps
-    step_ms = dec[b][0]
+        parts[cls] += ns / 1e6 / steps
     parts["host / idle"] = max(step_ms - sum(parts.values()), 0.0)
     parts["step"] = step_ms
+    parts["profiler"] = how
     return parts
 
 
@@ -254,11 +308,21 @@ def fmt(x, nd=0):
     return x if isinstance(x, str) else f"{x:,.{nd}f}"
 
 
+def parse_variant(v):
+    name, _, assign = v.partition(":")
+    var, _, value = assign.partition("=")
+    if not name or not var:
+        sys.exit(f"--variant {v!r}: expected NAME:VAR=VALUE")
+    return name, var, value
+
+
 def main():
     args = parse_args()
     os.makedirs(args.out, exist_ok=True)
     modes = [m for m in args.modes.split(",") if m]
-    results = {"bandwidth_tbs": args.bandwidth_tbs, "steps": args.steps, "models": {}}
+    variants = [parse_variant(v) for v in args.variant]
+    results = {"bandwidth_tbs": args.bandwidth_tbs, "steps": args.steps, "models": {},
+               "variants": [n for n, _, _ in variants]}
     if args.device == "cuda":
         import torch
 
@@ -267,91 +331,126 @@ def main():
     import transformers
 
     results["transformers"] = transformers.__version__
+
+    def dump():  # after every point: a run cut short still leaves what it measured
+        with open(os.path.join(args.out, "hf_compare.json"), "w") as f:
+            json.dump(results, f, indent=1)
+
     for model in [m for m in args.models.split(",") if m]:
         cfg = model_config(args, model)
         kvpt = kv_bytes_per_token(cfg)
         hf = Hf(args, cfg)
         wb = hf.weight_bytes
-        total = free = None
+        total = None
         if args.device == "cuda":
             import torch
 
-            free, total = torch.cuda.mem_get_info()
-        weights = None
-        if not args.skip_pagedkv and not args.no_shared_weights:
-            weights = args.weights_dir or tempfile.mkdtemp(prefix=f"hfcmp_{model}_")
-            t0 = time.perf_counter()
-            hf.save(weights)
-            print(f"{model}: {wb / 1e9:.2f} GB of weights saved in {time.perf_counter() - t0:.1f} s")
+            total = torch.cuda.mem_get_info()[1]
 
         def fits(b, ctx):  # KV of b sequences beside the weights, with room for activations
-            return total is None or wb + b * (ctx + args.steps + 64) * kvpt < 0.85 * total
+            return total is None or wb + b * (ctx + 2 * args.steps + 64) * kvpt < 0.85 * total
 
-        rows, prefill = [], {}
-        for n in args.prefill:
-            prefill[n] = {"hf_eager": guarded(hf.prefill, n)}
-        for ctx in args.context:
-            for b in args.batch:
-                row = {"ctx": ctx, "B": b,
-                       "roofline_tok_s": b / ((wb + b * ctx * kvpt) / (args.bandwidth_tbs * 1e12))}
-                for mode in modes:
-                    row["hf_" + mode] = guarded(hf.decode, b, ctx, mode) if fits(b, ctx) else "no fit"
-                    print(f"{model} ctx {ctx} B {b} HF {mode}: {row['hf_' + mode]}", flush=True)
-                rows.append(row)
-        hf.free()
-        del hf
-        breakdowns = {}
+        rows = [{"ctx": ctx, "B": b,
+                 "roofline_tok_s": b / ((wb + b * ctx * kvpt) / (args.bandwidth_tbs * 1e12))}
+                for ctx in args.context for b in args.batch]
+        prefill, breakdowns = {n: {} for n in args.prefill}, {}
+        results["models"][model] = r = {"weight_bytes": wb, "kv_bytes_per_token": kvpt,
+                                        "decode": rows, "prefill": prefill,
+                                        "breakdown_ms": breakdowns}
+        # pagedkv first (the HF model stays resident but idle): its runs are short, so a call cut
+        # short by the device's time limit still has them.
         if not args.skip_pagedkv:
-            for i, ctx in enumerate(args.context):
-                bs = [b for b in args.batch if fits(b, ctx)]
-                pre, dec = pagedkv_run(args, model, weights, bs, ctx, args.prefill if i == 0 else [])
-                for n, v in pre.items():
-                    prefill.setdefault(n, {})["pagedkv"] = v
-                for row in rows:
-                    if row["ctx"] == ctx:
-                        row["pagedkv"] = dec[row["B"]][1] if row["B"] in dec else (
-                            "no fit" if row["B"] not in bs else "failed")
+            weights = None
+            if not args.no_shared_weights:
+                weights = args.weights_dir or tempfile.mkdtemp(prefix=f"hfcmp_{model}_")
+                t0 = time.perf_counter()
+                hf.save(weights)
+                print(f"{model}: {wb / 1e9:.2f} GB of weights saved in "
+                      f"{time.perf_counter() - t0:.1f} s", flush=True)
+            for col, env in [("pagedkv", {})] + [(n, {var: val}) for n, var, val in variants]:
+                for i, ctx in enumerate(args.context):
+                    bs = [b for b in args.batch if fits(b, ctx) and (
+                        not env or not args.variant_batch or b in args.variant_batch)]
+                    if not bs:
+                        continue
+                    pre, dec = pagedkv_run(args, model, weights, bs, ctx,  # prefill: once
+                                           args.prefill if i == 0 and not env else [], env=env)
+                    for n, v in pre.items():
+                        prefill.setdefault(n, {})[col] = v
+                    for row in rows:
+                        if row["ctx"] == ctx:
+                            row[col] = dec[row["B"]][1] if row["B"] in dec else (
+                                "failed" if row["B"] in bs else
+                                "no fit" if not fits(row["B"], ctx) else "-")
+                            if row["B"] in dec:
+                                row[col + "_ms"] = dec[row["B"]][0]
+                    print(f"{model} ctx {ctx} {col}: " + ", ".join(
+                        f"B {row['B']} {row[col]}" for row in rows if row["ctx"] == ctx),
+                        flush=True)
+                    dump()
+            if weights and not args.weights_dir:
+                shutil.rmtree(weights, ignore_errors=True)
             if args.breakdown:
                 ctx = args.context[0]
-                for b in [b for b in args.batch if fits(b, ctx)]:
-                    breakdowns[b] = breakdown(args, model, weights, b, ctx)
-        if weights and not args.weights_dir:
-            shutil.rmtree(weights, ignore_errors=True)
-        results["models"][model] = {"weight_bytes": wb, "kv_bytes_per_token": kvpt,
-                                    "decode": rows, "prefill": prefill,
-                                    "breakdown_ms": breakdowns}
-        report(model, results["models"][model], modes, results.get("card", args.device))
-    with open(os.path.join(args.out, "hf_compare.json"), "w") as f:
-        json.dump(results, f, indent=1)
+                for row in rows:
+                    if row["ctx"] == ctx and "pagedkv_ms" in row and (
+                            not args.breakdown_batch or row["B"] in args.breakdown_batch):
+                        breakdowns[row["B"]] = breakdown(args, model, row["B"], ctx,
+                                                         row["pagedkv_ms"])
+                        print(f"{model} breakdown B {row['B']}: {breakdowns[row['B']]}", flush=True)
+                        dump()
+        for n in args.prefill:
+            prefill[n]["hf_eager"] = guarded(hf.prefill, n)
+        for row in rows:
+            for mode in modes:
+                row["hf_" + mode] = (guarded(hf.decode, row["B"], row["ctx"], mode)
+                                     if fits(row["B"], row["ctx"]) else "no fit")
+                print(f"{model} ctx {row['ctx']} B {row['B']} HF {mode}: {row['hf_' + mode]}",
+                      flush=True)
+                dump()
+        hf.free()
+        del hf
+        report(model, r, modes, [n for n, _, _ in variants], results.get("card", args.device))
+    dump()
 
 
-def report(model, r, modes, card):
+def ratio_vs_hf(p, row, modes):
+    nums = [row.get("hf_" + m) for m in modes]
+    nums = [x for x in nums if isinstance(x, (int, float))]
+    return f"{p / max(nums):.2f}x" if nums and isinstance(p, (int, float)) else "-"
+
+
+def report(model, r, modes, variants, card):
     print(f"\n### {model} on {card}: decode tok/s (steps after the prompt; greedy)\n")
-    hdr = ["context", "B"] + [f"HF {m}" for m in modes] + ["pagedkv", "vs HF's faster",
-                                                           "roofline", "pagedkv % roofline"]
+    hdr = (["context", "B"] + [f"HF {m}" for m in modes] + ["pagedkv", "vs HF's faster"] +
+           [c for v in variants for c in (f"pagedkv {v}", f"{v} vs HF")] +
+           ["roofline", "pagedkv % roofline"])
     print("| " + " | ".join(hdr) + " |\n|" + "---|" * len(hdr))
     for row in r["decode"]:
-        hf = [row["hf_" + m] for m in modes]
-        nums = [x for x in hf if not isinstance(x, str)]
         p = row.get("pagedkv", "-")
-        ratio = f"{p / max(nums):.2f}x" if nums and not isinstance(p, str) else "-"
         pct = f"{100 * p / row['roofline_tok_s']:.0f}%" if not isinstance(p, str) else "-"
-        cells = [row["ctx"], row["B"]] + [fmt(x) for x in hf] + [fmt(p), ratio,
-                                                                 fmt(row["roofline_tok_s"]), pct]
+        cells = ([row["ctx"], row["B"]] + [fmt(row.get("hf_" + m, "-")) for m in modes] +
+                 [fmt(p), ratio_vs_hf(p, row, modes)] +
+                 [c for v in variants for c in (fmt(row.get(v, "-")),
+                                                ratio_vs_hf(row.get(v, "-"), row, modes))] +
+                 [fmt(row["roofline_tok_s"]), pct])
         print("| " + " | ".join(map(str, cells)) + " |")
-    print(f"\n### {model}: prefill tok/s (one prompt)\n\n| tokens | HF eager | pagedkv | ratio |\n"
-          "|---|---|---|---|")
+    cols = ["pagedkv"] + [f"pagedkv {v}" for v in variants]
+    print(f"\n### {model}: prefill tok/s (one prompt)\n\n| tokens | HF eager | " +
+          " | ".join(cols) + " | ratio |\n|" + "---|" * (len(cols) + 3))
     for n, v in r["prefill"].items():
         h, p = v.get("hf_eager", "-"), v.get("pagedkv", "-")
         ratio = f"{p / h:.2f}x" if not isinstance(h, str) and not isinstance(p, str) else "-"
-        print(f"| {n} | {fmt(h)} | {fmt(p)} | {ratio} |")
+        print(f"| {n} | {fmt(h)} | " + " | ".join(fmt(v.get(c, "-")) for c in
+                                                 ["pagedkv"] + variants) + f" | {ratio} |")
     if r["breakdown_ms"]:
-        print(f"\n### {model}: pagedkv decode step breakdown, ms (nsys, graphs replayed)\n")
+        print(f"\n### {model}: pagedkv decode step breakdown, ms (kernels from a profiled run of "
+              "the same shapes, each kernel timed alone; step from the unprofiled run)\n")
         keys = ["step", "GEMMs", "attention", "sampling", "other kernels", "host / idle"]
-        print("| B | " + " | ".join(keys) + " |\n|" + "---|" * (len(keys) + 1))
+        print("| B | " + " | ".join(keys) + " | profiler |\n|" + "---|" * (len(keys) + 2))
         for b, parts in r["breakdown_ms"].items():
-            cells = [fmt(parts[k], 3) for k in keys] if parts else ["nsys not available"] + [
-                "-"] * (len(keys) - 1)
+            cells = ([fmt(parts[k], 3) for k in keys] + [parts["profiler"]] if parts else
+                     ["no profiler worked"] + ["-"] * len(keys))
             print(f"| {b} | " + " | ".join(cells) + " |")
 
 

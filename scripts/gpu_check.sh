@@ -1,14 +1,17 @@
 #!/usr/bin/env bash
-# gpu_check.sh OUTDIR [--quick] [--skip-bench] [--skip-tests] [--skip-model] [--no-build] [--sweep]
-#              [--ncu B,L,Hq,Hkv] [--tests "NAME ..."] [--hf-compare "ARGS"]: on a machine with an NVIDIA GPU, in one call:
+# gpu_check.sh OUTDIR [--quick] [--skip-bench] [--skip-tests] [--skip-model] [--skip-model-bench]
+#              [--no-build] [--sweep] [--ncu B,L,Hq,Hkv] [--tests "NAME ..."] [--hf-compare "ARGS"]:
+# on a machine with an NVIDIA GPU, in one call:
 #   1. build (or, with --no-build, take binaries from $PAGEDKV_GPU_BUILD: scripts/gpu_bundle.sh
 #      makes that folder on a machine with the project's Debian packages), check the decode and
 #      prefill kernels' SASS (sass_check.py);
 #   2. run every CUDA test binary found (decode, prefill, kv, core, model: the model against HF on
 #      testdata/gpu) and compute-sanitizer memcheck on their small cases;
-#   3. the model end to end: `pagedkv generate --device cuda` on a fixture, and the CUDA model
-#      benchmark on an 8B-shaped random model (prefill 1k / 8k, decode B = 1 / 64), with decode
-#      graphs on, off, and with the small-M GEMV path on;
+#   3. the model end to end: `pagedkv generate --device cuda` on a fixture, `pagedkv demo --device
+#      cuda` (alone == busy on a 1.5 B model), the GEMV playground (small-M kernel vs cuBLASLt per
+#      8B weight shape), and the CUDA model benchmark on an 8B-shaped random model (prefill 1k /
+#      8k, decode B = 1..256), with decode graphs on, off, and with the small-M GEMV path on
+#      (--skip-model-bench: not the benchmark);
 #   4. the decode kernel benchmark (pagedkv vs torch SDPA vs gather-then-SDPA; --skip-bench: not).
 # Logs and tables go to OUTDIR. --sweep adds the decode planner's split-count / warp-layout sweep;
 # --ncu profiles one decode shape with Nsight Compute. --tests runs only the named test binaries
@@ -19,7 +22,7 @@
 set -uo pipefail
 out=${1:?usage: gpu_check.sh OUTDIR [--quick] [--skip-bench] [--skip-tests] [--no-build] [--sweep] [--ncu B,L,Hq,Hkv]}
 shift
-quick=() skip_bench=0 skip_tests=0 skip_model=0 no_build=0 sweep=0 ncu_shape="" hf_compare=-
+quick=() skip_bench=0 skip_tests=0 skip_model=0 skip_model_bench=0 no_build=0 sweep=0 ncu_shape="" hf_compare=-
 tests="attention_cuda_test attention_cuda_prefill_test kv_cuda_test core_cuda_test model_cuda_test engine_cuda_test"
 while [ $# -gt 0 ]; do
   case $1 in
@@ -27,6 +30,7 @@ while [ $# -gt 0 ]; do
     --skip-bench) skip_bench=1 ;;
     --skip-tests) skip_tests=1 ;;
     --skip-model) skip_model=1 ;;
+    --skip-model-bench) skip_model_bench=1 ;;
     --no-build) no_build=1 ;;  # use the binaries already in $PAGEDKV_GPU_BUILD (built elsewhere)
     --sweep) sweep=1 ;;
     --ncu) ncu_shape=$2; shift ;;
@@ -101,9 +105,16 @@ if [ "$skip_model" = 0 ] && [ -n "$cli" ]; then
   ids=$(python3 -c 'import json;e=json.load(open("testdata/gpu/llama3/expected.json"));print(",".join(map(str,e["prompts"][0])));print(",".join(map(str,e["generated"][0])))')
   got=$("$cli" generate --model testdata/gpu/llama3 --prompt-ids "$(echo "$ids" | head -1)" --max-new-tokens 24 --device cuda 2> "$out/cli.err")
   echo "cli generate --device cuda rc=$?: $got"; echo "HF greedy:                     $(echo "$ids" | tail -1)"; tail -2 "$out/cli.err"
+  "$cli" demo --device cuda > "$out/demo_cuda.txt" 2>&1
+  echo "demo --device cuda rc=$?"; cat "$out/demo_cuda.txt"
+fi
+playground=$(find_bin pagedkv_gemv_playground)
+if [ "$skip_model" = 0 ] && [ -n "$playground" ]; then
+  "$playground" --iters 20 > "$out/gemv_playground.txt" 2>&1
+  echo "gemv playground rc=$?"; cat "$out/gemv_playground.txt"
 fi
 mbench=$(find_bin pagedkv_cuda_model_bench)
-if [ "$skip_model" = 0 ] && [ -n "$mbench" ]; then
+if [ "$skip_model" = 0 ] && [ "$skip_model_bench" = 0 ] && [ -n "$mbench" ]; then
   "$mbench" ${PAGEDKV_MODEL_BENCH_ARGS:-} > "$out/model_bench.txt" 2>&1
   echo "model bench rc=$?"; cat "$out/model_bench.txt"
   # The same with decode graphs off (eager launches): what the graphs are worth.
@@ -116,8 +127,8 @@ fi
 if [ "$hf_compare" != - ] && [ -n "$mbench" ]; then
   # shellcheck disable=SC2086  # ARGS is a list of options
   PYTHONUNBUFFERED=1 python3 bench/hf_compare.py --bench "$mbench" --out "$out/hf_compare" $hf_compare \
-    > "$out/hf_compare.md" 2> "$out/hf_compare.err"
-  echo "hf_compare rc=$?"; cat "$out/hf_compare.md"; tail -5 "$out/hf_compare.err"
+    2> "$out/hf_compare.err" | tee "$out/hf_compare.md"
+  echo "hf_compare rc=${PIPESTATUS[0]}"; grep -v "Writing model shards\|rope_parameters" "$out/hf_compare.err" | tail -8
 fi
 
 if [ -n "$ncu_shape" ]; then

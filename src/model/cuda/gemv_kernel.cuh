@@ -9,7 +9,7 @@
 namespace pagedkv::cuda::gemv_detail {
 
 constexpr int kWarps = 8;     // output columns per CTA (one per warp)
-constexpr int kInFlight = 4;  // 16-byte loads of w in flight per lane
+constexpr int kInFlight = 4;  // 16-byte loads of w in flight per lane (the product's choice)
 
 __device__ inline void store(__nv_bfloat16* y, float v) { *y = __float2bfloat16(v); }
 __device__ inline void store(float* y, float v) { *y = v; }
@@ -34,7 +34,7 @@ __device__ inline float dot8(const uint4& w, const uint4& x, float acc) {
 // in flight), multiplies each by the same chunk of the M rows of x, and the warp reduces. A
 // lane's chunks and the reduction's order do not depend on M, so a row's result is the same in
 // any batch the kernel takes.
-template <int M, typename Y>
+template <int M, typename Y, int InFlight = kInFlight>
 __global__ void __launch_bounds__(kWarps * 32)
     gemv_kernel(const uint4* __restrict__ x, const uint4* __restrict__ w, Y* __restrict__ y,
                 int64_t N, int64_t K) {
@@ -44,15 +44,15 @@ __global__ void __launch_bounds__(kWarps * 32)
   const int64_t chunks = K / 8;  // 16-byte chunks per row
   const uint4* wr = w + n * chunks;
   float acc[M] = {};
-  for (int64_t c0 = lane; c0 < chunks; c0 += 32 * kInFlight) {
-    uint4 wv[kInFlight];
+  for (int64_t c0 = lane; c0 < chunks; c0 += 32 * InFlight) {
+    uint4 wv[InFlight];
 #pragma unroll
-    for (int u = 0; u < kInFlight; ++u) {
+    for (int u = 0; u < InFlight; ++u) {
       const int64_t c = c0 + u * 32;
       wv[u] = c < chunks ? __ldcs(wr + c) : make_uint4(0, 0, 0, 0);  // streamed: read once
     }
 #pragma unroll
-    for (int u = 0; u < kInFlight; ++u) {
+    for (int u = 0; u < InFlight; ++u) {
       const int64_t c = c0 + u * 32;
       if (c >= chunks) break;
 #pragma unroll
