@@ -238,13 +238,13 @@ def find_tool(name, *paths):
     return shutil.which(name) or next((p for p in paths if os.path.exists(p)), None)
 
 
-def kernel_times_nsys(args, model, b, ctx, steps):
+def kernel_times_nsys(args, model, b, ctx, steps, env):
     """{kernel name: total ns} over the profiled steps from an nsys trace, or None."""
     nsys = find_tool("nsys", "/usr/local/cuda/bin/nsys", "/opt/nvidia/nsight-systems/bin/nsys")
     if not nsys:
         return None
     rep = os.path.join(args.out, f"nsys_{model}_B{b}_ctx{ctx}")
-    pagedkv_run(args, model, None, [b], ctx, [], steps=steps, extra=[
+    pagedkv_run(args, model, None, [b], ctx, [], steps=steps, env=env, extra=[
         nsys, "profile", "-o", rep, "--force-overwrite", "true", "--capture-range=cudaProfilerApi",
         "--capture-range-end=stop", "--cuda-graph-trace=node", "--trace=cuda"])
     r = subprocess.run([nsys, "stats", "--report", "cuda_gpu_kern_sum", "--format", "csv",
@@ -258,14 +258,14 @@ def kernel_times_nsys(args, model, b, ctx, steps):
     return times or None
 
 
-def kernel_times_ncu(args, model, b, ctx, steps):
+def kernel_times_ncu(args, model, b, ctx, steps, env):
     """{kernel name: total ns} over the profiled steps, each graph node timed alone by Nsight
     Compute (gpu__time_duration), or None. Kernels run one at a time under ncu, so the sum
     leaves out overlap and launch gaps: the step's remainder is reported as host / idle."""
     ncu = find_tool("ncu", "/usr/local/cuda/bin/ncu")
     if not ncu:
         return None
-    log = pagedkv_run(args, model, None, [b], ctx, [], steps=steps, raw=True, extra=[
+    log = pagedkv_run(args, model, None, [b], ctx, [], steps=steps, env=env, raw=True, extra=[
         ncu, "--profile-from-start", "off", "--graph-profiling", "node", "--clock-control",
         "none", "--metrics", "gpu__time_duration.sum", "--csv", "--page", "details"])
     text = log[log.find('"ID"'):] if '"ID"' in log else ""
@@ -281,14 +281,14 @@ def kernel_times_ncu(args, model, b, ctx, steps):
     return times or None
 
 
-def breakdown(args, model, b, ctx, step_ms):
+def breakdown(args, model, b, ctx, step_ms, env=None):
     """ms per decode step: GEMMs, attention, sampling, other kernels, host / idle. The kernels
     come from a profiled run of the same shapes (random weights: kernel times do not depend on
     the values); the step is the unprofiled run's (step_ms)."""
     steps = 2  # profilers time every kernel one by one: two steps give the per-step split
-    how, times = "nsys", kernel_times_nsys(args, model, b, ctx, steps)
+    how, times = "nsys", kernel_times_nsys(args, model, b, ctx, steps, env)
     if times is None:
-        how, times = "ncu", kernel_times_ncu(args, model, b, ctx, steps)
+        how, times = "ncu", kernel_times_ncu(args, model, b, ctx, steps, env)
     if times is None:
         return None
     parts = {"GEMMs": 0.0, "attention": 0.0, "sampling": 0.0, "other kernels": 0.0}
@@ -390,14 +390,17 @@ def main():
                     dump()
             if weights and not args.weights_dir:
                 shutil.rmtree(weights, ignore_errors=True)
-            if args.breakdown:
+            if args.breakdown:  # the product, and each variant at the batch sizes it ran
                 ctx = args.context[0]
-                for row in rows:
-                    if row["ctx"] == ctx and "pagedkv_ms" in row and (
-                            not args.breakdown_batch or row["B"] in args.breakdown_batch):
-                        breakdowns[row["B"]] = breakdown(args, model, row["B"], ctx,
-                                                         row["pagedkv_ms"])
-                        print(f"{model} breakdown B {row['B']}: {breakdowns[row['B']]}", flush=True)
+                for col, env in [("pagedkv", {})] + [(n, {var: val}) for n, var, val in variants]:
+                    for row in rows:
+                        if row["ctx"] != ctx or col + "_ms" not in row or (
+                                args.breakdown_batch and row["B"] not in args.breakdown_batch):
+                            continue
+                        key = str(row["B"]) + ("" if col == "pagedkv" else f" ({col})")
+                        breakdowns[key] = breakdown(args, model, row["B"], ctx, row[col + "_ms"],
+                                                    env)
+                        print(f"{model} breakdown B {key}: {breakdowns[key]}", flush=True)
                         dump()
         for n in args.prefill:
             prefill[n]["hf_eager"] = guarded(hf.prefill, n)
