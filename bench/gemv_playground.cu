@@ -3,8 +3,9 @@
 // decode at small batch takes the small-M path by default (Gemm::set_small_m_gemv).
 //
 //   build/bench/pagedkv_gemv_playground [--iters 50]
-// Prints, per (M, N, K): cuBLASLt, the GEMV kernel and the same kernel with 8 loads in flight per
-// lane, in µs and GB/s of weight bytes, and the largest difference between cuBLASLt's and the
+// Prints, per (M, N, K): cuBLASLt, the GEMV kernel, the GEMV launched programmatically (each call
+// overlapping the end of the one before: core/cuda/pdl.cuh) and the kernel with 8 loads in flight
+// per lane, in µs and GB/s of weight bytes, and the largest difference between cuBLASLt's and the
 // GEMV's outputs relative to the output's largest magnitude. Each timed call reads the next of
 // several copies of w (over 512 MB together) so that w comes from HBM, as in a decode step, and
 // not from the 50-60 MB L2.
@@ -113,9 +114,9 @@ int run(int iters) {
   cuda_check(cudaStreamCreate(&s), "stream");
   cuda::Gemm gemm;
   std::printf(
-      "| shape | M | cuBLASLt us | GB/s | GEMV us | GB/s | GEMV 8-in-flight us | GB/s | "
-      "cuBLASLt / GEMV | max diff |\n");
-  std::printf("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n");
+      "| shape | M | cuBLASLt us | GB/s | GEMV us | GB/s | GEMV PDL us | GB/s | "
+      "GEMV 8-in-flight us | GB/s | cuBLASLt / GEMV | max diff |\n");
+  std::printf("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n");
   for (const Shape& sh : shapes) {
     const size_t wn = size_t(sh.N) * sh.K;
     const std::vector<uint16_t> hw = random_bf16(rng, wn);
@@ -135,6 +136,9 @@ int run(int iters) {
           [&](int i) { gemm.linear(x.data(), w(i), y1.data(), sh.y, M, sh.N, sh.K, s); }, iters, s);
       const double t2 = time_us(
           [&](int i) { cuda::gemv(x.data(), w(i), y2.data(), sh.y, M, sh.N, sh.K, s); }, iters, s);
+      const double tp = time_us(
+          [&](int i) { cuda::gemv(x.data(), w(i), y2.data(), sh.y, M, sh.N, sh.K, s, true); },
+          iters, s);
       const double t3 = time_us(
           [&](int i) { gemv8(x.data(), w(i), y2.data(), sh.y, M, sh.N, sh.K, s); }, iters, s);
       cuda::gemv(x.data(), w(0), y2.data(), sh.y, M, sh.N, sh.K, s);  // the product's result
@@ -147,9 +151,11 @@ int run(int iters) {
         mag = std::max(mag, double(std::fabs(a[i])));
       }
       const double gb = double(wn) * 2 / 1e9;
-      std::printf("| %s %dx%d | %d | %.1f | %.0f | %.1f | %.0f | %.1f | %.0f | %.2fx | %.1e |\n",
-                  sh.name, sh.N, sh.K, M, t1, gb / (t1 * 1e-6), t2, gb / (t2 * 1e-6), t3,
-                  gb / (t3 * 1e-6), t1 / t2, diff / mag);
+      std::printf(
+          "| %s %dx%d | %d | %.1f | %.0f | %.1f | %.0f | %.1f | %.0f | %.1f | %.0f | %.2fx | "
+          "%.1e |\n",
+          sh.name, sh.N, sh.K, M, t1, gb / (t1 * 1e-6), t2, gb / (t2 * 1e-6), tp, gb / (tp * 1e-6),
+          t3, gb / (t3 * 1e-6), t1 / t2, diff / mag);
     }
   }
   cudaStreamDestroy(s);

@@ -64,7 +64,7 @@ def parse_args():
     p.add_argument("--variant-batch", type=int_list,
                    help="batch sizes the variants run at (default: all)")
     p.add_argument("--breakdown-batch", type=int_list, help="batch sizes to break down (default: all)")
-    p.add_argument("--variant", action="append", default=[], metavar="NAME:VAR=VALUE",
+    p.add_argument("--variant", action="append", default=[], metavar="NAME:VAR=VALUE[,...]",
                    help="an extra pagedkv column run with VAR=VALUE in its environment, e.g. "
                         "gemv:PAGEDKV_SMALL_M_GEMV=1 (repeatable)")
     p.add_argument("--no-shared-weights", action="store_true")
@@ -309,11 +309,12 @@ def fmt(x, nd=0):
 
 
 def parse_variant(v):
-    name, _, assign = v.partition(":")
-    var, _, value = assign.partition("=")
-    if not name or not var:
-        sys.exit(f"--variant {v!r}: expected NAME:VAR=VALUE")
-    return name, var, value
+    """NAME:VAR=VALUE[,VAR=VALUE...] -> (NAME, {VAR: VALUE})."""
+    name, _, assigns = v.partition(":")
+    env = dict(a.partition("=")[::2] for a in assigns.split(",") if a)
+    if not name or not env or not all(env):
+        sys.exit(f"--variant {v!r}: expected NAME:VAR=VALUE[,VAR=VALUE...]")
+    return name, env
 
 
 def main():
@@ -322,7 +323,7 @@ def main():
     modes = [m for m in args.modes.split(",") if m]
     variants = [parse_variant(v) for v in args.variant]
     results = {"bandwidth_tbs": args.bandwidth_tbs, "steps": args.steps, "models": {},
-               "variants": [n for n, _, _ in variants]}
+               "variants": {n: env for n, env in variants}}
     if args.device == "cuda":
         import torch
 
@@ -367,7 +368,7 @@ def main():
                 hf.save(weights)
                 print(f"{model}: {wb / 1e9:.2f} GB of weights saved in "
                       f"{time.perf_counter() - t0:.1f} s", flush=True)
-            for col, env in [("pagedkv", {})] + [(n, {var: val}) for n, var, val in variants]:
+            for col, env in [("pagedkv", {})] + variants:
                 for i, ctx in enumerate(args.context):
                     bs = [b for b in args.batch if fits(b, ctx) and (
                         not env or not args.variant_batch or b in args.variant_batch)]
@@ -392,7 +393,7 @@ def main():
                 shutil.rmtree(weights, ignore_errors=True)
             if args.breakdown:  # the product, and each variant at the batch sizes it ran
                 ctx = args.context[0]
-                for col, env in [("pagedkv", {})] + [(n, {var: val}) for n, var, val in variants]:
+                for col, env in [("pagedkv", {})] + variants:
                     for row in rows:
                         if row["ctx"] != ctx or col + "_ms" not in row or (
                                 args.breakdown_batch and row["B"] not in args.breakdown_batch):
@@ -413,7 +414,7 @@ def main():
                 dump()
         hf.free()
         del hf
-        report(model, r, modes, [n for n, _, _ in variants], results.get("card", args.device))
+        report(model, r, modes, [n for n, _ in variants], results.get("card", args.device))
     dump()
 
 

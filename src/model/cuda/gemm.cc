@@ -17,6 +17,11 @@ void lt_check(cublasStatus_t s, const char* what) {
 
 constexpr size_t kWorkspaceBytes = size_t(32) << 20;  // what cuBLASLt's fast Hopper kernels ask
 
+bool env_flag(const char* name) {
+  const char* v = std::getenv(name);
+  return v != nullptr && std::strcmp(v, "1") == 0;
+}
+
 }  // namespace
 
 // One shape's descriptors and algorithm. Column-major view of the row-major product:
@@ -36,8 +41,8 @@ struct Gemm::Plan {
 
 Gemm::Gemm() : workspace_(kWorkspaceBytes, "cuBLASLt workspace") {
   lt_check(cublaslt().cublasLtCreate(&handle_), "create");
-  const char* env = std::getenv("PAGEDKV_SMALL_M_GEMV");
-  small_m_gemv_ = env != nullptr && std::strcmp(env, "1") == 0;
+  small_m_gemv_ = env_flag("PAGEDKV_SMALL_M_GEMV");
+  programmatic_ = env_flag("PAGEDKV_PDL");
 }
 
 Gemm::~Gemm() {
@@ -47,7 +52,8 @@ Gemm::~Gemm() {
 
 void Gemm::linear(const void* x, const void* w, void* y, DType y_dtype, int64_t M, int64_t N,
                   int64_t K, cudaStream_t stream) {
-  if (small_m_gemv_ && gemv_takes(M, K, x, w)) return gemv(x, w, y, y_dtype, M, N, K, stream);
+  if (small_m_gemv_ && gemv_takes(M, K, x, w))
+    return gemv(x, w, y, y_dtype, M, N, K, stream, programmatic_);
   run(true, x, w, y, y_dtype, M, N, K, stream);
 }
 

@@ -36,6 +36,9 @@ class Gemm {
   // when the Gemm is made, until a device run shows it faster than cuBLASLt at M = 1..8.
   void set_small_m_gemv(bool on) { small_m_gemv_ = on; }
   bool small_m_gemv() const { return small_m_gemv_; }
+  // The small-M kernels launched with programmatic dependent launch (core/cuda/pdl.cuh): off
+  // unless PAGEDKV_PDL=1 when the Gemm is made, until a device run shows it faster.
+  void set_programmatic_launch(bool on) { programmatic_ = on; }
 
  private:
   struct Plan;
@@ -44,6 +47,7 @@ class Gemm {
 
   cublasLtHandle_t handle_ = nullptr;
   bool small_m_gemv_ = false;
+  bool programmatic_ = false;
   DeviceBuffer workspace_;
   std::map<std::tuple<bool, int, int64_t, int64_t, int64_t>, std::unique_ptr<Plan>> plans_;
 };

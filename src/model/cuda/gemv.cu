@@ -1,4 +1,5 @@
 #include "core/cuda/cuda_check.h"
+#include "core/cuda/pdl.cuh"
 #include "core/error.h"
 #include "model/cuda/gemv.h"
 #include "model/cuda/gemv_kernel.cuh"
@@ -12,15 +13,17 @@ using gemv_detail::kWarps;
 
 template <typename Y>
 void launch(const void* x, const void* w, void* y, int64_t M, int64_t N, int64_t K,
-            cudaStream_t s) {
+            bool programmatic, cudaStream_t s) {
   const dim3 grid(unsigned((N + kWarps - 1) / kWarps)), block(kWarps * 32);
   const auto* xb = static_cast<const uint4*>(x);  // 16-byte chunks (gemv_takes: aligned)
   const auto* wb = static_cast<const uint4*>(w);
   auto* yt = static_cast<Y*>(y);
   switch (M) {  // M is a template argument: the accumulators stay in registers
-#define PAGEDKV_GEMV_CASE(m)                                    \
-  case m:                                                       \
-    gemv_kernel<m, Y><<<grid, block, 0, s>>>(xb, wb, yt, N, K); \
+#define PAGEDKV_GEMV_CASE(m)                                                                    \
+  case m:                                                                                       \
+    cuda_check(                                                                                 \
+        launch_programmatic(programmatic, gemv_kernel<m, Y>, grid, block, s, xb, wb, yt, N, K), \
+        "gemv launch");                                                                         \
     break;
     PAGEDKV_GEMV_CASE(1)
     PAGEDKV_GEMV_CASE(2)
@@ -44,16 +47,16 @@ bool gemv_takes(int64_t M, int64_t K, const void* x, const void* w) {
 }
 
 void gemv(const void* x, const void* w, void* y, DType y_dtype, int64_t M, int64_t N, int64_t K,
-          cudaStream_t stream) {
+          cudaStream_t stream, bool programmatic) {
   PKV_CHECK(gemv_takes(M, K, x, w), InvalidArgument, "gemv: M = ", M, ", K = ", K, " (wants 1..",
             kGemvMaxRows, " rows, K a multiple of 8, 16-byte aligned operands)");
   PKV_CHECK(N > 0 && (N + kWarps - 1) / kWarps <= int64_t(0x7fffffff), InvalidArgument,
             "gemv: N = ", N);
   if (y_dtype == DType::kBF16) {
-    launch<__nv_bfloat16>(x, w, y, M, N, K, stream);
+    launch<__nv_bfloat16>(x, w, y, M, N, K, programmatic, stream);
   } else {
     PKV_CHECK(y_dtype == DType::kF32, InvalidArgument, "gemv: result dtype ", dtype_name(y_dtype));
-    launch<float>(x, w, y, M, N, K, stream);
+    launch<float>(x, w, y, M, N, K, programmatic, stream);
   }
   cuda_check(cudaGetLastError(), "gemv launch");
 }

@@ -23,7 +23,9 @@ bool gemv_takes(int64_t M, int64_t K, const void* x, const void* w);
 
 // y = x · wᵀ; Error(InvalidArgument) when gemv_takes is false or y_dtype is not bf16 / f32.
 // Async on `stream`; each output element's sum runs in the same order whatever M is.
+// `programmatic`: launched with programmatic dependent launch (core/cuda/pdl.cuh), so that its
+// first weight loads overlap the end of the kernel before it; the result is the same.
 void gemv(const void* x, const void* w, void* y, DType y_dtype, int64_t M, int64_t N, int64_t K,
-          cudaStream_t stream);
+          cudaStream_t stream, bool programmatic = false);
 
 }  // namespace pagedkv::cuda

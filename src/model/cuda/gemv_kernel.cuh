@@ -6,6 +6,8 @@
 
 #include <cstdint>
 
+#include "core/cuda/pdl.cuh"
+
 namespace pagedkv::cuda::gemv_detail {
 
 constexpr int kWarps = 8;     // output columns per CTA (one per warp)
@@ -33,7 +35,8 @@ __device__ inline float dot8(const uint4& w, const uint4& x, float acc) {
 // One warp per output column n: each lane streams 16-byte chunks of w's row n (kInFlight loads
 // in flight), multiplies each by the same chunk of the M rows of x, and the warp reduces. A
 // lane's chunks and the reduction's order do not depend on M, so a row's result is the same in
-// any batch the kernel takes.
+// any batch the kernel takes. The first loads of w are issued before pdl_wait(): launched with
+// programmatic dependent launch (gemv.h), they overlap the end of the kernel that makes x.
 template <int M, typename Y, int InFlight = kInFlight>
 __global__ void __launch_bounds__(kWarps * 32)
     gemv_kernel(const uint4* __restrict__ x, const uint4* __restrict__ w, Y* __restrict__ y,
@@ -43,14 +46,18 @@ __global__ void __launch_bounds__(kWarps * 32)
   if (n >= N) return;            // the whole warp: no shuffle below waits on it
   const int64_t chunks = K / 8;  // 16-byte chunks per row
   const uint4* wr = w + n * chunks;
-  float acc[M] = {};
-  for (int64_t c0 = lane; c0 < chunks; c0 += 32 * InFlight) {
-    uint4 wv[InFlight];
+  uint4 wv[InFlight];
+  const auto load = [&](int64_t c0) {
 #pragma unroll
     for (int u = 0; u < InFlight; ++u) {
       const int64_t c = c0 + u * 32;
       wv[u] = c < chunks ? __ldcs(wr + c) : make_uint4(0, 0, 0, 0);  // streamed: read once
     }
+  };
+  load(lane);
+  pdl_wait();  // x (and y's readers) belong to the kernels before this one
+  float acc[M] = {};
+  for (int64_t c0 = lane; c0 < chunks; c0 += 32 * InFlight) {
 #pragma unroll
     for (int u = 0; u < InFlight; ++u) {
       const int64_t c = c0 + u * 32;
@@ -58,6 +65,7 @@ __global__ void __launch_bounds__(kWarps * 32)
 #pragma unroll
       for (int m = 0; m < M; ++m) acc[m] = dot8(wv[u], __ldg(x + m * chunks + c), acc[m]);
     }
+    if (c0 + 32 * InFlight < chunks) load(c0 + 32 * InFlight);
   }
 #pragma unroll
   for (int m = 0; m < M; ++m) {

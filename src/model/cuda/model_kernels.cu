@@ -3,6 +3,7 @@
 #include <cuda_fp8.h>
 
 #include "core/cuda/cuda_check.h"
+#include "core/cuda/pdl.cuh"
 #include "core/error.h"
 #include "model/cuda/model_kernels.h"
 
@@ -64,7 +65,11 @@ __global__ void embed_kernel(const bf16_t* table, const int32_t* tokens, float s
     x[r * hidden + i] = bf2f(src[i]) * scale;
 }
 
+// add_rmsnorm and gated feed the next matrix product: they let its CTAs be scheduled at once
+// (pdl_launch_dependents), so a small-M product launched programmatically streams its first
+// weights while they run.
 __global__ void add_rmsnorm_kernel(AddNormArgs a) {
+  pdl_launch_dependents();
   const int64_t H = a.hidden;
   const int64_t r = blockIdx.x;
   float* x = a.x + (r + a.x_row_offset) * H;
@@ -198,6 +203,7 @@ __global__ void qkv_kernel(QkvArgs a) {
 
 __global__ void gated_kernel(const bf16_t* gu, const float* bg, const float* bu, Activation act,
                              bf16_t* out, int64_t rows, int64_t inter) {
+  pdl_launch_dependents();
   const int64_t n = rows * inter;
   for (int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < n;
        i += int64_t(gridDim.x) * blockDim.x) {

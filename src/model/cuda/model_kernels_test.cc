@@ -141,6 +141,34 @@ TEST(CudaGemv, SmallMMatchesF64AndEachRowAlone) {
   }
 }
 
+// Programmatic dependent launch: a GEMV launched to overlap the kernel that writes its x (here a
+// device fill, launched right before on the same stream, over an x that held other values) must
+// read the new x: the same result as an ordinary launch after the fill, bit for bit, at every M.
+TEST(CudaGemv, ProgrammaticLaunchWaitsForTheKernelThatWritesX) {
+  REQUIRE_GPU();
+  Rng rng(seed_from_env(74));
+  SCOPED_TRACE(str_cat("seed=", rng.seed()));
+  const int64_t N = 4096, K = 4096;  // big enough that the fill is still running at the launch
+  const DeviceBuffer dw = to_device_bf16(random_bf16_values(rng, N * K));
+  cudaStream_t s;
+  cuda_check(cudaStreamCreate(&s), "stream");
+  for (int64_t M = 1; M <= cuda::kGemvMaxRows; ++M) {
+    SCOPED_TRACE(str_cat("M ", M));
+    DeviceBuffer dx = to_device_bf16(random_bf16_values(rng, M * K));  // the stale x
+    DeviceBuffer y(size_t(M * N) * 4), ref(size_t(M * N) * 4);
+    const uint64_t seed = rng.engine()();
+    cuda::fill_normal_bf16(dx.as<bf16_t>(), M * K, 0.f, 1.f, seed, s);
+    cuda::gemv(dx.data(), dw.data(), y.data(), DType::kF32, M, N, K, s, /*programmatic=*/true);
+    cuda::gemv(dx.data(), dw.data(), ref.data(), DType::kF32, M, N, K, s);
+    cuda_check(cudaStreamSynchronize(s), "sync");
+    std::vector<float> a(static_cast<size_t>(M * N)), b(a.size());
+    y.to_host(a.data(), a.size() * 4);
+    ref.to_host(b.data(), b.size() * 4);
+    EXPECT_EQ(a, b);
+  }
+  cudaStreamDestroy(s);
+}
+
 // Shapes the kernel does not take are refused before anything is launched (no GPU needed), and
 // Gemm::linear hands them to cuBLASLt instead.
 TEST(CudaGemv, RefusesShapesItDoesNotTake) {
