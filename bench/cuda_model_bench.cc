@@ -5,12 +5,14 @@
 //
 //   build/bench/pagedkv_cuda_model_bench [--model llama3-8b|qwen3-8b] [--layers N]
 //       [--prefill 1024,8192] [--batch 1,64] [--context 1024] [--steps 16] [--kv bf16|fp8_e4m3]
-//       [--bandwidth-tbs 4.8] [--checkpoint DIR] [--print-config] [--profile]
+//       [--bandwidth-tbs 4.8] [--checkpoint DIR] [--print-config] [--profile] [--kernel-times]
 // --checkpoint loads a Hugging Face checkpoint instead (bench/hf_compare.py saves the weights it
 // times HF transformers with, so both systems run the same ones); --print-config prints the
 // config.json of --model and exits (hf_compare.py builds its HF model from it: one home for the
 // shapes); --profile brackets each batch size's timed steps with cudaProfilerStart/Stop, so
-// `nsys profile --capture-range=cudaProfilerApi` sees only decode steps (the step-time breakdown).
+// `nsys profile --capture-range=cudaProfilerApi` sees only decode steps; --kernel-times prints each
+// kernel's GPU time per timed decode step and the step's busy time, from CUPTI (kernel_times.h:
+// the step-time breakdown, where no profiler is installed).
 // Host clock around synchronous steps, after a warm-up: a decode step is the engine's (decode, then
 // greedy tokens drawn on the GPU; B ids to the host), replayed from a CUDA graph unless
 // PAGEDKV_CUDA_GRAPHS=0.
@@ -19,6 +21,7 @@
 
 #include <chrono>
 #include <cstdio>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <sstream>
 #include <string>
@@ -28,6 +31,7 @@
 #include "core/error.h"
 #include "core/random.h"
 #include "engine/cuda/sampler_cuda.h"
+#include "kernel_times.h"
 #include "model/cuda/causal_lm_cuda.h"
 
 namespace pagedkv {
@@ -45,6 +49,7 @@ struct Options {
   std::string checkpoint;      // empty: random weights made on the device
   bool print_config = false;
   bool profile = false;
+  bool kernel_times = false;
 };
 
 std::vector<int64_t> parse_list(const std::string& s) {
@@ -64,6 +69,10 @@ Options parse(int argc, char** argv) {
     }
     if (k == "--profile") {
       o.profile = true;
+      continue;
+    }
+    if (k == "--kernel-times") {
+      o.kernel_times = true;
       continue;
     }
     PKV_CHECK(i + 1 < argc, InvalidArgument, k, " needs a value");
@@ -151,6 +160,8 @@ int run(const Options& o) {
     return 0;
   }
   PKV_CHECK(cuda_device_available(), Unsupported, "no CUDA device");
+  // Before any CUDA work: graphs captured later are traced node by node.
+  const auto kernel_times = o.kernel_times ? std::make_unique<KernelTimes>() : nullptr;
   const auto t_load = std::chrono::steady_clock::now();
   CausalLmCuda m = o.checkpoint.empty()
                        ? CausalLmCuda::random(parse_model_config(config_json(o)), 1)
@@ -206,10 +217,21 @@ int run(const Options& o) {
     step_once();
     step_once();
     if (o.profile) cuda_check(cudaProfilerStart(), "cudaProfilerStart");
+    if (kernel_times) kernel_times->begin();
     const auto t0 = std::chrono::steady_clock::now();
     for (int64_t s = 0; s < o.steps; ++s) step_once();
     const double step = seconds_since(t0) / double(o.steps);
     if (o.profile) cuda_check(cudaProfilerStop(), "cudaProfilerStop");
+    if (kernel_times) {
+      double busy_ns = 0;
+      const auto sums = kernel_times->end(&busy_ns);
+      const double n = double(o.steps);
+      std::printf("kernels B=%lld: busy %.4f ms/step over %lld steps\n", (long long)B,
+                  busy_ns / 1e6 / n, (long long)o.steps);
+      for (const auto& [name, sum] : sums)
+        std::printf("kernel B=%lld %.3f us/step %.2f/step %s\n", (long long)B, sum.ns / 1e3 / n,
+                    double(sum.count) / n, name.c_str());
+    }
     const double bytes =
         double(m.weight_bytes()) + double(B) * double(o.context) * kv_bytes_per_token;
     const double roofline = bytes / (o.bandwidth_tbs * 1e12);

@@ -200,7 +200,7 @@ DECODE_RE = re.compile(r"decode B=\s*(\d+) ctx (\d+):\s+([\d.]+) ms/step\s+(\d+)
 
 
 def pagedkv_run(args, model, weights, batches, ctx, prefill, steps=None, env=None, extra=(),
-                raw=False):
+                flags=(), raw=False):
     """Runs pagedkv_cuda_model_bench (under the profiler command `extra`, with --profile, when
     given); returns ({prefill tokens: tok/s}, {B: (ms/step, tok/s)}), or the log when raw."""
     cmd = [args.bench, "--context", str(ctx), "--batch", ",".join(map(str, batches)),
@@ -209,6 +209,7 @@ def pagedkv_run(args, model, weights, batches, ctx, prefill, steps=None, env=Non
     cmd += ["--checkpoint", weights] if weights else ["--model", model]
     if args.layers and not weights:
         cmd += ["--layers", str(args.layers)]
+    cmd += list(flags)
     if extra:
         cmd = list(extra) + cmd + ["--profile"]
     r = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, **(env or {})})
@@ -236,6 +237,22 @@ UNIT_NS = {"nsecond": 1.0, "ns": 1.0, "usecond": 1e3, "us": 1e3, "msecond": 1e6,
 
 def find_tool(name, *paths):
     return shutil.which(name) or next((p for p in paths if os.path.exists(p)), None)
+
+
+KERNEL_RE = re.compile(r"^kernel B=\s*(\d+) ([\d.]+) us/step [\d.]+/step (.*)$", re.M)
+BUSY_RE = re.compile(r"^kernels B=\s*(\d+): busy ([\d.]+) ms/step", re.M)
+
+
+def kernel_times_cupti(args, model, b, ctx, steps, env):
+    """({kernel name: total ns}, busy ns) over the timed steps, from the bench's --kernel-times
+    (CUPTI activity records: kernels as they ran, overlaps included), or None."""
+    log = pagedkv_run(args, model, None, [b], ctx, [], steps=steps, env=env, raw=True,
+                      flags=["--kernel-times"])
+    times = {}
+    for m in KERNEL_RE.finditer(log):
+        times[m[3]] = times.get(m[3], 0.0) + float(m[2]) * 1e3 * steps
+    busy = BUSY_RE.search(log)
+    return (times, float(busy[2]) * 1e6 * steps) if times and busy else None
 
 
 def kernel_times_nsys(args, model, b, ctx, steps, env):
@@ -283,19 +300,27 @@ def kernel_times_ncu(args, model, b, ctx, steps, env):
 
 def breakdown(args, model, b, ctx, step_ms, env=None):
     """ms per decode step: GEMMs, attention, sampling, other kernels, host / idle. The kernels
-    come from a profiled run of the same shapes (random weights: kernel times do not depend on
-    the values); the step is the unprofiled run's (step_ms)."""
-    steps = 2  # profilers time every kernel one by one: two steps give the per-step split
-    how, times = "nsys", kernel_times_nsys(args, model, b, ctx, steps, env)
-    if times is None:
-        how, times = "ncu", kernel_times_ncu(args, model, b, ctx, steps, env)
+    come from a run of the same shapes (random weights: kernel times do not depend on the
+    values) traced by CUPTI (the bench's --kernel-times), else nsys, else ncu; the step is the
+    untraced run's (step_ms). With CUPTI, host / idle is the step less the time some kernel ran;
+    with the profilers, which time each kernel alone, the step less the kernels' sum."""
+    steps, busy = 8, None
+    got = kernel_times_cupti(args, model, b, ctx, steps, env)
+    if got is not None:
+        how, (times, busy) = "CUPTI", got
+    else:
+        steps = 2  # the profilers time every kernel one by one: two steps give the split
+        how, times = "nsys", kernel_times_nsys(args, model, b, ctx, steps, env)
+        if times is None:
+            how, times = "ncu", kernel_times_ncu(args, model, b, ctx, steps, env)
     if times is None:
         return None
     parts = {"GEMMs": 0.0, "attention": 0.0, "sampling": 0.0, "other kernels": 0.0}
     for name, ns in times.items():
         cls = next((c for c, rx in KERNEL_CLASSES if rx.search(name)), "other kernels")
         parts[cls] += ns / 1e6 / steps
-    parts["host / idle"] = max(step_ms - sum(parts.values()), 0.0)
+    busy_ms = busy / 1e6 / steps if busy is not None else sum(parts.values())
+    parts["host / idle"] = max(step_ms - busy_ms, 0.0)
     parts["step"] = step_ms
     parts["profiler"] = how
     return parts
@@ -448,8 +473,8 @@ def report(model, r, modes, variants, card):
         print(f"| {n} | {fmt(h)} | " + " | ".join(fmt(v.get(c, "-")) for c in
                                                  ["pagedkv"] + variants) + f" | {ratio} |")
     if r["breakdown_ms"]:
-        print(f"\n### {model}: pagedkv decode step breakdown, ms (kernels from a profiled run of "
-              "the same shapes, each kernel timed alone; step from the unprofiled run)\n")
+        print(f"\n### {model}: pagedkv decode step breakdown, ms per step (kernels from a traced "
+              "run of the same shapes; step from the untraced run)\n")
         keys = ["step", "GEMMs", "attention", "sampling", "other kernels", "host / idle"]
         print("| B | " + " | ".join(keys) + " | profiler |\n|" + "---|" * (len(keys) + 2))
         for b, parts in r["breakdown_ms"].items():

@@ -32,7 +32,7 @@ for t in "${targets[@]}"; do
   strip --strip-unneeded "$bundle/$t"
 done
 # Shared libraries outside glibc, libstdc++ and CUDA's own that the binaries need.
-for lib in $(ldd "$bundle"/* 2>/dev/null | awk '/libhwy|libpcre2|libicu|libcpp-httplib|libbrotli/ {print $3}' | sort -u); do
+for lib in $(ldd "$bundle"/* 2>/dev/null | awk '/libhwy|libpcre2|libicu|libcpp-httplib|libbrotli|libcupti/ {print $3}' | sort -u); do
   cp -L "$lib" "$bundle/lib/"
 done
 tar cJf "$bundle.tar.xz" -C "$(dirname "$bundle")" "$(basename "$bundle")"
