@@ -14,16 +14,20 @@ C++ benchmark is the one home of the Llama-3-8B / Qwen3-8B shapes):
      first N steps are the warm-up, compile and CUDA-graph capture included). Prefill tok/s: one
      prompt of each --prefill length through the eager forward (HF's generate() prefills eagerly
      in both modes);
-  3. pagedkv: pagedkv_cuda_model_bench --checkpoint on the saved weights (decode replayed from
-     CUDA graphs, greedy tokens drawn on the GPU);
+  3. pagedkv (run before HF's points, while the HF model sits idle): pagedkv_cuda_model_bench
+     --checkpoint on the saved weights (decode replayed from CUDA graphs, greedy tokens drawn on
+     the GPU); each --variant NAME:VAR=VALUE adds a column run with those variables set (e.g.
+     gemv:PAGEDKV_SMALL_M_GEMV=1), at --variant-batch sizes;
   4. --breakdown: the pagedkv decode step split into GEMMs, attention, sampling, other kernels and
-     host / idle time, from an nsys trace of the timed steps only (the bench's --profile);
+     host / idle time, from CUPTI's records of the timed steps (the bench's --kernel-times; nsys
+     or ncu where that fails);
 and prints markdown tables (ratio against HF's faster mode, HBM roofline = weight bytes + KV bytes
 read per step / --bandwidth-tbs) and writes OUT/hf_compare.json.
 
   python3 bench/hf_compare.py --bench build/bench/pagedkv_cuda_model_bench --out OUT \\
       [--models llama3-8b,qwen3-8b] [--batch 1,16,64,256] [--context 1024,8192] \\
       [--prefill 1024,8192] [--steps 32] [--modes eager,static] [--breakdown] [--layers N]
+      [--variant NAME:VAR=VALUE[,...]] [--variant-batch 1] [--breakdown-batch 1,64]
 
 A point that cannot fit the card (the KV of B sequences of the context, beside the weights) is
 reported as such, not attempted; an HF out-of-memory is caught and reported as "OOM".
