@@ -1,6 +1,6 @@
 // GEMV playground (llm.c style): the small-M kernel (model/cuda/gemv.h) checked against cuBLASLt
 // (model/cuda/gemm.h) and timed beside it on the 8B decoder's weight shapes, to decide whether
-// decode at small batch takes the small-M path by default (Gemm::set_small_m_gemv).
+// decode at small batch takes the small-M path by default (Gemm::small_m_rows).
 //
 //   build/bench/pagedkv_gemv_playground [--iters 50]
 // Prints, per (M, N, K): cuBLASLt, the GEMV kernel, the GEMV launched programmatically (each call
@@ -113,6 +113,7 @@ int run(int iters) {
   cudaStream_t s;
   cuda_check(cudaStreamCreate(&s), "stream");
   cuda::Gemm gemm;
+  gemm.set_small_m_rows(0);  // the cuBLASLt column: cuBLASLt at every M
   std::printf(
       "| shape | M | cuBLASLt us | GB/s | GEMV us | GB/s | GEMV PDL us | GB/s | "
       "GEMV 8-in-flight us | GB/s | cuBLASLt / GEMV | max diff |\n");

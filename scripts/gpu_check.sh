@@ -10,7 +10,7 @@
 #   3. the model end to end: `pagedkv generate --device cuda` on a fixture, `pagedkv demo --device
 #      cuda` (alone == busy on a 1.5 B model), the GEMV playground (small-M kernel vs cuBLASLt per
 #      8B weight shape), and the CUDA model benchmark on an 8B-shaped random model (prefill 1k /
-#      8k, decode B = 1..256), with decode graphs on, off, and with the small-M GEMV path on
+#      8k, decode B = 1..256), with decode graphs on, off, and with the small-M GEMV path off
 #      (--skip-model-bench: not the benchmark);
 #   4. the decode kernel benchmark (pagedkv vs torch SDPA vs gather-then-SDPA; --skip-bench: not).
 # Logs and tables go to OUTDIR. --sweep adds the decode planner's split-count / warp-layout sweep;
@@ -120,9 +120,9 @@ if [ "$skip_model" = 0 ] && [ "$skip_model_bench" = 0 ] && [ -n "$mbench" ]; the
   # The same with decode graphs off (eager launches): what the graphs are worth.
   PAGEDKV_CUDA_GRAPHS=0 "$mbench" ${PAGEDKV_MODEL_BENCH_ARGS:-} > "$out/model_bench_eager.txt" 2>&1
   echo "model bench (graphs off) rc=$?"; grep -i decode "$out/model_bench_eager.txt"
-  # The small-M GEMV path (model/cuda/gemv.h, off by default) against cuBLASLt at M <= 8.
-  PAGEDKV_SMALL_M_GEMV=1 "$mbench" ${PAGEDKV_MODEL_BENCH_ARGS:-} > "$out/model_bench_gemv.txt" 2>&1
-  echo "model bench (small-M GEMV on) rc=$?"; grep -i decode "$out/model_bench_gemv.txt"
+  # cuBLASLt at every M (the small-M GEMV of model/cuda/gemv.h, at M = 1 by default, off).
+  PAGEDKV_SMALL_M_GEMV=0 "$mbench" ${PAGEDKV_MODEL_BENCH_ARGS:-} > "$out/model_bench_cublaslt.txt" 2>&1
+  echo "model bench (small-M GEMV off) rc=$?"; grep -i decode "$out/model_bench_cublaslt.txt"
 fi
 if [ "$hf_compare" != - ] && [ -n "$mbench" ]; then
   # shellcheck disable=SC2086  # ARGS is a list of options

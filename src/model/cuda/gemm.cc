@@ -17,9 +17,14 @@ void lt_check(cublasStatus_t s, const char* what) {
 
 constexpr size_t kWorkspaceBytes = size_t(32) << 20;  // what cuBLASLt's fast Hopper kernels ask
 
-bool env_flag(const char* name) {
+// The integer value of environment variable `name`, or `fallback` when unset.
+int64_t env_int(const char* name, int64_t fallback) {
   const char* v = std::getenv(name);
-  return v != nullptr && std::strcmp(v, "1") == 0;
+  if (v == nullptr || *v == '\0') return fallback;
+  char* end = nullptr;
+  const long long n = std::strtoll(v, &end, 10);
+  PKV_CHECK(*end == '\0', InvalidArgument, name, "=", v, ": expected an integer");
+  return n;
 }
 
 }  // namespace
@@ -41,8 +46,8 @@ struct Gemm::Plan {
 
 Gemm::Gemm() : workspace_(kWorkspaceBytes, "cuBLASLt workspace") {
   lt_check(cublaslt().cublasLtCreate(&handle_), "create");
-  small_m_gemv_ = env_flag("PAGEDKV_SMALL_M_GEMV");
-  programmatic_ = env_flag("PAGEDKV_PDL");
+  set_small_m_rows(env_int("PAGEDKV_SMALL_M_GEMV", small_m_rows_));
+  programmatic_ = env_int("PAGEDKV_PDL", 1) != 0;
 }
 
 Gemm::~Gemm() {
@@ -50,9 +55,15 @@ Gemm::~Gemm() {
   if (handle_) cublaslt().cublasLtDestroy(handle_);
 }
 
+void Gemm::set_small_m_rows(int64_t rows) {
+  PKV_CHECK(rows >= 0 && rows <= kGemvMaxRows, InvalidArgument, "small-M rows ", rows, " (0 to ",
+            kGemvMaxRows, ")");
+  small_m_rows_ = rows;
+}
+
 void Gemm::linear(const void* x, const void* w, void* y, DType y_dtype, int64_t M, int64_t N,
                   int64_t K, cudaStream_t stream) {
-  if (small_m_gemv_ && gemv_takes(M, K, x, w))
+  if (M <= small_m_rows_ && gemv_takes(M, K, x, w))
     return gemv(x, w, y, y_dtype, M, N, K, stream, programmatic_);
   run(true, x, w, y, y_dtype, M, N, K, stream);
 }

@@ -24,20 +24,21 @@ class Gemm {
   Gemm(const Gemm&) = delete;
   Gemm& operator=(const Gemm&) = delete;
 
-  // y [M, N] = x [M, K] · w[N, K]ᵀ: w as nn.Linear stores it (row-major [out, in]). With the
-  // small-M path on, M <= kGemvMaxRows goes to gemv.h's kernel instead of cuBLASLt.
+  // y [M, N] = x [M, K] · w[N, K]ᵀ: w as nn.Linear stores it (row-major [out, in]). M <=
+  // small_m_rows() goes to gemv.h's kernel instead of cuBLASLt.
   void linear(const void* x, const void* w, void* y, DType y_dtype, int64_t M, int64_t N, int64_t K,
               cudaStream_t stream);
   // y [M, N] = x [M, K] · w[K, N]: w input-major (Llama 4's experts).
   void matmul_kn(const void* x, const void* w, void* y, DType y_dtype, int64_t M, int64_t N,
                  int64_t K, cudaStream_t stream);
 
-  // The small-M path (gemv.h) for linear(): off unless PAGEDKV_SMALL_M_GEMV=1 in the environment
-  // when the Gemm is made, until a device run shows it faster than cuBLASLt at M = 1..8.
-  void set_small_m_gemv(bool on) { small_m_gemv_ = on; }
-  bool small_m_gemv() const { return small_m_gemv_; }
-  // The small-M kernels launched with programmatic dependent launch (core/cuda/pdl.cuh): off
-  // unless PAGEDKV_PDL=1 when the Gemm is made, until a device run shows it faster.
+  // linear() hands products of M <= small_m_rows() to the small-M kernel (gemv.h), launched
+  // programmatically (core/cuda/pdl.cuh) unless set off. On an H200 at M = 1 it streams the 8B
+  // decoder's weights 1.0-1.4x faster than cuBLASLt's pick (the small q|k|v and o products gain
+  // most), and loses from M = 2 on, so the default is 1. The environment sets both when the Gemm
+  // is made: PAGEDKV_SMALL_M_GEMV=N (0: never; up to kGemvMaxRows), PAGEDKV_PDL=0 (off).
+  void set_small_m_rows(int64_t rows);
+  int64_t small_m_rows() const { return small_m_rows_; }
   void set_programmatic_launch(bool on) { programmatic_ = on; }
 
  private:
@@ -46,8 +47,8 @@ class Gemm {
            int64_t N, int64_t K, cudaStream_t stream);
 
   cublasLtHandle_t handle_ = nullptr;
-  bool small_m_gemv_ = false;
-  bool programmatic_ = false;
+  int64_t small_m_rows_ = 1;
+  bool programmatic_ = true;
   DeviceBuffer workspace_;
   std::map<std::tuple<bool, int, int64_t, int64_t, int64_t>, std::unique_ptr<Plan>> plans_;
 };

@@ -5,7 +5,7 @@
 // enough loads are in flight. One warp owns an output column, keeps four 16-byte loads of w in
 // flight per lane (streamed past L1 and L2 with __ldcs: read once) and reads x's M rows through
 // L1 (every warp of a CTA reads the same x). Gemm::linear routes small M here when asked
-// (Gemm::set_small_m_gemv); bench/gemv_playground.cu times it against cuBLASLt.
+// (Gemm::set_small_m_rows); bench/gemv_playground.cu times it against cuBLASLt.
 
 #include <cuda_runtime_api.h>
 

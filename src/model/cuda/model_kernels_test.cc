@@ -108,7 +108,7 @@ TEST(CudaGemv, SmallMMatchesF64AndEachRowAlone) {
   Rng rng(seed_from_env(73));
   SCOPED_TRACE(str_cat("seed=", rng.seed()));
   cuda::Gemm gemm;
-  gemm.set_small_m_gemv(true);
+  gemm.set_small_m_rows(cuda::kGemvMaxRows);
   for (const auto& [N, K] : {std::pair<int64_t, int64_t>{96, 192}, {1000, 520}, {37, 4104}}) {
     const std::vector<float> w = random_bf16_values(rng, N * K);
     const DeviceBuffer dw = to_device_bf16(w);
