@@ -215,8 +215,15 @@ void run_engine_demo(const EngineDemoOptions& o) {
   for (int r = 0; r < 3; ++r)
     std::cout << "  run " << r + 1 << ": " << same[r] << "/" << o.requests
               << " requests identical\n";
-  PKV_CHECK(same[0] == o.requests && same[1] == o.requests && same[2] == o.requests, Internal,
-            "demo: some requests differ from their solo runs");
+  const bool all_same = same[0] == o.requests && same[1] == o.requests && same[2] == o.requests;
+  if (gpu && !all_same)
+    std::cout
+        << "  (on the GPU a row's logits are not yet independent of the batch: the matrix "
+           "products take a different kernel per batch size (the small-M kernel for one row, "
+           "cuBLASLt's pick, split-K included, above) and the decode attention a different split "
+           "count, so rows round differently alone and in a batch; where the top two logits are "
+           "closer than that rounding (common with random weights) the tokens fork)\n";
+  PKV_CHECK(all_same, Internal, "demo: some requests differ from their solo runs");
   std::cout << "  (this proves batch independence only: a request's tokens do not depend on what "
                "runs beside it. An engine that is wrong the same way alone and in a batch, e.g. a "
                "broken sampler or kernel, passes it.)\n";
