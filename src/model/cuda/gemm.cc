@@ -1,7 +1,6 @@
 #include "model/cuda/gemm.h"
 
 #include <cstdlib>
-#include <cstring>
 
 #include "core/error.h"
 #include "model/cuda/cublaslt_api.h"

@@ -33,13 +33,12 @@ class Gemm {
                  int64_t K, cudaStream_t stream);
 
   // linear() hands products of M <= small_m_rows() to the small-M kernel (gemv.h), launched
-  // programmatically (core/cuda/pdl.cuh) unless set off. On an H200 at M = 1 it streams the 8B
-  // decoder's weights 1.0-1.4x faster than cuBLASLt's pick (the small q|k|v and o products gain
+  // programmatically (core/cuda/pdl.cuh) unless PAGEDKV_PDL=0. On an H200 at M = 1 it streams the
+  // 8B decoder's weights 1.0-1.6x faster than cuBLASLt's pick (the small q|k|v and o products gain
   // most), and loses from M = 2 on, so the default is 1. The environment sets both when the Gemm
   // is made: PAGEDKV_SMALL_M_GEMV=N (0: never; up to kGemvMaxRows), PAGEDKV_PDL=0 (off).
   void set_small_m_rows(int64_t rows);
   int64_t small_m_rows() const { return small_m_rows_; }
-  void set_programmatic_launch(bool on) { programmatic_ = on; }
 
  private:
   struct Plan;
