@@ -222,7 +222,7 @@ void run_engine_demo(const EngineDemoOptions& o) {
            "products take a different kernel per batch size (the small-M kernel for one row, "
            "cuBLASLt's pick, split-K included, above) and the decode attention a different split "
            "count, so rows round differently alone and in a batch; where the top two logits are "
-           "closer than that rounding (common with random weights) the tokens fork)\n";
+           "closer than that rounding the tokens fork)\n";
   PKV_CHECK(all_same, Internal, "demo: some requests differ from their solo runs");
   std::cout << "  (this proves batch independence only: a request's tokens do not depend on what "
                "runs beside it. An engine that is wrong the same way alone and in a batch, e.g. a "
