@@ -58,7 +58,6 @@ void gemv(const void* x, const void* w, void* y, DType y_dtype, int64_t M, int64
     PKV_CHECK(y_dtype == DType::kF32, InvalidArgument, "gemv: result dtype ", dtype_name(y_dtype));
     launch<float>(x, w, y, M, N, K, programmatic, stream);
   }
-  cuda_check(cudaGetLastError(), "gemv launch");
 }
 
 }  // namespace pagedkv::cuda

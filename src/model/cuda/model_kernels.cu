@@ -70,10 +70,11 @@ __global__ void embed_kernel(const bf16_t* table, const int32_t* tokens, float s
 // weights while they run.
 //
 // One CTA of kNormThreads per row; thread t holds elements t, t + kNormThreads, ... of the row in
-// registers (PER of them): every load is issued before the first store. A strided loop that
-// updates x in place instead waits out each load's latency in turn (x may alias y, so loads
-// cannot be hoisted over the stores) and took ~13 us a row at hidden 4096 instead of ~3. The
-// sums run in the same order as that loop's, so the results are the same bits.
+// registers (PER of them), so x and y are loaded before the first store: a strided loop that
+// updates x in place waits out each load's latency in turn (x may alias y, so loads cannot be
+// hoisted over the stores). The norm weight is still loaded in the last loop, one wait per
+// element: the kernel remains latency-bound on one CTA. The sums run in the same order as the
+// strided loop's, so the results are the same bits.
 constexpr int kNormThreads = 256;
 
 template <int PER>
