@@ -2,7 +2,7 @@
 """Decode attention benchmark on one GPU: pagedkv's fused paged CUDA kernel vs torch SDPA on the
 same K/V made contiguous (the no-paging baseline) and torch gather-then-SDPA, in one run.
 
-usage: bench_decode_cuda.py LIB_PATH OUTDIR [--quick | --sweep | --profile B,L,Hq,Hkv]
+usage: bench_decode_cuda.py LIB_PATH OUTDIR [--quick | --sweep [B,L,Hq,Hkv;...] | --profile B,L,Hq,Hkv]
 
 --sweep times every split count and both warp layouts on the mid-size shapes (planner tuning);
 --profile runs one shape's pagedkv kernel and SDPA once between cudaProfilerStart/Stop (for ncu
@@ -326,14 +326,17 @@ class Case:
         self.lib.pkv_plan_free(ctypes.c_void_p(self.plan))
 
 
-def sweep(lib, outdir):
+def sweep(lib, outdir, only=None):
     """Every split count x both warp layouts on the shapes where the planner's choice matters
-    (64 MB - 1 GB, and B = 1): the fastest point against the plan's automatic choice."""
+    (64 MB - 1 GB, and B = 1), or on `only` ("B,L,Hq,Hkv;..."): the fastest point against the
+    plan's automatic choice."""
     rows = []
     splits = (1, 2, 3, 4, 6, 8, 11, 16, 22, 32, 44, 64)
     shapes = [(B, L, Hq, Hkv) for Hq, Hkv in ((32, 8), (64, 8), (32, 32))
               for B, L in ((1, 4096), (1, 16384), (16, 1024), (16, 4096), (16, 16384), (64, 1024),
                            (64, 4096), (256, 1024))]
+    if only:
+        shapes = [tuple(int(x) for x in shape.split(",")) for shape in only.split(";")]
     print("| Hq/Hkv | B | L | KV MB | auto layout | auto splits | auto µs | best layout | "
           "best splits | best µs | auto/best |")
     print("|---|---|---|---|---|---|---|---|---|---|---|")
@@ -391,7 +394,10 @@ def main():
     if "--profile" in sys.argv:
         return profile(lib, sys.argv[sys.argv.index("--profile") + 1])
     if "--sweep" in sys.argv:
-        return sweep(lib, outdir)
+        i = sys.argv.index("--sweep")
+        only = sys.argv[i + 1] if i + 1 < len(sys.argv) and not sys.argv[i + 1].startswith("-") \
+            else None
+        return sweep(lib, outdir, only)
     name = torch.cuda.get_device_name(0)
     props = torch.cuda.get_device_properties(0)
     card = "H200" if "H200" in name else "H100"

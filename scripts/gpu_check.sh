@@ -10,8 +10,8 @@
 #   3. the model end to end: `pagedkv generate --device cuda` on a fixture, `pagedkv demo --device
 #      cuda` (alone == busy on a 1.5 B model), the GEMV playground (small-M kernel vs cuBLASLt per
 #      8B weight shape), and the CUDA model benchmark on an 8B-shaped random model (prefill 1k /
-#      8k, decode B = 1..256), with decode graphs on, off, and with the small-M GEMV path off
-#      (--skip-model-bench: not the benchmark);
+#      8k, decode B = 1..256), with decode graphs on, off, with the small-M GEMV path off and in
+#      batch-invariant mode (--skip-model-bench: not the benchmark);
 #   4. the decode kernel benchmark (pagedkv vs torch SDPA vs gather-then-SDPA; --skip-bench: not).
 # Logs and tables go to OUTDIR. --sweep adds the decode planner's split-count / warp-layout sweep;
 # --ncu profiles one decode shape with Nsight Compute. --tests runs only the named test binaries
@@ -123,6 +123,10 @@ if [ "$skip_model" = 0 ] && [ "$skip_model_bench" = 0 ] && [ -n "$mbench" ]; the
   # cuBLASLt at every M (the small-M GEMV of model/cuda/gemv.h, at M = 1 by default, off).
   PAGEDKV_SMALL_M_GEMV=0 "$mbench" ${PAGEDKV_MODEL_BENCH_ARGS:-} > "$out/model_bench_cublaslt.txt" 2>&1
   echo "model bench (small-M GEMV off) rc=$?"; grep -i decode "$out/model_bench_cublaslt.txt"
+  # Batch-invariant mode (CausalLmCuda::set_batch_invariant): what a request's independence of
+  # its batch costs.
+  PAGEDKV_BATCH_INVARIANT=1 "$mbench" ${PAGEDKV_MODEL_BENCH_ARGS:-} > "$out/model_bench_invariant.txt" 2>&1
+  echo "model bench (batch-invariant) rc=$?"; grep -iE "decode|prefill" "$out/model_bench_invariant.txt"
 fi
 if [ "$hf_compare" != - ] && [ -n "$mbench" ]; then
   # shellcheck disable=SC2086  # ARGS is a list of options

@@ -31,6 +31,9 @@ struct EngineDemoOptions {
   int32_t max_seqs = 64;
   uint64_t seed = 2024;
   bool check = true;
+  // cuda: the model in batch-invariant mode (CausalLmCuda::set_batch_invariant), which the
+  // solo-run check needs on the GPU; the fast kernels' throughput is printed beside it.
+  bool batch_invariant = true;
   std::string device = "cpu";  // cuda: a Llama-3.2-1B-shaped model, bf16 weights and KV on the GPU
 };
 
@@ -123,6 +126,7 @@ void run_engine_demo(const EngineDemoOptions& o) {
       gpu ? SyntheticModelSpec::llama_1b() : SyntheticModelSpec::small();
   ModelOptions mo;
   mo.device = o.device;
+  mo.batch_invariant = gpu && o.batch_invariant;
   const std::unique_ptr<ModelRunner> runner = load_synthetic_model(spec, mo);
   ModelRunner& model = *runner;
   const Workload w = make_workload(o, spec.vocab_size);
@@ -135,7 +139,8 @@ void run_engine_demo(const EngineDemoOptions& o) {
             << " layers, hidden " << spec.hidden_size << ", " << spec.num_heads << " query / "
             << spec.num_kv_heads << " kv heads of " << spec.head_dim << ", vocab "
             << spec.vocab_size << ", " << spec.num_parameters() << " parameters, seed " << spec.seed
-            << (gpu ? "; bf16 weights drawn on the GPU, bf16 KV pool on the GPU" : "") << ")\n"
+            << (gpu ? "; bf16 weights drawn on the GPU, bf16 KV pool on the GPU" : "")
+            << (mo.batch_invariant ? "; batch-invariant kernels" : "") << ")\n"
             << "serving " << o.requests << " requests (" << samples << " samples) that share a "
             << o.system_prompt << "-token system prompt, each with 8.." << o.max_suffix
             << " tokens of its own and up to " << o.max_tokens
@@ -216,13 +221,12 @@ void run_engine_demo(const EngineDemoOptions& o) {
     std::cout << "  run " << r + 1 << ": " << same[r] << "/" << o.requests
               << " requests identical\n";
   const bool all_same = same[0] == o.requests && same[1] == o.requests && same[2] == o.requests;
-  if (gpu && !all_same)
-    std::cout
-        << "  (on the GPU a row's logits are not yet independent of the batch: the matrix "
-           "products take a different kernel per batch size (the small-M kernel for one row, "
-           "cuBLASLt's pick, split-K included, above) and the decode attention a different split "
-           "count, so rows round differently alone and in a batch; where the top two logits are "
-           "closer than that rounding the tokens fork)\n";
+  if (gpu && !all_same && !mo.batch_invariant)
+    std::cout << "  (without --batch-invariant a row's logits on the GPU depend on its batch: the "
+                 "matrix products take a different kernel per batch size (the small-M kernel for "
+                 "one row, cuBLASLt's pick, split-K included, above) and the decode attention a "
+                 "different split count, so rows round differently alone and in a batch; where "
+                 "the top two logits are closer than that rounding the tokens fork)\n";
   PKV_CHECK(all_same, Internal, "demo: some requests differ from their solo runs");
   std::cout << "  (this proves batch independence only: a request's tokens do not depend on what "
                "runs beside it. An engine that is wrong the same way alone and in a batch, e.g. a "
@@ -233,6 +237,27 @@ void run_engine_demo(const EngineDemoOptions& o) {
   // needs the very weights the engine ran: the CPU's. The GPU model's are drawn on the device (a
   // different generator, bf16), so on the GPU this check is model_cuda_test's: the CUDA model
   // against HF transformers' logits on every family.
+  if (gpu && mo.batch_invariant) {
+    // What the invariance costs: run 1 again on the fast kernels (a second copy of the weights).
+    ModelOptions fast_options = mo;
+    fast_options.batch_invariant = false;
+    const std::unique_ptr<ModelRunner> fast = load_synthetic_model(spec, fast_options);
+    const RunResult f = serve(*fast, w, c, false);
+    int32_t equal = 0;
+    for (size_t i = 0; i < w.prompts.size(); ++i) {
+      bool ok = true;
+      for (size_t s = 0; s < f.outputs[i].samples.size(); ++s)
+        ok = ok && f.outputs[i].samples[s].tokens == shared.outputs[i].samples[s].tokens;
+      equal += ok ? 1 : 0;
+    }
+    std::cout << "  cost of batch invariance (run 1 again, fast kernels): decode "
+              << int64_t(f.metrics.decode_tokens_per_s()) << " tok/s vs "
+              << int64_t(m.decode_tokens_per_s()) << " tok/s batch-invariant, prefill "
+              << int64_t(f.metrics.prefill_tokens_per_s()) << " vs "
+              << int64_t(m.prefill_tokens_per_s()) << " tok/s; " << f.seconds << " s vs "
+              << shared.seconds << " s; " << equal << "/" << o.requests
+              << " requests with the same tokens in both\n";
+  }
   if (gpu) {
     std::cout << "\n5. (the dense reference check runs with --device cpu: the GPU model's weights "
                  "are drawn on the device; model_cuda_test checks the GPU model against HF)\nOK\n";
@@ -281,6 +306,8 @@ void register_engine_demo_command(CLI::App& app) {
          "cpu (a 0.9 M-parameter model) or cuda (a Llama-3.2-1B-shaped one, bf16 on the GPU)")
       ->check(CLI::IsMember({"cpu", "cuda"}));
   cmd->add_flag("!--no-check", opt->check, "skip the solo-run check");
+  cmd->add_flag("--batch-invariant,!--no-batch-invariant", opt->batch_invariant,
+                "cuda: batch-invariant kernels (default; the solo-run check needs them)");
   cmd->callback([opt] { run_engine_demo(*opt); });
 }
 

@@ -31,6 +31,10 @@ void ModelFlags::add_to(CLI::App* cmd) {
   cmd->add_option("--gpu-memory-fraction", gpu_memory_fraction,
                   "cuda, --num-blocks 0: the KV pool takes what weights and activations leave of "
                   "this fraction of device memory");
+  cmd->add_flag("--batch-invariant", batch_invariant,
+                "cuda: a request's tokens do not depend on the others in its batch (one GEMM "
+                "configuration for every batch size, one attention kernel for prefill and "
+                "decode); slower decode");
   cmd->add_option("--max-model-len", max_model_len,
                   "context length (prompt + generated tokens); 0: the model's");
   cmd->add_option("--threads", threads,

@@ -27,6 +27,13 @@ void check_device(const ModelOptions& o) {
 #endif
 }
 
+#ifdef PAGEDKV_WITH_CUDA
+std::unique_ptr<ModelRunner> make_runner(CausalLmCuda model, const ModelOptions& o) {
+  if (o.batch_invariant) model.set_batch_invariant(true);  // else as PAGEDKV_BATCH_INVARIANT says
+  return std::make_unique<CudaModelRunner>(std::move(model));
+}
+#endif
+
 std::unique_ptr<ModelRunner> make_runner(CausalLm model, const ModelOptions& o) {
   model.set_decode_kernel(o.decode_kernel);
   return std::make_unique<CpuModelRunner>(std::move(model));
@@ -50,7 +57,7 @@ std::unique_ptr<ModelRunner> load_model(const std::string& dir, const ModelOptio
   check_device(options);  // before the (possibly long) load
 #ifdef PAGEDKV_WITH_CUDA
   if (options.device == "cuda")
-    return std::make_unique<CudaModelRunner>(CausalLmCuda::load(dir, "config.json", show_progress));
+    return make_runner(CausalLmCuda::load(dir, "config.json", show_progress), options);
 #endif
   return make_runner(CausalLm::load(dir), options);
 }
@@ -60,8 +67,7 @@ std::unique_ptr<ModelRunner> load_synthetic_model(const SyntheticModelSpec& spec
   check_device(options);
 #ifdef PAGEDKV_WITH_CUDA
   if (options.device == "cuda")
-    return std::make_unique<CudaModelRunner>(
-        CausalLmCuda::random(synthetic_model_config(spec), spec.seed));
+    return make_runner(CausalLmCuda::random(synthetic_model_config(spec), spec.seed), options);
 #endif
   return make_runner(make_synthetic_model(spec), options);
 }

@@ -16,6 +16,9 @@ namespace pagedkv {
 struct ModelOptions {
   std::string device = "cpu";  // cpu, or cuda (bf16 weights on the GPU; needs a CUDA build + GPU)
   DecodeKernel decode_kernel = DecodeKernel::kAuto;  // CPU decode attention (tests, benchmarks)
+  // cuda: CausalLmCuda::set_batch_invariant (a request's tokens independent of its batch, at a
+  // cost in speed). The CPU model ignores it.
+  bool batch_invariant = false;
 };
 
 // Error(InvalidArgument) naming an unknown device, Error(Unsupported) when cuda is asked of a

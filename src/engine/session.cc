@@ -38,8 +38,9 @@ Session Session::load(const SessionOptions& o) {
                              std::istreambuf_iterator<char>());
     s.text->chat_template.emplace(source, s.text->special_tokens);
   }
-  s.model =
-      load_model(o.model_dir, {.device = o.device, .decode_kernel = parse_decode_kernel(o.kernel)});
+  s.model = load_model(o.model_dir, {.device = o.device,
+                                     .decode_kernel = parse_decode_kernel(o.kernel),
+                                     .batch_invariant = o.batch_invariant});
   const int64_t trained = s.model->max_model_len();
   PKV_CHECK(o.max_model_len == 0 || trained == 0 || o.max_model_len <= trained, InvalidArgument,
             "--max-model-len ", o.max_model_len, " exceeds the model's context of ", trained,

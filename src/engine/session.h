@@ -32,6 +32,7 @@ struct SessionOptions {
   // GPU: with num_blocks 0, the KV pool takes what the weights and activations leave of this
   // fraction of device memory (engine/kv_budget.h).
   double gpu_memory_fraction = 0.9;
+  bool batch_invariant = false;  // cuda: ModelOptions::batch_invariant
 };
 
 struct Session {

@@ -129,16 +129,17 @@ PagedDecodeCudaPlan plan_paged_decode_cuda(const PagedDecodeCudaShape& shape) {
              "cudaDeviceGetAttribute");
 
   // Split count: the fewest splits whose CTAs reach a target of about one CTA per SM, no slice
-  // under 256 tokens. Why so few: every split costs a prologue (three dependent round trips:
-  // length -> page ids -> first tile), a partial write and a merge, while one 4-warp CTA per SM
-  // already pulls most of the bandwidth. Fitted to a sweep of every split count x both layouts
-  // on H200 (docs/benchmarks/gpu_decode.md): filling every resident slot in whole waves lost up
-  // to 30%; head-parallel CTAs on sequences >= 4k still gained from a second CTA per SM
-  // (2 splits: 1-6%), and fp8 tiles carry half the bytes: head-parallel fp8 ran 1.36x faster
-  // with 4 splits than with 1 at B = 64, L = 4k.
+  // under 128 tokens (B = 1, 8 kv heads, L = 1k on an H200: 8 splits 1.13x faster than 4). Why so
+  // few: every split costs a prologue (three dependent round trips: length -> page ids -> first
+  // tile), a partial write and a merge, while one 4-warp CTA per SM already pulls most of the
+  // bandwidth. Fitted to a sweep of every split count x both layouts on H200
+  // (docs/benchmarks/gpu_decode.md): filling every resident slot in whole waves lost up to 30%;
+  // head-parallel CTAs on sequences >= 4k still gained from a second CTA per SM (2 splits: 1-6%),
+  // and fp8 tiles carry half the bytes: head-parallel fp8 ran 1.36x faster with 4 splits than with
+  // 1 at B = 64, L = 4k.
   const bool fp8 = shape.kv_dtype == DType::kFP8E4M3;
   const int64_t one_per_sm = std::max<int64_t>(1, p.sm_count * 9 / 10);
-  const int64_t max_ns = std::clamp<int64_t>(std::max(shape.expected_len, 1) / 256, 1, 128);
+  const int64_t max_ns = std::clamp<int64_t>(std::max(shape.expected_len, 1) / 128, 1, 128);
   auto splits_for = [&](int64_t ctas_per_split, int64_t target) {
     return std::clamp<int64_t>((target + ctas_per_split - 1) / ctas_per_split, 1, max_ns);
   };

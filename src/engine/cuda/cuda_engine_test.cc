@@ -1,11 +1,13 @@
 // The engine with the CUDA runner (skips without a GPU): a busy run on the GPU fixtures — shared
 // prompt prefixes, n = 2 forks, chunked prefill, a pool small enough to force preemption — gives
-// every request the tokens it gets alone (greedy, and seeded sampling drawn on the GPU); aborted
-// requests give their blocks back.
+// every request the tokens it gets alone (greedy, and seeded sampling drawn on the GPU) in
+// batch-invariant mode (the fast kernels' agreement is reported); aborted requests give their
+// blocks back.
 
 #include <gtest/gtest.h>
 
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "core/cuda/cuda_check.h"
@@ -63,11 +65,22 @@ EngineConfig config(int32_t blocks) {
 
 class CudaEngine : public testing::TestWithParam<const char*> {};
 
-TEST_P(CudaEngine, BusyRunWithPreemptionsMatchesEachRequestAlone) {
+// Batch-invariant mode (CausalLmCuda::set_batch_invariant) must give every request its solo
+// tokens: a row's logits have the same bits in any batch, chunking or recomputation. The fast
+// kernels are not batch-invariant (the GEMM configuration and the decode attention's split count
+// follow the batch), so there a request forks from its solo run wherever its top two logits are
+// closer than that rounding: for them the test reports the count and checks only what holds
+// regardless (every request finishes, its samples are the right number and each is non-empty);
+// the rows' agreement within a bound is model_cuda_test's DecodeBatchAgainstEachAlone.
+class CudaEngineModes : public testing::TestWithParam<std::tuple<const char*, bool>> {};
+
+TEST_P(CudaEngineModes, BusyRunWithPreemptionsMatchesEachRequestAlone) {
   REQUIRE_GPU();
-  const std::string dir = str_cat("testdata/gpu/", GetParam());
+  const auto [family, invariant] = GetParam();
+  const std::string dir = str_cat("testdata/gpu/", family);
   const HfFixture fx = load_hf_fixture(dir);
   CudaModelRunner runner(CausalLmCuda::load(dir));
+  runner.model().set_batch_invariant(invariant);
   const std::vector<Work> work = workload(fx);
   Engine busy(runner, config(24));  // far fewer blocks than all requests at once need
   for (const Work& w : work) busy.add_request(w.prompt, w.params);
@@ -86,12 +99,17 @@ TEST_P(CudaEngine, BusyRunWithPreemptionsMatchesEachRequestAlone) {
     for (size_t s = 0; ok && s < a.samples.size(); ++s)
       ok = a.samples[s].tokens == outs[i].samples[s].tokens;
     same += ok ? 1 : 0;
-    EXPECT_TRUE(ok) << "request " << i << " differs from its solo run";
+    if (invariant) {
+      EXPECT_TRUE(ok) << "request " << i << " differs from its solo run";
+    }
+    ASSERT_EQ(outs[i].samples.size(), a.samples.size()) << "request " << i;
+    for (const auto& sample : outs[i].samples) EXPECT_FALSE(sample.tokens.empty());
   }
   std::printf(
-      "[ gpu engine %s ] %d/%zu requests identical alone and busy; %lld preemptions, %lld "
+      "[ gpu engine %s%s ] %d/%zu requests identical alone and busy; %lld preemptions, %lld "
       "prefix-hit tokens\n",
-      GetParam(), same, work.size(), (long long)m.preemptions, (long long)m.prefix_hit_tokens);
+      family, invariant ? ", batch-invariant" : "", same, work.size(), (long long)m.preemptions,
+      (long long)m.prefix_hit_tokens);
 }
 
 TEST_P(CudaEngine, AbortGivesBlocksBack) {
@@ -115,6 +133,9 @@ TEST_P(CudaEngine, AbortGivesBlocksBack) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Families, CudaEngine, testing::Values("llama3", "gemma3", "llama4"));
+INSTANTIATE_TEST_SUITE_P(Families, CudaEngineModes,
+                         testing::Combine(testing::Values("llama3", "gemma3", "llama4"),
+                                          testing::Bool()));
 
 }  // namespace
 }  // namespace pagedkv

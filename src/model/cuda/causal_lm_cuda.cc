@@ -106,6 +106,7 @@ struct CausalLmCuda::Impl {
   cuda::StepUpload graph_meta;  // graphed decode steps: a fixed layout
   cuda::DecodeGraphs graphs;
   bool graphs_on = true;
+  bool batch_invariant = false;         // see set_batch_invariant()
   std::vector<const void*> graph_pool;  // the K/V addresses the graphs were captured over
   std::map<std::pair<int32_t, int32_t>, DecodePlan> decode_plans;  // (B, length bucket)
   std::vector<float> host_router;                                  // [R, E]
@@ -115,6 +116,13 @@ struct CausalLmCuda::Impl {
     // Llama 4's MoE routes on the host mid-pass (a synchronisation no graph can hold).
     const char* env = std::getenv("PAGEDKV_CUDA_GRAPHS");
     graphs_on = config.num_experts == 0 && !(env && std::string(env) == "0");
+    const char* inv = std::getenv("PAGEDKV_BATCH_INVARIANT");
+    set_batch_invariant(inv != nullptr && std::string(inv) == "1");
+  }
+  void set_batch_invariant(bool on) {
+    batch_invariant = on;
+    gemm.set_batch_invariant(on);
+    graphs.clear();  // captured with the other kernels
   }
   ~Impl() {
     graphs.clear();
@@ -197,18 +205,22 @@ void CausalLmCuda::Impl::attention(KvCache& cache, const cuda::StepUpload& meta,
   q.floor_scale = float(c.floor_scale);
   q.attn_scale = float(c.attn_scale);
   q.eps = float(c.rms_norm_eps);
+  q.programmatic = gemm.programmatic();
   cuda::qkv_positions_write(q, stream);
 
   const AttentionRule& rule = cache.group_spec(g).rule;
-  if (prefill) {
+  if (prefill || batch_invariant) {
+    // Batch-invariant decode runs the prefill kernel too (one row per sequence, no split of the
+    // keys, tiles at absolute positions), so a token's K/V and output get the same bits whether it
+    // is decoded in any batch or recomputed in a prefill after a preemption.
     PagedPrefillCudaShape s;
     s.num_q_heads = int32_t(c.num_heads);
     s.num_kv_heads = int32_t(c.num_kv_heads);
     s.head_dim = int32_t(c.head_dim);
     s.q_dtype = DType::kBF16;
     s.kv_dtype = kv.dtype;
-    s.num_seqs = 1;
-    s.max_seq_rows = int32_t(R);
+    s.num_seqs = prefill ? 1 : m.pages.batch_size;
+    s.max_seq_rows = prefill ? int32_t(R) : 1;
     PagedPrefillCudaParams p;
     p.q = a.q.data();
     p.num_tokens = int32_t(R);
@@ -245,7 +257,7 @@ void CausalLmCuda::Impl::dense_mlp(const cuda::DeviceLayer& l, int64_t R, int64_
               l.gate_up.in, stream);
   const float* bias = f32(l.gate_up.bias);
   cuda::gated_activation(a.gu.as<bf16_t>(), bias, bias ? bias + inter : nullptr, config.activation,
-                         a.act.as<bf16_t>(), R, inter, stream);
+                         a.act.as<bf16_t>(), R, inter, stream, gemm.programmatic());
   gemm.linear(a.act.data(), l.down.weight.data(), a.y.data(), DType::kBF16, R, l.down.out, inter,
               stream);
 }
@@ -387,6 +399,7 @@ void CausalLmCuda::Impl::enqueue(KvCache& cache, const cuda::StepUpload& meta, i
   n.hidden = H;
   n.mode = c.norm_weight;
   n.eps = float(c.rms_norm_eps);
+  n.programmatic = gemm.programmatic();
   for (int32_t layer = 0; layer < int32_t(c.num_layers); ++layer) {
     const cuda::DeviceLayer& l = weights.layers[layer];
     n.w = f32(l.attn_norm);
@@ -524,6 +537,8 @@ void CausalLmCuda::set_cuda_graphs(bool on) {
   if (!impl_->graphs_on) impl_->graphs.clear();
 }
 bool CausalLmCuda::cuda_graphs() const { return impl_->graphs_on; }
+void CausalLmCuda::set_batch_invariant(bool on) { impl_->set_batch_invariant(on); }
+bool CausalLmCuda::batch_invariant() const { return impl_->batch_invariant; }
 int64_t CausalLmCuda::graph_replays() const { return impl_->graphs.replays(); }
 
 }  // namespace pagedkv

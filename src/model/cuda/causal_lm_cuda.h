@@ -66,6 +66,17 @@ class CausalLmCuda {
   bool cuda_graphs() const;
   int64_t graph_replays() const;  // decode steps that ran from a graph so far
 
+  // Batch-invariant mode (off by default; PAGEDKV_BATCH_INVARIANT=1 turns it on at load): a row's
+  // logits get the same bits whatever else shares its pass — other requests, padding, how its
+  // prompt was chunked, and whether its tokens were decoded or recomputed after a preemption — so
+  // greedy tokens in a busy engine equal those of each request alone. How: every matrix product
+  // of a weight shape runs one cuBLASLt configuration without split-K (Gemm::set_batch_invariant)
+  // and decode attention runs the prefill kernel (absolute key tiles, no split). The norms,
+  // rotary, activation and sampling kernels are per row already. Costs decode speed (run `pagedkv
+  // demo --device cuda` or the model benchmark with PAGEDKV_BATCH_INVARIANT=1 to see how much).
+  void set_batch_invariant(bool on);
+  bool batch_invariant() const;
+
  private:
   struct Impl;
   std::unique_ptr<Impl> impl_;

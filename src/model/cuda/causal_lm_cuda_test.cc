@@ -271,6 +271,78 @@ TEST(CudaModel, DecodeBatchAgainstEachAlone) {
   }
 }
 
+// Batch-invariant mode, bit for bit: each sequence alone (whole-prompt prefill, then one decode
+// step at a time) against (a) all of them decoded in one batch with strangers beside them (their
+// prompts prefilled in chunks, the batch padded to its graph bucket) and (b) the preemption path:
+// prompt + generated tokens recomputed in one prefill, whose rows must equal the decoded ones.
+TEST(CudaModel, BatchInvariantModeIsBitForBit) {
+  REQUIRE_GPU();
+  for (const char* family : kFamilies) {
+    SCOPED_TRACE(family);
+    const std::string dir = fixture_dir(family);
+    const HfFixture fx = load_hf_fixture(dir);
+    CausalLmCuda m = CausalLmCuda::load(dir);
+    m.set_batch_invariant(true);
+    ASSERT_TRUE(m.batch_invariant());
+    const int64_t V = m.config().vocab_size;
+    const size_t S = fx.prompts.size(), steps = 6, strangers = 6;
+    std::vector<std::vector<float>> alone(S);  // [steps + 1 rows: prefill's last, then decodes]
+    for (size_t i = 0; i < S; ++i) {
+      KvCache c = gpu_cache(m, 128, 16, DType::kBF16);
+      const SeqId id = SeqId(i);
+      c.add_sequence(id);
+      alone[i] = m.prefill(c, id, fx.prompts[i], false);
+      for (size_t s = 0; s < steps; ++s) {
+        const auto l = m.decode(c, std::span<const SeqId>(&id, 1),
+                                std::span<const int32_t>(&fx.generated[i][s], 1));
+        alone[i].insert(alone[i].end(), l.begin(), l.end());
+      }
+    }
+    // (a) one batch: the S sequences (prompts in two chunks) and strangers on other prompts.
+    KvCache c = gpu_cache(m, 512, 16, DType::kBF16);
+    std::vector<SeqId> ids;
+    std::vector<std::vector<float>> busy(S);
+    for (size_t i = 0; i < S + strangers; ++i) {
+      const SeqId id = SeqId(i);
+      const auto& prompt = fx.prompts[i % S];
+      const int64_t P = int64_t(prompt.size()) - int64_t(i / S), half = P / 2;
+      ids.push_back(id);
+      c.add_sequence(id);
+      c.append(id, P);
+      m.prefill_appended(c, id, 0, std::span<const int32_t>(prompt.data(), size_t(half)));
+      const auto l = m.prefill_appended(
+          c, id, half, std::span<const int32_t>(prompt.data() + half, size_t(P - half)));
+      if (i < S) busy[i].assign(l.end() - V, l.end());
+    }
+    for (size_t s = 0; s < steps; ++s) {
+      std::vector<int32_t> toks;
+      for (size_t i = 0; i < ids.size(); ++i) toks.push_back(fx.generated[i % S][s]);
+      const auto l = m.decode(c, ids, toks);
+      for (size_t i = 0; i < S; ++i)
+        busy[i].insert(busy[i].end(), l.begin() + int64_t(i) * V, l.begin() + int64_t(i + 1) * V);
+    }
+    for (size_t i = 0; i < S; ++i) {
+      ASSERT_EQ(busy[i].size(), alone[i].size());
+      for (size_t r = 0; r <= steps; ++r)
+        EXPECT_EQ(std::memcmp(busy[i].data() + r * V, alone[i].data() + r * V, size_t(V) * 4), 0)
+            << "sequence " << i << ", row " << r << " (0: the prefill's last) differs in a batch";
+    }
+    // (b) recomputed after a preemption: prompt + the tokens decoded so far in one prefill.
+    for (size_t i = 0; i < S; ++i) {
+      KvCache r = gpu_cache(m, 128, 16, DType::kBF16);
+      std::vector<int32_t> tokens = fx.prompts[i];
+      tokens.insert(tokens.end(), fx.generated[i].begin(), fx.generated[i].begin() + steps);
+      r.add_sequence(0);
+      const auto l = m.prefill(r, 0, tokens, true);
+      const size_t first = fx.prompts[i].size() - 1;  // the prompt's last row
+      for (size_t k = 0; k <= steps; ++k)
+        EXPECT_EQ(std::memcmp(l.data() + (first + k) * V, alone[i].data() + k * V, size_t(V) * 4),
+                  0)
+            << "sequence " << i << ", row " << k << ": recomputed differs from decoded";
+    }
+  }
+}
+
 // Decode steps replayed from CUDA graphs against the same steps run eagerly: bit for bit when the
 // batch fills its bucket (the same kernels on the same shapes), within the bound when it is padded
 // (the GEMMs then see more rows and may pick another algorithm). Each key runs eagerly once,

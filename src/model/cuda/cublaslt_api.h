@@ -11,6 +11,8 @@ namespace pagedkv::cuda {
   X(cublasLtCreate)                       \
   X(cublasLtDestroy)                      \
   X(cublasLtMatmul)                       \
+  X(cublasLtMatmulAlgoCheck)              \
+  X(cublasLtMatmulAlgoConfigGetAttribute) \
   X(cublasLtMatmulAlgoGetHeuristic)       \
   X(cublasLtMatmulDescCreate)             \
   X(cublasLtMatmulDescDestroy)            \

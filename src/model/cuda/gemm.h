@@ -39,17 +39,34 @@ class Gemm {
   // is made: PAGEDKV_SMALL_M_GEMV=N (0: never; up to kGemvMaxRows), PAGEDKV_PDL=0 (off).
   void set_small_m_rows(int64_t rows);
   int64_t small_m_rows() const { return small_m_rows_; }
+  bool programmatic() const { return programmatic_; }  // PAGEDKV_PDL (default on)
+
+  // Batch-invariant mode: row i of a product gets the same bits whatever M is, so a request's
+  // tokens do not depend on which others share its batch (vLLM's and SGLang's deterministic
+  // modes). cuBLASLt picks its kernel, tile and split-K per M, and the small-M kernel rounds
+  // differently from cuBLASLt; here every product of one weight shape runs the one configuration
+  // the heuristic picks at kInvariantRows rows among those that do not split K (each output's sum
+  // over K runs in one fixed order in one CTA), whatever M. Cost: small M runs a tile made for
+  // kInvariantRows (fewer CTAs), large M one that is not its best.
+  static constexpr int64_t kInvariantRows = 128;
+  void set_batch_invariant(bool on);
+  bool batch_invariant() const { return batch_invariant_; }
 
  private:
   struct Plan;
+  std::unique_ptr<Plan> make_plan(bool w_transposed, DType y_dtype, int64_t M, int64_t N,
+                                  int64_t K) const;
+  cublasLtMatmulAlgo_t pick_algo(const Plan& p, bool unsplit) const;
   void run(bool w_transposed, const void* x, const void* w, void* y, DType y_dtype, int64_t M,
            int64_t N, int64_t K, cudaStream_t stream);
 
   cublasLtHandle_t handle_ = nullptr;
   int64_t small_m_rows_ = 1;
   bool programmatic_ = true;
+  bool batch_invariant_ = false;
   DeviceBuffer workspace_;
-  std::map<std::tuple<bool, int, int64_t, int64_t, int64_t>, std::unique_ptr<Plan>> plans_;
+  std::map<std::tuple<bool, bool, int, int64_t, int64_t, int64_t>, std::unique_ptr<Plan>> plans_;
+  std::map<std::tuple<bool, int, int64_t, int64_t>, cublasLtMatmulAlgo_t> invariant_algos_;
 };
 
 }  // namespace pagedkv::cuda

@@ -36,7 +36,8 @@ __device__ inline float dot8(const uint4& w, const uint4& x, float acc) {
 // in flight), multiplies each by the same chunk of the M rows of x, and the warp reduces. A
 // lane's chunks and the reduction's order do not depend on M, so a row's result is the same in
 // any batch the kernel takes. The first loads of w are issued before pdl_wait(): launched with
-// programmatic dependent launch (gemv.h), they overlap the end of the kernel that makes x.
+// programmatic dependent launch (gemv.h), they overlap the end of the kernel that makes x; past
+// the wait it lets its own dependent launch, which then overlaps this kernel's streaming.
 template <int M, typename Y, int InFlight = kInFlight>
 __global__ void __launch_bounds__(kWarps * 32)
     gemv_kernel(const uint4* __restrict__ x, const uint4* __restrict__ w, Y* __restrict__ y,
@@ -55,7 +56,8 @@ __global__ void __launch_bounds__(kWarps * 32)
     }
   };
   load(lane);
-  pdl_wait();  // x (and y's readers) belong to the kernels before this one
+  pdl_wait();               // x (and y's readers) belong to the kernels before this one
+  pdl_launch_dependents();  // the next kernel (a norm) may load its weights while this streams
   float acc[M] = {};
   for (int64_t c0 = lane; c0 < chunks; c0 += 32 * InFlight) {
 #pragma unroll

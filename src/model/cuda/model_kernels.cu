@@ -59,22 +59,24 @@ unsigned blocks_for(int64_t n, int threads) { return unsigned((n + threads - 1) 
 
 __global__ void embed_kernel(const bf16_t* table, const int32_t* tokens, float scale, float* x,
                              int64_t hidden) {
+  // One element per thread, blockIdx.y picking the row's slice: a strided loop would wait out one
+  // load per element (the store to x may alias the table as far as the compiler knows).
   const int64_t r = blockIdx.x;
-  const bf16_t* src = table + int64_t(tokens[r]) * hidden;
-  for (int64_t i = threadIdx.x; i < hidden; i += blockDim.x)
-    x[r * hidden + i] = bf2f(src[i]) * scale;
+  const int64_t i = int64_t(blockIdx.y) * blockDim.x + threadIdx.x;
+  if (i < hidden) x[r * hidden + i] = bf2f(table[int64_t(tokens[r]) * hidden + i]) * scale;
 }
 
 // add_rmsnorm and gated feed the next matrix product: they let its CTAs be scheduled at once
 // (pdl_launch_dependents), so a small-M product launched programmatically streams its first
-// weights while they run.
+// weights while they run. add_rmsnorm is itself launched programmatically (AddNormArgs): its
+// weight and bias loads, which no kernel writes, overlap the product before it.
 //
 // One CTA of kNormThreads per row; thread t holds elements t, t + kNormThreads, ... of the row in
-// registers (PER of them), so x and y are loaded before the first store: a strided loop that
-// updates x in place waits out each load's latency in turn (x may alias y, so loads cannot be
-// hoisted over the stores). The norm weight is still loaded in the last loop, one wait per
-// element: the kernel remains latency-bound on one CTA. The sums run in the same order as the
-// strided loop's, so the results are the same bits.
+// registers (PER of them) together with their norm weights, so every load is issued before the
+// first store. Why: x and h may alias the weights as far as the compiler knows, so a load after a
+// store waits for it; a loop that stores h and loads w[i] in turn pays one memory round trip per
+// element, which made this one-CTA kernel the largest non-GEMM cost of a B = 1 decode step. The
+// sums run in the same order as a strided loop's, so the results are the same bits.
 constexpr int kNormThreads = 256;
 
 template <int PER>
@@ -84,16 +86,28 @@ __global__ void __launch_bounds__(kNormThreads) add_rmsnorm_kernel(AddNormArgs a
   const int64_t r = blockIdx.x;
   float* x = a.x + (r + a.x_row_offset) * H;
   const auto at = [&](int j) { return int64_t(threadIdx.x) + int64_t(j) * kNormThreads; };
-  float xv[PER], yv[PER];
+  // Every load before the first store. The weights and bias first: no kernel writes them, so
+  // they load before pdl_wait(), under the end of the kernel before this one.
+  float xv[PER], yv[PER], yb[PER], yw[PER], ww[PER];
 #pragma unroll
   for (int j = 0; j < PER; ++j) {
     const int64_t i = at(j);
-    xv[j] = i < H ? x[i] : 0.f;
+    const bool in = i < H;
+    yb[j] = a.y_bias != nullptr && in ? a.y_bias[i] : 0.f;
+    yw[j] = a.y_norm != nullptr && in ? a.y_norm[i] : 0.f;
+    ww[j] = a.w != nullptr && in ? a.w[i] : 0.f;
+  }
+  pdl_wait();  // x and y are the earlier kernels'
+#pragma unroll
+  for (int j = 0; j < PER; ++j) {
+    const int64_t i = at(j);
+    const bool in = i < H;
+    xv[j] = in ? x[i] : 0.f;
     yv[j] = 0.f;
-    if (a.y != nullptr && i < H) {
+    if (a.y != nullptr && in) {
       yv[j] = a.y_dtype == DType::kF32 ? static_cast<const float*>(a.y)[r * H + i]
                                        : bf2f(static_cast<const bf16_t*>(a.y)[r * H + i]);
-      if (a.y_bias) yv[j] += a.y_bias[i];
+      if (a.y_bias) yv[j] += yb[j];
     }
   }
   if (a.y != nullptr) {
@@ -108,7 +122,7 @@ __global__ void __launch_bounds__(kNormThreads) add_rmsnorm_kernel(AddNormArgs a
     for (int j = 0; j < PER; ++j) {
       const int64_t i = at(j);
       if (i >= H) break;
-      xv[j] += a.y_norm ? norm_weigh(yv[j] * inv, a.y_norm, i, a.mode) : yv[j];
+      xv[j] += a.y_norm ? norm_weigh(yv[j] * inv, yw, j, a.mode) : yv[j];
       x[i] = xv[j];
     }
   }
@@ -121,7 +135,7 @@ __global__ void __launch_bounds__(kNormThreads) add_rmsnorm_kernel(AddNormArgs a
   for (int j = 0; j < PER; ++j) {
     const int64_t i = at(j);
     if (i >= H) break;
-    a.h[r * H + i] = f2bf(norm_weigh(xv[j] * inv, a.w, i, a.mode));
+    a.h[r * H + i] = f2bf(norm_weigh(xv[j] * inv, ww, j, a.mode));
   }
 }
 
@@ -154,6 +168,7 @@ __global__ void qkv_kernel(QkvArgs a) {
   const int Hq = a.num_q_heads, Hkv = a.num_kv_heads, D = a.head_dim;
   const int slots_per_row = Hq + 2 * Hkv;
   if (warp_id >= a.rows * slots_per_row) return;
+  pdl_wait();  // the q|k|v product is the kernel before's
   const int64_t r = warp_id / slots_per_row;
   const int s = int(warp_id % slots_per_row);
   const int kind = s < Hq ? 0 : s < Hq + Hkv ? 1 : 2;  // q, k, v
@@ -227,6 +242,7 @@ __global__ void qkv_kernel(QkvArgs a) {
 __global__ void gated_kernel(const bf16_t* gu, const float* bg, const float* bu, Activation act,
                              bf16_t* out, int64_t rows, int64_t inter) {
   pdl_launch_dependents();
+  pdl_wait();  // gu is the kernel before's
   const int64_t n = rows * inter;
   for (int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < n;
        i += int64_t(gridDim.x) * blockDim.x) {
@@ -305,7 +321,8 @@ unsigned stride_blocks(int64_t n) {
 void embed_rows(const bf16_t* table, const int32_t* tokens, float scale, float* x, int64_t rows,
                 int64_t hidden, cudaStream_t stream) {
   if (rows == 0) return;
-  embed_kernel<<<unsigned(rows), 256, 0, stream>>>(table, tokens, scale, x, hidden);
+  const dim3 grid(unsigned(rows), unsigned((hidden + 255) / 256));
+  embed_kernel<<<grid, 256, 0, stream>>>(table, tokens, scale, x, hidden);
   check_launch("embed_rows");
 }
 
@@ -314,15 +331,18 @@ void add_rmsnorm(const AddNormArgs& a, cudaStream_t stream) {
             a.hidden, " (the GPU norm kernel takes up to ", 64 * kNormThreads, ")");
   if (a.rows == 0) return;
   const unsigned grid = unsigned(a.rows);
+  auto launch = [&](auto kernel) {
+    cuda_check(launch_programmatic(a.programmatic, kernel, grid, kNormThreads, stream, a),
+               "launching add_rmsnorm");
+  };
   if (a.hidden <= 8 * kNormThreads)
-    add_rmsnorm_kernel<8><<<grid, kNormThreads, 0, stream>>>(a);
+    launch(add_rmsnorm_kernel<8>);
   else if (a.hidden <= 16 * kNormThreads)
-    add_rmsnorm_kernel<16><<<grid, kNormThreads, 0, stream>>>(a);
+    launch(add_rmsnorm_kernel<16>);
   else if (a.hidden <= 32 * kNormThreads)
-    add_rmsnorm_kernel<32><<<grid, kNormThreads, 0, stream>>>(a);
+    launch(add_rmsnorm_kernel<32>);
   else
-    add_rmsnorm_kernel<64><<<grid, kNormThreads, 0, stream>>>(a);
-  check_launch("add_rmsnorm");
+    launch(add_rmsnorm_kernel<64>);
 }
 
 void qkv_positions_write(const QkvArgs& a, cudaStream_t stream) {
@@ -333,27 +353,30 @@ void qkv_positions_write(const QkvArgs& a, cudaStream_t stream) {
   if (a.rows == 0) return;
   const int64_t warps = a.rows * (a.num_q_heads + 2 * a.num_kv_heads);
   const unsigned blocks = blocks_for(warps * kWarp, 128);
+  auto launch = [&](auto kernel) {
+    cuda_check(launch_programmatic(a.programmatic, kernel, blocks, 128, stream, a),
+               "launching qkv_positions_write");
+  };
   switch (a.head_dim) {
     case 64:
-      qkv_kernel<2><<<blocks, 128, 0, stream>>>(a);
+      launch(qkv_kernel<2>);
       break;
     case 128:
-      qkv_kernel<4><<<blocks, 128, 0, stream>>>(a);
+      launch(qkv_kernel<4>);
       break;
     default:
-      qkv_kernel<8><<<blocks, 128, 0, stream>>>(a);
+      launch(qkv_kernel<8>);
       break;
   }
-  check_launch("qkv_positions_write");
 }
 
 void gated_activation(const bf16_t* gu, const float* gate_bias, const float* up_bias,
-                      Activation act, bf16_t* out, int64_t rows, int64_t inter,
-                      cudaStream_t stream) {
+                      Activation act, bf16_t* out, int64_t rows, int64_t inter, cudaStream_t stream,
+                      bool programmatic) {
   if (rows == 0) return;
-  gated_kernel<<<stride_blocks(rows * inter), 256, 0, stream>>>(gu, gate_bias, up_bias, act, out,
-                                                                rows, inter);
-  check_launch("gated_activation");
+  cuda_check(launch_programmatic(programmatic, gated_kernel, stride_blocks(rows * inter), 256,
+                                 stream, gu, gate_bias, up_bias, act, out, rows, inter),
+             "launching gated_activation");
 }
 
 void softcap(float* logits, int64_t n, float cap, cudaStream_t stream) {

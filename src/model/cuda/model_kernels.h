@@ -36,6 +36,9 @@ struct AddNormArgs {
   int64_t x_row_offset = 0;  // h row i reads x row x_row_offset + i (last-row logits)
   NormWeight mode = NormWeight::kPlain;
   float eps = 1e-6f;
+  // Launched with programmatic dependent launch (core/cuda/pdl.cuh): it loads its weights and
+  // bias while the kernel before it runs, then waits for it.
+  bool programmatic = false;
 };
 void add_rmsnorm(const AddNormArgs& a, cudaStream_t stream);
 
@@ -61,14 +64,15 @@ struct QkvArgs {
   bool temperature_tuning = false;
   float floor_scale = 8192.f, attn_scale = 0.1f;
   float eps = 1e-6f;
+  bool programmatic = false;  // launched to overlap the product before it (core/cuda/pdl.cuh)
 };
 void qkv_positions_write(const QkvArgs& a, cudaStream_t stream);
 
 // out [R, I] = act(gate + bg) * (up + bu) from gu [R, 2I] (gate columns first, as HF's fused
 // gate_up and the fused GEMM lay them out). Biases may be null.
 void gated_activation(const bf16_t* gu, const float* gate_bias, const float* up_bias,
-                      Activation act, bf16_t* out, int64_t rows, int64_t inter,
-                      cudaStream_t stream);
+                      Activation act, bf16_t* out, int64_t rows, int64_t inter, cudaStream_t stream,
+                      bool programmatic = false);
 
 // logits [n] = cap * tanh(logits / cap).
 void softcap(float* logits, int64_t n, float cap, cudaStream_t stream);

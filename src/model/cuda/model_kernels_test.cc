@@ -10,6 +10,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <string>
 #include <utility>
 #include <vector>
@@ -96,6 +97,49 @@ TEST(CudaGemm, LinearAndInputMajorMatchF64) {
                    e16 = rel_error(bf16_from_device(y16, r32.size()), ref);
       EXPECT_LE(e32, 1e-5) << "M " << M << " input_major " << input_major;
       EXPECT_LE(e16, 5e-3) << "M " << M << " input_major " << input_major;
+    }
+  }
+}
+
+// Batch-invariant mode: a row's product has the same bits whatever M is (1 row, a few, a decode
+// batch, more than the configuration's reference rows, a prefill chunk), on the decoder's shapes
+// that matter for tile choice (a wide and a tall weight, an f32 result like the lm_head's) and
+// both weight layouts; without it the check is meaningless, so the mode must also be reported on.
+TEST(CudaGemm, BatchInvariantRowsDoNotDependOnM) {
+  REQUIRE_GPU();
+  Rng rng(seed_from_env(79));
+  SCOPED_TRACE(str_cat("seed=", rng.seed()));
+  cuda::Gemm gemm;
+  gemm.set_batch_invariant(true);
+  ASSERT_TRUE(gemm.batch_invariant());
+  constexpr int64_t kMaxM = 1100;
+  for (const auto& [N, K] : {std::pair<int64_t, int64_t>{3072, 2048}, {2048, 8192}, {1000, 520}}) {
+    const std::vector<float> x = random_bf16_values(rng, kMaxM * K),
+                             w = random_bf16_values(rng, N * K);
+    const DeviceBuffer dx = to_device_bf16(x), dw = to_device_bf16(w);
+    for (bool input_major : {false, true}) {
+      for (DType t : {DType::kBF16, DType::kF32}) {
+        const size_t esize = t == DType::kF32 ? 4 : 2;
+        auto product = [&](int64_t M) {  // rows [0, M) of x
+          DeviceBuffer y(size_t(M * N) * esize);
+          if (input_major) {
+            gemm.matmul_kn(dx.data(), dw.data(), y.data(), t, M, N, K, nullptr);
+          } else {
+            gemm.linear(dx.data(), dw.data(), y.data(), t, M, N, K, nullptr);
+          }
+          std::vector<uint8_t> h(size_t(M * N) * esize);
+          y.to_host(h.data(), h.size());
+          return h;
+        };
+        const std::vector<uint8_t> all = product(kMaxM);
+        for (int64_t M : {1, 2, 5, 16, 64, 127, 128, 129, 256, 513}) {
+          const std::vector<uint8_t> part = product(M);
+          EXPECT_EQ(std::memcmp(part.data(), all.data(), part.size()), 0)
+              << "N " << N << " K " << K << " input_major " << input_major << " f32 "
+              << (t == DType::kF32) << ": rows of M = " << M
+              << " differ from the same rows of M = " << kMaxM;
+        }
+      }
     }
   }
 }

@@ -52,6 +52,23 @@ std::vector<StepUpload::GroupRows> StepUpload::collect(KvCache& cache,
   return out;
 }
 
+// A decode row's query indptr (one row per sequence) and the position of slot 0 of its first
+// listed block, for the prefill kernel's view of the rows: the first visible position minus its
+// offset in that block.
+void StepUpload::put_decode_rows(const PageList& p, std::span<const int32_t> pos, size_t capacity,
+                                 Offsets& o) {
+  const size_t B = size_t(p.batch_size());
+  std::vector<int32_t> q_indptr(B + 1), kv_base(B);
+  for (size_t b = 0; b < B; ++b) {
+    q_indptr[b + 1] = int32_t(b + 1);
+    kv_base[b] = pos[b] + 1 - p.visible_len[b] - p.first_offset[b];
+  }
+  o.q_indptr = put(std::span<const int32_t>(q_indptr));
+  host_.resize(std::max(host_.size(), o.q_indptr + (capacity + 1) * sizeof(int32_t)));
+  o.kv_base = put(std::span<const int32_t>(kv_base));
+  host_.resize(std::max(host_.size(), o.kv_base + capacity * sizeof(int32_t)));
+}
+
 void StepUpload::upload(cudaStream_t stream) {
   if (host_.size() > pinned_bytes_) {
     if (pinned_) cudaFreeHost(pinned_);
@@ -86,6 +103,12 @@ void StepUpload::point_groups(const std::vector<Offsets>& off, bool prefill) {
       d.pages.visible_len = ptr<int32_t>(o.visible_len);
       d.pages.batch_size = o.batch;
       d.max_visible = o.max_visible;
+      // The same rows as the prefill kernel reads them (one query row per sequence).
+      d.q_indptr = ptr<int32_t>(o.q_indptr);
+      d.q_pos = ptr<int32_t>(pos_);
+      d.kv_indptr = d.pages.indptr;
+      d.kv_indices = d.pages.indices;
+      d.kv_base = ptr<int32_t>(o.kv_base);
     }
   }
 }
@@ -121,6 +144,7 @@ void StepUpload::build_and_upload(KvCache& cache, const ForwardRows& rows,
       o.visible_len = put(std::span<const int32_t>(pages.visible_len));
       o.batch = pages.batch_size();
       o.max_visible = *std::max_element(pages.visible_len.begin(), pages.visible_len.end());
+      put_decode_rows(pages, pos32, 0, o);
     }
   }
   upload(stream);
@@ -177,6 +201,7 @@ bool StepUpload::build_and_upload_padded(KvCache& cache, const ForwardRows& rows
     o.first_offset = put_fixed(p.first_offset, M);
     o.visible_len = put_fixed(p.visible_len, M);
     o.indices = put_fixed(p.indices, indices_capacity_[g]);
+    put_decode_rows(p, pos32, M, o);
     o.batch = padded;
     o.max_visible =
         *std::max_element(p.visible_len.begin(), p.visible_len.begin() + std::ptrdiff_t(B));

@@ -29,6 +29,9 @@ class StepUpload {
   struct Group {
     const int64_t* slots = nullptr;  // [R]: block * block_size + offset of each row
     // Prefill rows (one sequence): its rows start at q_pos[0]; its held blocks from kv_base[0].
+    // Decode rows: the same view with one row per sequence (the prefill kernel can take them):
+    // q_indptr [B + 1] = 0, 1, ..., B; q_pos [B]; kv_indptr / kv_indices the page list's;
+    // kv_base [B] the position of slot 0 of each sequence's first listed block.
     const int32_t* q_indptr = nullptr;   // [2] = {0, R}
     const int32_t* q_pos = nullptr;      // [1]
     const int32_t* kv_indptr = nullptr;  // [2]
@@ -70,6 +73,8 @@ class StepUpload {
   struct Offsets;
   struct GroupRows;
   std::vector<GroupRows> collect(KvCache& cache, const ForwardRows& rows) const;
+  void put_decode_rows(const PageList& pages, std::span<const int32_t> pos, size_t capacity,
+                       Offsets& o);
   void upload(cudaStream_t stream);
   void point_groups(const std::vector<Offsets>& off, bool prefill);
 
