@@ -223,6 +223,23 @@ TEST(CudaModel, PlacementInvarianceBitForBit) {
   }
 }
 
+// Fixture sequence i alone in a fresh cache: its prompt prefilled, then `steps` decode steps of
+// HF's tokens; the decode rows' logits [steps, V], after the prefill's last row when asked.
+std::vector<float> decoded_alone(CausalLmCuda& m, const HfFixture& fx, size_t i, size_t steps,
+                                 bool with_prefill_row) {
+  KvCache c = gpu_cache(m, 128, 16, DType::kBF16);
+  const SeqId id = SeqId(i);
+  c.add_sequence(id);
+  std::vector<float> rows = m.prefill(c, id, fx.prompts[i], false);
+  if (!with_prefill_row) rows.clear();
+  for (size_t s = 0; s < steps; ++s) {
+    const auto l = m.decode(c, std::span<const SeqId>(&id, 1),
+                            std::span<const int32_t>(&fx.generated[i][s], 1));
+    rows.insert(rows.end(), l.begin(), l.end());
+  }
+  return rows;
+}
+
 // Three sequences decoded in one batch against each alone. Bit-identity is the goal (reported);
 // the bound is the test.
 TEST(CudaModel, DecodeBatchAgainstEachAlone) {
@@ -235,17 +252,7 @@ TEST(CudaModel, DecodeBatchAgainstEachAlone) {
     const int64_t V = m.config().vocab_size;
     const size_t S = fx.prompts.size(), steps = 8;
     std::vector<std::vector<float>> alone(S), together(S);
-    for (size_t i = 0; i < S; ++i) {
-      KvCache c = gpu_cache(m, 128, 16, DType::kBF16);
-      c.add_sequence(SeqId(i));
-      m.prefill(c, SeqId(i), fx.prompts[i], false);
-      for (size_t s = 0; s < steps; ++s) {
-        const SeqId id = SeqId(i);
-        const auto l = m.decode(c, std::span<const SeqId>(&id, 1),
-                                std::span<const int32_t>(&fx.generated[i][s], 1));
-        alone[i].insert(alone[i].end(), l.begin(), l.end());
-      }
-    }
+    for (size_t i = 0; i < S; ++i) alone[i] = decoded_alone(m, fx, i, steps, false);
     KvCache c = gpu_cache(m, 256, 16, DType::kBF16);
     std::vector<SeqId> ids;
     for (size_t i = 0; i < S; ++i) {
@@ -287,17 +294,7 @@ TEST(CudaModel, BatchInvariantModeIsBitForBit) {
     const int64_t V = m.config().vocab_size;
     const size_t S = fx.prompts.size(), steps = 6, strangers = 6;
     std::vector<std::vector<float>> alone(S);  // [steps + 1 rows: prefill's last, then decodes]
-    for (size_t i = 0; i < S; ++i) {
-      KvCache c = gpu_cache(m, 128, 16, DType::kBF16);
-      const SeqId id = SeqId(i);
-      c.add_sequence(id);
-      alone[i] = m.prefill(c, id, fx.prompts[i], false);
-      for (size_t s = 0; s < steps; ++s) {
-        const auto l = m.decode(c, std::span<const SeqId>(&id, 1),
-                                std::span<const int32_t>(&fx.generated[i][s], 1));
-        alone[i].insert(alone[i].end(), l.begin(), l.end());
-      }
-    }
+    for (size_t i = 0; i < S; ++i) alone[i] = decoded_alone(m, fx, i, steps, true);
     // (a) one batch: the S sequences (prompts in two chunks) and strangers on other prompts.
     KvCache c = gpu_cache(m, 512, 16, DType::kBF16);
     std::vector<SeqId> ids;
