@@ -17,7 +17,8 @@ struct ModelOptions {
   std::string device = "cpu";  // cpu, or cuda (bf16 weights on the GPU; needs a CUDA build + GPU)
   DecodeKernel decode_kernel = DecodeKernel::kAuto;  // CPU decode attention (tests, benchmarks)
   // cuda: CausalLmCuda::set_batch_invariant (a request's tokens independent of its batch, at a
-  // cost in speed). The CPU model ignores it.
+  // cost in speed). The CPU model is batch-invariant as it is (paged_model_test checks a batch
+  // bit for bit against each sequence alone), so it has nothing to switch.
   bool batch_invariant = false;
 };
 
