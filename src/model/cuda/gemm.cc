@@ -97,7 +97,8 @@ std::unique_ptr<Gemm::Plan> Gemm::make_plan(bool w_transposed, DType y_dtype, in
 
 // The heuristic's first algorithm for the plan's shape; with `unsplit`, the first that splits no
 // reduction (over K) across CTAs, found among the heuristic's top candidates.
-cublasLtMatmulAlgo_t Gemm::pick_algo(const Plan& p, bool unsplit) const {
+cublasLtMatmulAlgo_t Gemm::pick_algo(const Plan& p, bool unsplit, int64_t M, int64_t N,
+                                     int64_t K) const {
   cublasLtMatmulPreference_t pref = nullptr;
   lt_check(cublaslt().cublasLtMatmulPreferenceCreate(&pref), "preference");
   const size_t ws = workspace_.bytes();
@@ -126,8 +127,8 @@ cublasLtMatmulAlgo_t Gemm::pick_algo(const Plan& p, bool unsplit) const {
         "split-K attribute");
     if (splits <= 1) return results[i].algo;
   }
-  PKV_CHECK(false, Unsupported, "cuBLASLt has no ", unsplit ? "unsplit " : "", "algorithm for ",
-            "this product");
+  PKV_CHECK(false, Unsupported, "cuBLASLt has no ", unsplit ? "unsplit " : "", "algorithm for ", M,
+            " x ", N, " x ", K);
   return {};
 }
 
@@ -141,14 +142,14 @@ void Gemm::run(bool w_transposed, const void* x, const void* w, void* y, DType y
   if (it == plans_.end()) {
     std::unique_ptr<Plan> p = make_plan(w_transposed, y_dtype, M, N, K);
     if (!batch_invariant_) {
-      p->algo = pick_algo(*p, false);
+      p->algo = pick_algo(*p, false, M, N, K);
     } else {
       // One configuration for every M: picked once per weight shape at kInvariantRows rows.
       const auto shape = std::make_tuple(w_transposed, int(y_dtype), N, K);
       auto pinned = invariant_algos_.find(shape);
       if (pinned == invariant_algos_.end()) {
         const std::unique_ptr<Plan> ref = make_plan(w_transposed, y_dtype, kInvariantRows, N, K);
-        pinned = invariant_algos_.emplace(shape, pick_algo(*ref, true)).first;
+        pinned = invariant_algos_.emplace(shape, pick_algo(*ref, true, kInvariantRows, N, K)).first;
       }
       p->algo = pinned->second;
       cublasLtMatmulHeuristicResult_t check{};

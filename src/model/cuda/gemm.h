@@ -56,7 +56,8 @@ class Gemm {
   struct Plan;
   std::unique_ptr<Plan> make_plan(bool w_transposed, DType y_dtype, int64_t M, int64_t N,
                                   int64_t K) const;
-  cublasLtMatmulAlgo_t pick_algo(const Plan& p, bool unsplit) const;
+  cublasLtMatmulAlgo_t pick_algo(const Plan& p, bool unsplit, int64_t M, int64_t N,
+                                 int64_t K) const;
   void run(bool w_transposed, const void* x, const void* w, void* y, DType y_dtype, int64_t M,
            int64_t N, int64_t K, cudaStream_t stream);
 
