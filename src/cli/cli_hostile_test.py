@@ -107,6 +107,8 @@ try:
     refused(gen(q, "--temperature", "-1"), "--temperature", "--temperature -1")
     refused(["generate", "--model", q, "--prompt-ids", "1,2,"], "--prompt-ids", "trailing comma in --prompt-ids")
     refused(gen(q, "--stop-ids", "5,"), "--stop-ids", "trailing comma in --stop-ids")
+    refused(gen(q, "--batch-invariant", "--kernel", "fused"), "--batch-invariant",
+            "--batch-invariant with the fused decode kernel (its split follows the batch)")
     refused(["batch-generate", "--model", q, "--prompt-ids", "1,2,"], "--prompt-ids",
             "batch-generate: trailing comma in --prompt-ids")
     refused(gen(q, "-n", "1000000"), "-n", "-n 1000000 (capped like the other limits)")

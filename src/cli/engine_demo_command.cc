@@ -31,8 +31,8 @@ struct EngineDemoOptions {
   int32_t max_seqs = 64;
   uint64_t seed = 2024;
   bool check = true;
-  // cuda: the model in batch-invariant mode (CausalLmCuda::set_batch_invariant), which the
-  // solo-run check needs on the GPU; the fast kernels' throughput is printed beside it.
+  // The model in batch-invariant mode (ModelOptions::batch_invariant), which the solo-run check
+  // rests on; the fast kernels' run of the same workload is printed beside it.
   bool batch_invariant = true;
   std::string device = "cpu";  // cuda: a Llama-3.2-1B-shaped model, bf16 weights and KV on the GPU
 };
@@ -126,7 +126,7 @@ void run_engine_demo(const EngineDemoOptions& o) {
       gpu ? SyntheticModelSpec::llama_1b() : SyntheticModelSpec::small();
   ModelOptions mo;
   mo.device = o.device;
-  mo.batch_invariant = gpu && o.batch_invariant;
+  mo.batch_invariant = o.batch_invariant;
   const std::unique_ptr<ModelRunner> runner = load_synthetic_model(spec, mo);
   ModelRunner& model = *runner;
   const Workload w = make_workload(o, spec.vocab_size);
@@ -140,7 +140,7 @@ void run_engine_demo(const EngineDemoOptions& o) {
             << spec.num_kv_heads << " kv heads of " << spec.head_dim << ", vocab "
             << spec.vocab_size << ", " << spec.num_parameters() << " parameters, seed " << spec.seed
             << (gpu ? "; bf16 weights drawn on the GPU, bf16 KV pool on the GPU" : "")
-            << (mo.batch_invariant ? "; batch-invariant kernels" : "") << ")\n"
+            << (mo.batch_invariant ? "; batch-invariant decode" : "") << ")\n"
             << "serving " << o.requests << " requests (" << samples << " samples) that share a "
             << o.system_prompt << "-token system prompt, each with 8.." << o.max_suffix
             << " tokens of its own and up to " << o.max_tokens
@@ -232,12 +232,7 @@ void run_engine_demo(const EngineDemoOptions& o) {
                "runs beside it. An engine that is wrong the same way alone and in a batch, e.g. a "
                "broken sampler or kernel, passes it.)\n";
 
-  // A check a wrong engine cannot pass: request 0 (greedy) against a dense forward pass that
-  // shares no code with the engine, the KV pool or its kernels (model/reference_forward.h). It
-  // needs the very weights the engine ran: the CPU's. The GPU model's are drawn on the device (a
-  // different generator, bf16), so on the GPU this check is model_cuda_test's: the CUDA model
-  // against HF transformers' logits on every family.
-  if (gpu && mo.batch_invariant) {
+  if (mo.batch_invariant) {
     // What the invariance costs: run 1 again on the fast kernels (a second copy of the weights).
     ModelOptions fast_options = mo;
     fast_options.batch_invariant = false;
@@ -258,6 +253,12 @@ void run_engine_demo(const EngineDemoOptions& o) {
               << shared.seconds << " s; " << equal << "/" << o.requests
               << " requests with the same tokens in both\n";
   }
+
+  // A check a wrong engine cannot pass: request 0 (greedy) against a dense forward pass that
+  // shares no code with the engine, the KV pool or its kernels (model/reference_forward.h). It
+  // needs the very weights the engine ran: the CPU's. The GPU model's are drawn on the device (a
+  // different generator, bf16), so on the GPU this check is model_cuda_test's: the CUDA model
+  // against HF transformers' logits on every family.
   if (gpu) {
     std::cout << "\n5. (the dense reference check runs with --device cpu: the GPU model's weights "
                  "are drawn on the device; model_cuda_test checks the GPU model against HF)\nOK\n";
@@ -307,7 +308,7 @@ void register_engine_demo_command(CLI::App& app) {
       ->check(CLI::IsMember({"cpu", "cuda"}));
   cmd->add_flag("!--no-check", opt->check, "skip the solo-run check");
   cmd->add_flag("--batch-invariant,!--no-batch-invariant", opt->batch_invariant,
-                "cuda: batch-invariant kernels (default; the solo-run check needs them)");
+                "batch-invariant decode (default; the solo-run check rests on it)");
   cmd->callback([opt] { run_engine_demo(*opt); });
 }
 

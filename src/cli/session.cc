@@ -34,7 +34,7 @@ void ModelFlags::add_to(CLI::App* cmd) {
   cmd->add_flag("--batch-invariant", batch_invariant,
                 "cuda: a request's tokens do not depend on the others in its batch (one GEMM "
                 "configuration for every batch size, one attention kernel for prefill and "
-                "decode); slower decode. The CPU model always is");
+                "decode); slower decode");
   cmd->add_option("--max-model-len", max_model_len,
                   "context length (prompt + generated tokens); 0: the model's");
   cmd->add_option("--threads", threads,

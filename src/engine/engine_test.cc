@@ -12,6 +12,8 @@
 
 #include "core/error.h"
 #include "core/random.h"
+#include "engine/cpu_model_runner.h"
+#include "engine/models.h"
 #include "model/synthetic_model.h"
 #include "model/testing/hf_fixture.h"
 
@@ -137,6 +139,63 @@ TEST_P(EngineFamilyTest, FixturePromptsTogetherMatchHfGreedy) {
 
 INSTANTIATE_TEST_SUITE_P(Families, EngineFamilyTest,
                          ::testing::Values("llama3", "qwen3", "gemma3", "llama4"));
+
+// --batch-invariant on the CPU: decode goes through the paged prefill kernel, so a sequence's
+// logits have the same bits in a batch and alone even past 256 visible tokens, where the fused
+// kernel's KV split follows the batch size; and a decoded row equals the same row recomputed in
+// one prefill (what a preempted sequence gets).
+TEST(Engine, CpuBatchInvariantDecodeIsBitForBit) {
+  const SyntheticModelSpec spec = SyntheticModelSpec::small();  // head_dim 64: fused by default
+  const std::unique_ptr<ModelRunner> runner =
+      load_synthetic_model(spec, {.device = "cpu", .batch_invariant = true});
+  const CausalLm& m = dynamic_cast<const CpuModelRunner&>(*runner).model();
+  ASSERT_EQ(m.resolved_decode_kernel(DType::kF32), DecodeKernel::kPagedPrefill);
+  Rng rng(seed_from_env(91));
+  SCOPED_TRACE(str_cat("seed=", rng.seed()));
+  const int64_t V = m.config().vocab_size;
+  constexpr size_t kSeqs = 6, kSteps = 3;
+  std::vector<std::vector<int32_t>> tokens(kSeqs);
+  for (size_t i = 0; i < kSeqs; ++i)
+    for (int64_t t = 0; t < 300 + 40 * int64_t(i) + int64_t(kSteps); ++t)
+      tokens[i].push_back(int32_t(rng.uniform_int(0, V - 1)));
+  auto prompt = [&](size_t i) {
+    return std::span<const int32_t>(tokens[i].data(), tokens[i].size() - kSteps);
+  };
+  std::vector<std::vector<float>> alone(kSeqs), together(kSeqs);
+  for (size_t i = 0; i < kSeqs; ++i) {
+    KvCache c(m.kv_cache_config(64, 16));
+    const SeqId id = SeqId(i);
+    c.add_sequence(id);
+    m.prefill(c, id, prompt(i), false);
+    for (size_t s = 0; s < kSteps; ++s) {
+      const auto l = m.decode(c, std::span<const SeqId>(&id, 1),
+                              std::span<const int32_t>(&tokens[i][prompt(i).size() + s], 1));
+      alone[i].insert(alone[i].end(), l.begin(), l.end());
+    }
+    KvCache r(m.kv_cache_config(64, 16));  // the whole sequence recomputed in one prefill
+    r.add_sequence(id);
+    const auto all = m.prefill(r, id, tokens[i], true);
+    EXPECT_EQ(std::vector<float>(all.end() - int64_t(kSteps) * V, all.end()), alone[i])
+        << "sequence " << i << ": recomputed rows differ from decoded ones";
+  }
+  KvCache c(m.kv_cache_config(512, 16));
+  std::vector<SeqId> ids;
+  for (size_t i = 0; i < kSeqs; ++i) {
+    ids.push_back(SeqId(i));
+    c.add_sequence(SeqId(i));
+    m.prefill(c, SeqId(i), prompt(i), false);
+  }
+  for (size_t s = 0; s < kSteps; ++s) {
+    std::vector<int32_t> step;
+    for (size_t i = 0; i < kSeqs; ++i) step.push_back(tokens[i][prompt(i).size() + s]);
+    const auto l = m.decode(c, ids, step);
+    for (size_t i = 0; i < kSeqs; ++i)
+      together[i].insert(together[i].end(), l.begin() + int64_t(i) * V,
+                         l.begin() + int64_t(i + 1) * V);
+  }
+  for (size_t i = 0; i < kSeqs; ++i)
+    EXPECT_EQ(together[i], alone[i]) << "sequence " << i << " differs in a batch";
+}
 
 TEST(Engine, SixtyFourRequestsHoldOneCopyOfASharedPrefix) {
   SyntheticModelSpec spec;

@@ -14,9 +14,27 @@ namespace pagedkv {
 
 namespace {
 
+const char* kernel_name(DecodeKernel k) {
+  switch (k) {
+    case DecodeKernel::kFusedPaged:
+      return "fused";
+    case DecodeKernel::kGather:
+      return "gather";
+    case DecodeKernel::kPagedPrefill:
+      return "prefill";
+    default:
+      return "auto";
+  }
+}
+
+// Checked before a (possibly long) load.
 void check_device(const ModelOptions& o) {
   PKV_CHECK(o.device == "cpu" || o.device == "cuda", InvalidArgument, "device '", o.device,
             "' is not one of: cpu, cuda");
+  PKV_CHECK(!o.batch_invariant || o.decode_kernel == DecodeKernel::kAuto ||
+                o.decode_kernel == DecodeKernel::kPagedPrefill,
+            InvalidArgument, "--batch-invariant decodes with the prefill kernel; --kernel ",
+            kernel_name(o.decode_kernel), " would make a sequence's logits depend on its batch");
 #ifdef PAGEDKV_WITH_CUDA
   PKV_CHECK(o.device == "cpu" || cuda_device_available(), Unsupported,
             "device cuda: no CUDA GPU is present (or its driver cannot be used)");
@@ -35,7 +53,7 @@ std::unique_ptr<ModelRunner> make_runner(CausalLmCuda model, const ModelOptions&
 #endif
 
 std::unique_ptr<ModelRunner> make_runner(CausalLm model, const ModelOptions& o) {
-  model.set_decode_kernel(o.decode_kernel);
+  model.set_decode_kernel(o.batch_invariant ? DecodeKernel::kPagedPrefill : o.decode_kernel);
   return std::make_unique<CpuModelRunner>(std::move(model));
 }
 

@@ -16,9 +16,11 @@ namespace pagedkv {
 struct ModelOptions {
   std::string device = "cpu";  // cpu, or cuda (bf16 weights on the GPU; needs a CUDA build + GPU)
   DecodeKernel decode_kernel = DecodeKernel::kAuto;  // CPU decode attention (tests, benchmarks)
-  // cuda: CausalLmCuda::set_batch_invariant (a request's tokens independent of its batch, at a
-  // cost in speed). The CPU model is batch-invariant as it is (paged_model_test checks a batch
-  // bit for bit against each sequence alone), so it has nothing to switch.
+  // A request's tokens independent of its batch, at a cost in speed. cuda:
+  // CausalLmCuda::set_batch_invariant. cpu: decode attention through the paged prefill kernel
+  // (DecodeKernel::kPagedPrefill), whose arithmetic for a sequence depends on that sequence alone;
+  // the fused kernel's split follows the batch size beyond 256 visible tokens (docs/engine.md).
+  // The CPU's matrix products are per row already. Error(InvalidArgument) with another kernel.
   bool batch_invariant = false;
 };
 

@@ -135,7 +135,11 @@ TEST_P(CudaEngine, AbortGivesBlocksBack) {
 INSTANTIATE_TEST_SUITE_P(Families, CudaEngine, testing::Values("llama3", "gemma3", "llama4"));
 INSTANTIATE_TEST_SUITE_P(Families, CudaEngineModes,
                          testing::Combine(testing::Values("llama3", "gemma3", "llama4"),
-                                          testing::Bool()));
+                                          testing::Bool()),
+                         [](const auto& info) {
+                           return str_cat(std::get<0>(info.param),
+                                          std::get<1>(info.param) ? "_batch_invariant" : "_fast");
+                         });
 
 }  // namespace
 }  // namespace pagedkv
