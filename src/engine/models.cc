@@ -1,6 +1,7 @@
 #include "engine/models.h"
 
 #include <cstdio>
+#include <utility>
 
 #include "core/error.h"
 #include "engine/cpu_model_runner.h"
@@ -14,17 +15,17 @@ namespace pagedkv {
 
 namespace {
 
+// The --kernel names of the CPU decode kernels.
+constexpr std::pair<const char*, DecodeKernel> kKernelNames[] = {
+    {"auto", DecodeKernel::kAuto},
+    {"fused", DecodeKernel::kFusedPaged},
+    {"gather", DecodeKernel::kGather},
+    {"prefill", DecodeKernel::kPagedPrefill}};
+
 const char* kernel_name(DecodeKernel k) {
-  switch (k) {
-    case DecodeKernel::kFusedPaged:
-      return "fused";
-    case DecodeKernel::kGather:
-      return "gather";
-    case DecodeKernel::kPagedPrefill:
-      return "prefill";
-    default:
-      return "auto";
-  }
+  for (const auto& [name, kernel] : kKernelNames)
+    if (kernel == k) return name;
+  return "?";
 }
 
 // Checked before a (possibly long) load.
@@ -98,10 +99,8 @@ std::vector<int32_t> synthetic_reference_greedy(const SyntheticModelSpec& spec,
 }
 
 DecodeKernel parse_decode_kernel(const std::string& name) {
-  if (name == "auto") return DecodeKernel::kAuto;
-  if (name == "fused") return DecodeKernel::kFusedPaged;
-  if (name == "gather") return DecodeKernel::kGather;
-  if (name == "prefill") return DecodeKernel::kPagedPrefill;
+  for (const auto& [known, kernel] : kKernelNames)
+    if (name == known) return kernel;
   fail(ErrorKind::kInvalidArgument,
        str_cat("decode kernel '", name, "' is not one of auto, fused, gather, prefill"));
 }
